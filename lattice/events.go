@@ -1,0 +1,172 @@
+package lattice
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event types (PROTOCOL.md §6), without the "com.wasmcloud.lattice." prefix.
+const (
+	EventPrefix = "com.wasmcloud.lattice."
+
+	EventHostStarted         = "host_started"
+	EventHostStopped         = "host_stopped"
+	EventHostHeartbeat       = "host_heartbeat"
+	EventActorStarted        = "actor_started"
+	EventActorStartFailed    = "actor_start_failed"
+	EventActorStopped        = "actor_stopped"
+	EventActorUpdated        = "actor_updated"
+	EventProviderStarted     = "provider_started"
+	EventProviderStartFailed = "provider_start_failed"
+	EventProviderStopped     = "provider_stopped"
+	EventHealthCheckPassed   = "health_check_passed"
+	EventHealthCheckFailed   = "health_check_failed"
+	EventLinkdefSet          = "linkdef_set"
+	EventLinkdefDeleted      = "linkdef_deleted"
+	EventLinkdefRejected     = "linkdef_rejected" // Trellis extension
+	EventRefmapSet           = "refmap_set"
+	EventInvocationFailed    = "invocation_failed" // Trellis extension
+)
+
+// CloudEvent is a CloudEvents 1.0 envelope in JSON form.
+type CloudEvent struct {
+	SpecVersion     string          `json:"specversion"`
+	Type            string          `json:"type"`
+	Source          string          `json:"source"`
+	ID              string          `json:"id"`
+	Time            string          `json:"time"`
+	DataContentType string          `json:"datacontenttype"`
+	Data            json.RawMessage `json:"data"`
+}
+
+// NewEvent builds an event of the given short name (e.g. EventActorStarted) from source.
+func NewEvent(name, source string, data any) (CloudEvent, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return CloudEvent{}, fmt.Errorf("event %s: %w", name, err)
+	}
+	return CloudEvent{
+		SpecVersion:     "1.0",
+		Type:            EventPrefix + name,
+		Source:          source,
+		ID:              uuid.NewString(),
+		Time:            time.Now().UTC().Format(time.RFC3339),
+		DataContentType: "application/json",
+		Data:            raw,
+	}, nil
+}
+
+// Name returns the short event name ("actor_started") of a full type.
+func (e CloudEvent) Name() string {
+	if len(e.Type) > len(EventPrefix) && e.Type[:len(EventPrefix)] == EventPrefix {
+		return e.Type[len(EventPrefix):]
+	}
+	return e.Type
+}
+
+// DecodeData unmarshals the event's data into v.
+func (e CloudEvent) DecodeData(v any) error {
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return fmt.Errorf("event %s data: %w", e.Type, err)
+	}
+	return nil
+}
+
+// Event data shapes. Fields follow PROTOCOL.md §6 exactly.
+
+type HostStartedData struct {
+	Labels        map[string]string `json:"labels"`
+	FriendlyName  string            `json:"friendly_name"`
+	UptimeSeconds uint64            `json:"uptime_seconds"`
+	Version       string            `json:"version"`
+}
+
+type HostStoppedData struct {
+	Labels map[string]string `json:"labels"`
+}
+
+type HeartbeatProvider struct {
+	PublicKey  string `json:"public_key"`
+	LinkName   string `json:"link_name"`
+	ContractID string `json:"contract_id"`
+}
+
+type HostHeartbeatData struct {
+	Actors        map[string]int      `json:"actors"`
+	Providers     []HeartbeatProvider `json:"providers"`
+	Labels        map[string]string   `json:"labels"`
+	FriendlyName  string              `json:"friendly_name"`
+	Version       string              `json:"version"`
+	UptimeSeconds uint64              `json:"uptime_seconds"`
+	UptimeHuman   string              `json:"uptime_human"`
+}
+
+type ActorStartedData struct {
+	PublicKey   string            `json:"public_key"`
+	ImageRef    string            `json:"image_ref"`
+	APIVersion  string            `json:"api_version"`
+	InstanceID  string            `json:"instance_id"`
+	Annotations map[string]string `json:"annotations"`
+	Claims      map[string]any    `json:"claims"`
+}
+
+type ActorStartFailedData struct {
+	ActorRef string `json:"actor_ref"`
+	Error    string `json:"error"`
+}
+
+type ActorStoppedData struct {
+	PublicKey   string            `json:"public_key"`
+	InstanceID  string            `json:"instance_id"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+type ProviderStartedData struct {
+	PublicKey   string            `json:"public_key"`
+	ImageRef    string            `json:"image_ref"`
+	LinkName    string            `json:"link_name"`
+	ContractID  string            `json:"contract_id"`
+	InstanceID  string            `json:"instance_id"`
+	Annotations map[string]string `json:"annotations"`
+	Claims      map[string]any    `json:"claims"`
+}
+
+type ProviderStartFailedData struct {
+	ProviderRef string `json:"provider_ref"`
+	LinkName    string `json:"link_name"`
+	Error       string `json:"error"`
+}
+
+type ProviderStoppedData struct {
+	PublicKey   string            `json:"public_key"`
+	LinkName    string            `json:"link_name"`
+	ContractID  string            `json:"contract_id"`
+	InstanceID  string            `json:"instance_id"`
+	Annotations map[string]string `json:"annotations"`
+	Reason      string            `json:"reason"`
+}
+
+type HealthCheckData struct {
+	PublicKey  string `json:"public_key"`
+	ContractID string `json:"contract_id"`
+	LinkName   string `json:"link_name"`
+}
+
+// LinkdefData is the data of linkdef_set, linkdef_deleted and (with Reason) linkdef_rejected.
+type LinkdefData struct {
+	ID         string            `json:"id"`
+	ActorID    string            `json:"actor_id"`
+	ProviderID string            `json:"provider_id"`
+	LinkName   string            `json:"link_name"`
+	ContractID string            `json:"contract_id"`
+	Values     map[string]string `json:"values"`
+	Reason     string            `json:"reason,omitempty"`
+}
+
+type RefmapSetData struct {
+	OCIURL    string `json:"oci_url"`
+	PublicKey string `json:"public_key"`
+}

@@ -1,0 +1,183 @@
+package lattice
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Invocation errors, for branching with errors.Is.
+var (
+	ErrForgedInvocation = errors.New("invocation failed anti-forgery check")
+	ErrMalformedMsgpack = errors.New("malformed msgpack")
+)
+
+// MaxInlinePayload is the largest msg carried inside an invocation; larger ones are chunked
+// through the lattice's object store.
+const MaxInlinePayload = 900 * 1024
+
+// Entity is one end of an invocation (WasmCloudEntity upstream).
+type Entity struct {
+	PublicKey  string `msgpack:"public_key" json:"public_key"`
+	LinkName   string `msgpack:"link_name" json:"link_name"`
+	ContractID string `msgpack:"contract_id" json:"contract_id"`
+}
+
+// IsActor reports whether the entity is an actor (its key starts with M).
+func (e Entity) IsActor() bool { return strings.HasPrefix(strings.ToUpper(e.PublicKey), "M") }
+
+// URL is the entity's wasmbus URL (PROTOCOL.md §7).
+func (e Entity) URL() string {
+	if e.IsActor() {
+		return "wasmbus://" + e.PublicKey
+	}
+	contract := strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(e.ContractID, ":", "/"), " ", "_"))
+	link := strings.ToLower(strings.ReplaceAll(e.LinkName, " ", "_"))
+	return "wasmbus://" + contract + "/" + link + "/" + e.PublicKey
+}
+
+// Invocation is the RPC envelope sent on wasmbus.rpc subjects.
+type Invocation struct {
+	Origin        Entity            `msgpack:"origin"`
+	Target        Entity            `msgpack:"target"`
+	Operation     string            `msgpack:"operation"`
+	Msg           []byte            `msgpack:"msg"`
+	ID            string            `msgpack:"id"`
+	EncodedClaims string            `msgpack:"encoded_claims"`
+	HostID        string            `msgpack:"host_id"`
+	ContentLength *uint64           `msgpack:"content_length,omitempty"`
+	TraceContext  map[string]string `msgpack:"traceContext,omitempty"`
+}
+
+// InvocationResponse answers an Invocation.
+type InvocationResponse struct {
+	Msg           []byte  `msgpack:"msg"`
+	InvocationID  string  `msgpack:"invocation_id"`
+	Error         string  `msgpack:"error,omitempty"`
+	ContentLength *uint64 `msgpack:"content_length,omitempty"`
+}
+
+// NewInvocation builds and signs an invocation with the cluster key.
+func NewInvocation(cluster *KeyPair, hostID string, origin, target Entity, operation string, msg []byte) (*Invocation, error) {
+	if msg == nil {
+		msg = []byte{}
+	}
+	inv := &Invocation{
+		Origin:    origin,
+		Target:    target,
+		Operation: operation,
+		Msg:       msg,
+		ID:        uuid.NewString(),
+		HostID:    hostID,
+	}
+	if err := inv.Sign(cluster); err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// TargetURL is the target entity URL followed by "/" and the operation.
+func (inv *Invocation) TargetURL() string { return inv.Target.URL() + "/" + inv.Operation }
+
+// Sign (re)computes the anti-forgery claims with the cluster key.
+func (inv *Invocation) Sign(cluster *KeyPair) error {
+	hash := InvocationHash(inv.Origin.URL(), inv.TargetURL(), inv.Operation, inv.Msg)
+	tok, err := SignInvocationClaims(cluster, inv.ID, inv.Origin.URL(), inv.TargetURL(), hash)
+	if err != nil {
+		return fmt.Errorf("sign invocation %s: %w", inv.Operation, err)
+	}
+	inv.EncodedClaims = tok
+	return nil
+}
+
+// Validate runs the anti-forgery checks: signature, issuer among clusterIssuers, hash (skipped
+// when msg is empty because it was chunked) and URLs. Errors wrap ErrForgedInvocation.
+func (inv *Invocation) Validate(clusterIssuers []string, now time.Time) error {
+	claims, err := ParseInvocationClaims(inv.EncodedClaims, now)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrForgedInvocation, err)
+	}
+	trusted := false
+	for _, iss := range clusterIssuers {
+		if iss == claims.Issuer {
+			trusted = true
+			break
+		}
+	}
+	if !trusted {
+		return fmt.Errorf("%w: issuer %s is not a cluster issuer of this lattice", ErrForgedInvocation, claims.Issuer)
+	}
+	if claims.Subject != inv.ID {
+		return fmt.Errorf("%w: claims are for invocation %s, not %s", ErrForgedInvocation, claims.Subject, inv.ID)
+	}
+	chunked := len(inv.Msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0
+	if !chunked {
+		if h := InvocationHash(inv.Origin.URL(), inv.TargetURL(), inv.Operation, inv.Msg); h != claims.Invocation.Hash {
+			return fmt.Errorf("%w: invocation hash %s does not match claims hash %s", ErrForgedInvocation, h, claims.Invocation.Hash)
+		}
+	}
+	if claims.Invocation.TargetURL != inv.TargetURL() {
+		return fmt.Errorf("%w: target url %q does not match claims %q", ErrForgedInvocation, inv.TargetURL(), claims.Invocation.TargetURL)
+	}
+	if claims.Invocation.OriginURL != inv.Origin.URL() {
+		return fmt.Errorf("%w: origin url %q does not match claims %q", ErrForgedInvocation, inv.Origin.URL(), claims.Invocation.OriginURL)
+	}
+	return nil
+}
+
+// Encode serializes the invocation as msgpack.
+func (inv *Invocation) Encode() ([]byte, error) { return Marshal(inv) }
+
+// DecodeInvocation parses a msgpack invocation; errors wrap ErrMalformedMsgpack.
+func DecodeInvocation(data []byte) (*Invocation, error) {
+	var inv Invocation
+	if err := Unmarshal(data, &inv); err != nil {
+		return nil, fmt.Errorf("decode invocation: %w", err)
+	}
+	if inv.Operation == "" {
+		return nil, fmt.Errorf("decode invocation: %w: no operation", ErrMalformedMsgpack)
+	}
+	return &inv, nil
+}
+
+// Encode serializes the response as msgpack.
+func (r *InvocationResponse) Encode() ([]byte, error) {
+	if r.Msg == nil {
+		r.Msg = []byte{}
+	}
+	return Marshal(r)
+}
+
+// DecodeInvocationResponse parses a msgpack invocation response.
+func DecodeInvocationResponse(data []byte) (*InvocationResponse, error) {
+	var r InvocationResponse
+	if err := Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("decode invocation response: %w", err)
+	}
+	return &r, nil
+}
+
+// Marshal encodes v as msgpack with structs as maps of named fields.
+func Marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	enc.SetCustomStructTag("msgpack")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// Unmarshal decodes msgpack into v; errors wrap ErrMalformedMsgpack.
+func Unmarshal(data []byte, v any) error {
+	dec := msgpack.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformedMsgpack, err)
+	}
+	return nil
+}

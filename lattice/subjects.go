@@ -1,0 +1,103 @@
+package lattice
+
+import "strings"
+
+// Defaults of the lattice (PROTOCOL.md notation).
+const (
+	DefaultLattice    = "default"
+	DefaultLinkName   = "default"
+	DefaultCtlPrefix  = "wasmbus.ctl"
+	DefaultRPCTimeout = 2000 // milliseconds
+)
+
+// Subjects builds the NATS subjects of one lattice. The zero value is not usable; use NewSubjects.
+type Subjects struct {
+	Lattice string // {L}
+	Ctl     string // {C}
+}
+
+// NewSubjects returns the subjects of lattice (default when empty) under the default control prefix.
+func NewSubjects(lattice string) Subjects {
+	if lattice == "" {
+		lattice = DefaultLattice
+	}
+	return Subjects{Lattice: lattice, Ctl: DefaultCtlPrefix}
+}
+
+func (s Subjects) ctl(parts ...string) string {
+	return s.Ctl + "." + s.Lattice + "." + strings.Join(parts, ".")
+}
+
+// Control subjects (PROTOCOL.md §4).
+func (s Subjects) PingHosts() string                 { return s.ctl("ping", "hosts") }
+func (s Subjects) Inventory(hostID string) string    { return s.ctl("get", hostID, "inv") }
+func (s Subjects) GetClaims() string                 { return s.ctl("get", "claims") }
+func (s Subjects) GetLinks() string                  { return s.ctl("get", "links") }
+func (s Subjects) LinkPut() string                   { return s.ctl("linkdefs", "put") }
+func (s Subjects) LinkDel() string                   { return s.ctl("linkdefs", "del") }
+func (s Subjects) AuctionActor() string              { return s.ctl("auction", "actor") }
+func (s Subjects) AuctionProvider() string           { return s.ctl("auction", "provider") }
+func (s Subjects) RegistriesPut() string             { return s.ctl("registries", "put") }
+func (s Subjects) Command(hostID, cmd string) string { return s.ctl("cmd", hostID, cmd) }
+
+// QueueGroup is the queue group of control subjects answered by one host only.
+func (s Subjects) QueueGroup() string { return s.Ctl + "." + s.Lattice }
+
+// CtlWildcard matches every control subject of the lattice.
+func (s Subjects) CtlWildcard() string { return s.Ctl + "." + s.Lattice + ".>" }
+
+// Host command names used with Command.
+const (
+	CmdLaunchActor    = "la"
+	CmdStopActor      = "sa"
+	CmdScaleActor     = "scale"
+	CmdUpdateActor    = "upd"
+	CmdLaunchProvider = "lp"
+	CmdStopProvider   = "sp"
+	CmdStopHost       = "stop"
+)
+
+// Events is the subject hosts publish CloudEvents on.
+func (s Subjects) Events() string { return "wasmbus.evt." + s.Lattice }
+
+// RPCPrefix is the prefix of invocation subjects, wasmbus.rpc.{L}.
+func (s Subjects) RPCPrefix() string { return "wasmbus.rpc." + s.Lattice }
+
+// Actor is the invocation subject of an actor; its queue group is the subject itself.
+func (s Subjects) Actor(actorID string) string { return s.RPCPrefix() + "." + actorID }
+
+// Provider is the invocation subject of a provider instance; its queue group is "rpc".
+func (s Subjects) Provider(providerID, linkName string) string {
+	return s.RPCPrefix() + "." + providerID + "." + orDefault(linkName, DefaultLinkName)
+}
+
+// ProviderLinkPut, ProviderLinkDel, ProviderHealth and ProviderShutdown are the provider's
+// management subjects.
+func (s Subjects) ProviderLinkPut(providerID, linkName string) string {
+	return s.Provider(providerID, linkName) + ".linkdefs.put"
+}
+func (s Subjects) ProviderLinkDel(providerID, linkName string) string {
+	return s.Provider(providerID, linkName) + ".linkdefs.del"
+}
+func (s Subjects) ProviderHealth(providerID, linkName string) string {
+	return s.Provider(providerID, linkName) + ".health"
+}
+func (s Subjects) ProviderShutdown(providerID, linkName string) string {
+	return s.Provider(providerID, linkName) + ".shutdown"
+}
+
+// ProviderQueueGroup is the queue group providers use on their invocation subject.
+const ProviderQueueGroup = "rpc"
+
+// Bucket is the JetStream KV bucket holding links, claims and refmaps.
+func (s Subjects) Bucket() string { return "LATTICEDATA_" + s.Lattice }
+
+// ObjectStore is the JetStream object store used for chunked invocations.
+func (s Subjects) ObjectStore() string { return s.Lattice }
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
