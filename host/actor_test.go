@@ -1,0 +1,136 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/trellis-lattice/trellis/host"
+	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
+	"github.com/trellis-lattice/trellis/lattice/latticetest"
+)
+
+func echoActor(t *testing.T) latticetest.Actor {
+	return latticetest.SignedActor(t, "./actor/examples/echo", lattice.ActorMetadata{
+		Name: "echo", Caps: []string{httpserver.ContractID}, Rev: 1, Ver: "0.1.0"}, lattice.SignOptions{})
+}
+
+func relayActor(t *testing.T, caps ...string) latticetest.Actor {
+	return latticetest.SignedActor(t, "./host/testdata/relay", lattice.ActorMetadata{Name: "relay", Caps: caps}, lattice.SignOptions{})
+}
+
+func callHTTP(t *testing.T, l *lat, actorID string, req httpserver.HttpRequest) httpserver.HttpResponse {
+	t.Helper()
+	msg, err := req.Encode()
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := l.ctl.Call(ctx, actorID, httpserver.OpHandleRequest, msg)
+	require.NoError(t, err)
+	resp, err := httpserver.DecodeResponse(out)
+	require.NoError(t, err)
+	return resp
+}
+
+// relayCall asks the relay actor to make a host call and returns its reply or error.
+func relayCall(l *lat, relayID, binding, namespace, operation string, msg []byte) ([]byte, error) {
+	payload, _ := json.Marshal(map[string]any{"binding": binding, "namespace": namespace, "operation": operation, "msg": msg})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return l.ctl.Call(ctx, relayID, "Relay.HostCall", payload)
+}
+
+func TestEchoThroughTheLattice(t *testing.T) {
+	l := newLattice(t)
+	h := l.startHost()
+	echo := echoActor(t)
+	id := l.startActor(h, echo.Path, 1)
+	require.Equal(t, echo.ID, id)
+
+	tests := []struct {
+		name string
+		req  httpserver.HttpRequest
+		want string
+	}{
+		{"get root", httpserver.HttpRequest{Method: "GET", Path: "/"}, `{"body":[],"method":"GET","path":"/","query_string":""}`},
+		{"post hello", httpserver.HttpRequest{Method: "POST", Path: "/x", QueryString: "a=1", Body: []byte("hello")},
+			`{"body":[104,101,108,108,111],"method":"POST","path":"/x","query_string":"a=1"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := callHTTP(t, l, id, tt.req)
+			require.EqualValues(t, 200, resp.StatusCode)
+			require.Equal(t, tt.want, string(resp.Body))
+		})
+	}
+}
+
+func TestPingerCallsPongerByAlias(t *testing.T) {
+	l := newLattice(t)
+	h := l.startHost()
+	ponger := latticetest.SignedActor(t, "./actor/examples/ponger", lattice.ActorMetadata{Name: "ponger", CallAlias: "wasmcloud/ponger"}, lattice.SignOptions{})
+	pinger := latticetest.SignedActor(t, "./actor/examples/pinger", lattice.ActorMetadata{Name: "pinger", Caps: []string{httpserver.ContractID}}, lattice.SignOptions{})
+	l.startActor(h, ponger.Path, 1)
+	l.startActor(h, pinger.Path, 1)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := l.ctl.Call(ctx, pinger.ID, "Pinger.Ping", nil)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"value":"ping pong"}`, string(out))
+}
+
+func TestHostCallRouting(t *testing.T) {
+	l := newLattice(t)
+	h := l.startHost()
+	// The relay may use keyvalue and logging but not messaging.
+	relay := relayActor(t, "wasmcloud:keyvalue", host.BuiltinLogging, host.BuiltinNumberGen)
+	echo := echoActor(t)
+	l.startActor(h, relay.Path, 1)
+	l.startActor(h, echo.Path, 1)
+	provider := latticetest.Key(t, lattice.PrefixService)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, l.ctl.PutLink(ctx, lattice.LinkDefinition{ActorID: relay.ID, ProviderID: provider.PublicKey(), ContractID: "wasmcloud:messaging"}))
+	require.Eventually(t, func() bool {
+		links, err := l.ctl.GetLinks(ctx)
+		return err == nil && len(links) == 1
+	}, 10*time.Second, 10*time.Millisecond)
+
+	guid, err := relayCall(l, relay.ID, "", host.BuiltinNumberGen, "NumberGen.GenerateGuid", nil)
+	require.NoError(t, err)
+	var s string
+	require.NoError(t, lattice.Unmarshal(guid, &s))
+	require.Len(t, s, 36)
+
+	req, err := httpserver.HttpRequest{Method: "GET", Path: "/"}.Encode()
+	require.NoError(t, err)
+	out, err := relayCall(l, relay.ID, "", echo.ID, httpserver.OpHandleRequest, req)
+	require.NoError(t, err, "actor to actor by key")
+	resp, err := httpserver.DecodeResponse(out)
+	require.NoError(t, err)
+	require.Equal(t, `{"body":[],"method":"GET","path":"/","query_string":""}`, string(resp.Body))
+
+	refusals := []struct {
+		name, namespace, want string
+	}{
+		{"contract not in caps, link present", "wasmcloud:messaging", "not allowed to call wasmcloud:messaging"},
+		{"no link", "wasmcloud:keyvalue", "no link definition for actor " + relay.ID + ", contract wasmcloud:keyvalue"},
+		{"unknown alias", "nobody/here", "Call alias not found"},
+		{"builtin without cap", "wasmcloud:builtin:unknown", "not allowed to call wasmcloud:builtin:unknown"},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := relayCall(l, relay.ID, "", tt.namespace, "Any.Thing", []byte{0xc0})
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tt.want)
+		})
+	}
+	// The host still serves.
+	require.Equal(t, 200, int(callHTTP(t, l, echo.ID, httpserver.HttpRequest{Method: "GET", Path: "/"}).StatusCode))
+}

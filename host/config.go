@@ -1,0 +1,127 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+// Config is everything a host needs. Build it from DefaultConfig and adjust.
+type Config struct {
+	// Lattice is the lattice prefix {L}.
+	Lattice string
+	// NATSURL is the lattice's NATS server; ignored when EmbeddedNATS is set.
+	NATSURL string
+	// NATSOptions are extra connection options (credentials, TLS) for NATSURL.
+	NATSCredsFile string
+	// EmbeddedNATS, when set, makes the host start its own nats-server with JetStream.
+	EmbeddedNATS *EmbeddedNATS
+
+	// HostSeed is the host's identity (S N…); generated when empty.
+	HostSeed string
+	// ClusterSeed signs invocations (S C…); generated when empty, which only suits one host.
+	ClusterSeed string
+	// ClusterIssuers are additional cluster public keys whose invocations are trusted; the
+	// cluster key's own public key is always trusted.
+	ClusterIssuers []string
+	// LinkIssuers, when non-empty, are the only account keys whose signed links are applied.
+	LinkIssuers []string
+
+	Labels       map[string]string
+	FriendlyName string
+	// AllowFileLoad lets actor and provider references be local file paths.
+	AllowFileLoad bool
+	// DataDir holds extracted providers and, unless CacheDir is set, the compilation cache.
+	DataDir string
+	// CacheDir holds wazero's compilation cache; default DataDir/wazero. Hosts may share it.
+	CacheDir string
+
+	RPCTimeout        time.Duration
+	HeartbeatInterval time.Duration
+	// ProviderShutdownDelay is how long a provider has to exit after the shutdown request.
+	ProviderShutdownDelay time.Duration
+	JSDomain              string
+	Version               string
+
+	// Logger receives the host's logs; disabled by default.
+	Logger zerolog.Logger
+}
+
+// EmbeddedNATS configures the nats-server a host starts for itself.
+type EmbeddedNATS struct {
+	Host string // default 127.0.0.1
+	Port int    // -1 picks a free port
+	// StoreDir is JetStream's file store; default DataDir/jetstream.
+	StoreDir string
+}
+
+// DefaultConfig returns a config for a single host on the default lattice.
+func DefaultConfig() Config {
+	dir := filepath.Join(os.TempDir(), "trellis")
+	if home, err := os.UserHomeDir(); err == nil {
+		dir = filepath.Join(home, ".trellis", "host")
+	}
+	return Config{
+		Lattice:               lattice.DefaultLattice,
+		NATSURL:               "nats://127.0.0.1:4222",
+		Labels:                map[string]string{},
+		DataDir:               dir,
+		RPCTimeout:            lattice.DefaultRPCTimeout * time.Millisecond,
+		HeartbeatInterval:     30 * time.Second,
+		ProviderShutdownDelay: 2 * time.Second,
+		Version:               "0.1.0",
+		Logger:                zerolog.Nop(),
+	}
+}
+
+// Validate reports the first thing wrong with the config.
+func (c *Config) Validate() error {
+	var errs []error
+	if strings.TrimSpace(c.Lattice) == "" || strings.ContainsAny(c.Lattice, ". *>") {
+		errs = append(errs, fmt.Errorf("lattice %q: must be non-empty without dots, spaces or wildcards", c.Lattice))
+	}
+	if c.EmbeddedNATS == nil && c.NATSURL == "" {
+		errs = append(errs, errors.New("nats url: empty and no embedded server requested"))
+	}
+	if c.HostSeed != "" {
+		if kp, err := lattice.KeyPairFromSeed(c.HostSeed); err != nil {
+			errs = append(errs, fmt.Errorf("host seed: %w", err))
+		} else if kp.Prefix() != lattice.PrefixServer {
+			errs = append(errs, fmt.Errorf("host seed: is a %s seed, want a server seed (SN…)", kp.Prefix()))
+		}
+	}
+	if c.ClusterSeed != "" {
+		if kp, err := lattice.KeyPairFromSeed(c.ClusterSeed); err != nil {
+			errs = append(errs, fmt.Errorf("cluster seed: %w", err))
+		} else if kp.Prefix() != lattice.PrefixCluster {
+			errs = append(errs, fmt.Errorf("cluster seed: is a %s seed, want a cluster seed (SC…)", kp.Prefix()))
+		}
+	}
+	for _, k := range c.ClusterIssuers {
+		if err := lattice.CheckPublicKey(lattice.PrefixCluster, k); err != nil {
+			errs = append(errs, fmt.Errorf("cluster issuer: %w", err))
+		}
+	}
+	for _, k := range c.LinkIssuers {
+		if err := lattice.CheckPublicKey(lattice.PrefixAccount, k); err != nil {
+			errs = append(errs, fmt.Errorf("link issuer: %w", err))
+		}
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data dir: empty"))
+	}
+	if c.RPCTimeout <= 0 {
+		errs = append(errs, errors.New("rpc timeout: must be positive"))
+	}
+	if c.HeartbeatInterval <= 0 {
+		errs = append(errs, errors.New("heartbeat interval: must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,63 @@
+package host
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+// publish sends a CloudEvent from this host on wasmbus.evt.{L}.
+func (h *Host) publish(name string, data any) {
+	ev, err := lattice.NewEvent(name, h.ID(), data)
+	if err != nil {
+		h.log.Error().Err(err).Msg("build event")
+		return
+	}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		h.log.Error().Err(err).Str("event", name).Msg("encode event")
+		return
+	}
+	if err := h.nc.Publish(h.subj.Events(), raw); err != nil {
+		h.log.Warn().Err(err).Str("event", name).Msg("publish event")
+	}
+}
+
+// heartbeat publishes host_heartbeat with what runs here.
+func (h *Host) heartbeat() {
+	actors := map[string]int{}
+	for _, a := range h.actors.all() {
+		actors[a.id] = len(a.instances())
+	}
+	up := time.Since(h.started)
+	h.publish(lattice.EventHostHeartbeat, lattice.HostHeartbeatData{
+		Actors:        actors,
+		Providers:     h.heartbeatProviders(),
+		Labels:        h.cfg.Labels,
+		FriendlyName:  h.friendlyName(),
+		Version:       h.cfg.Version,
+		UptimeSeconds: uint64(up.Seconds()),
+		UptimeHuman:   humanDuration(up),
+	})
+}
+
+func (h *Host) heartbeatProviders() []lattice.HeartbeatProvider { return []lattice.HeartbeatProvider{} }
+
+// humanDuration renders an uptime like "1d 2h 3m 4s".
+func humanDuration(d time.Duration) string {
+	s := int64(d.Seconds())
+	days, s := s/86400, s%86400
+	hours, s := s/3600, s%3600
+	mins, s := s/60, s%60
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd %dh %dm %ds", days, hours, mins, s)
+	case hours > 0:
+		return fmt.Sprintf("%dh %dm %ds", hours, mins, s)
+	case mins > 0:
+		return fmt.Sprintf("%dm %ds", mins, s)
+	}
+	return fmt.Sprintf("%ds", s)
+}

@@ -1,0 +1,221 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+// Host is one member of a lattice. Create it with New and run it with Run.
+type Host struct {
+	cfg     Config
+	log     zerolog.Logger
+	key     *lattice.KeyPair // N…
+	cluster *lattice.KeyPair // C…
+	issuers []string         // trusted cluster issuers, own key first
+	subj    lattice.Subjects
+	started time.Time
+
+	ready     chan struct{}
+	readyOnce sync.Once
+	stop      context.CancelFunc // cancels Run's context; set while running
+	stopMu    sync.Mutex
+
+	ns    *server.Server // embedded server, nil when joining
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	store *lattice.Store
+
+	rt     *runtime
+	actors *actorTable
+	links  *linkCache
+
+	wg sync.WaitGroup // background work started by commands
+}
+
+// New checks cfg and prepares a host; nothing is started until Run.
+func New(cfg Config) (*Host, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("host config: %w", err)
+	}
+	h := &Host{cfg: cfg, ready: make(chan struct{}), subj: lattice.NewSubjects(cfg.Lattice)}
+	var err error
+	if cfg.HostSeed != "" {
+		h.key, err = lattice.KeyPairFromSeed(cfg.HostSeed)
+	} else {
+		h.key, err = lattice.CreateKeyPair(lattice.PrefixServer)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("host key: %w", err)
+	}
+	h.log = cfg.Logger.With().Str("component", "host").Str("host_id", h.key.PublicKey()).Logger()
+	if cfg.ClusterSeed != "" {
+		h.cluster, err = lattice.KeyPairFromSeed(cfg.ClusterSeed)
+	} else {
+		h.cluster, err = lattice.CreateKeyPair(lattice.PrefixCluster)
+		if err == nil {
+			h.log.Warn().Msg("no cluster seed given: generated one; only this host will trust its invocations")
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cluster key: %w", err)
+	}
+	h.issuers = append([]string{h.cluster.PublicKey()}, cfg.ClusterIssuers...)
+	h.actors = newActorTable()
+	h.links = newLinkCache()
+	return h, nil
+}
+
+// ID is the host's public key (N…).
+func (h *Host) ID() string { return h.key.PublicKey() }
+
+// ClusterPublicKey is the public key (C…) the host signs invocations with.
+func (h *Host) ClusterPublicKey() string { return h.cluster.PublicKey() }
+
+// Ready is closed once the host serves the lattice.
+func (h *Host) Ready() <-chan struct{} { return h.ready }
+
+// NATSURL is the URL of the NATS server the host uses; for an embedded server, its client URL.
+// Valid once Ready is closed.
+func (h *Host) NATSURL() string {
+	if h.ns != nil {
+		return h.ns.ClientURL()
+	}
+	return h.cfg.NATSURL
+}
+
+// Stop asks a running host to stop; Run then returns. Safe to call at any time, more than once.
+func (h *Host) Stop() {
+	h.stopMu.Lock()
+	defer h.stopMu.Unlock()
+	if h.stop != nil {
+		h.stop()
+	}
+}
+
+// Run starts the host and blocks until ctx ends or the host is stopped, then stops everything it
+// started. It returns an error only when the host could not start or failed while running.
+func (h *Host) Run(ctx context.Context) (err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	h.stopMu.Lock()
+	h.stop = cancel
+	h.stopMu.Unlock()
+	defer cancel()
+	h.started = time.Now()
+
+	defer h.shutdown()
+	if err := h.connect(ctx); err != nil {
+		return err
+	}
+	rt, err := newRuntime(ctx, h)
+	if err != nil {
+		return err
+	}
+	h.rt = rt
+
+	watchErr := make(chan error, 1)
+	synced := make(chan struct{})
+	go func() { watchErr <- h.watchStore(ctx, synced) }()
+	select {
+	case <-synced:
+	case err := <-watchErr:
+		return fmt.Errorf("watch lattice data: %w", err)
+	case <-ctx.Done():
+		return nil
+	}
+
+	subs, err := h.subscribeControl()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}()
+	if err := h.nc.Flush(); err != nil {
+		return fmt.Errorf("nats flush: %w", err)
+	}
+	h.publish(lattice.EventHostStarted, lattice.HostStartedData{
+		Labels: h.cfg.Labels, FriendlyName: h.friendlyName(), UptimeSeconds: 0, Version: h.cfg.Version,
+	})
+	h.readyOnce.Do(func() { close(h.ready) })
+	h.log.Info().Str("nats", h.NATSURL()).Str("lattice", h.cfg.Lattice).Msg("host started")
+
+	hb := time.NewTicker(h.cfg.HeartbeatInterval)
+	defer hb.Stop()
+	h.heartbeat()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-watchErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("watch lattice data: %w", err)
+		case <-hb.C:
+			h.heartbeat()
+		}
+	}
+}
+
+// shutdown stops actors, publishes host_stopped and closes connections. Idempotent.
+func (h *Host) shutdown() {
+	h.wg.Wait()
+	if h.actors != nil && h.nc != nil {
+		for _, a := range h.actors.all() {
+			h.stopActor(a, 0, nil)
+		}
+	}
+	if h.nc != nil && !h.nc.IsClosed() {
+		h.publish(lattice.EventHostStopped, lattice.HostStoppedData{Labels: h.cfg.Labels})
+		_ = h.nc.Drain()
+		for i := 0; i < 100 && !h.nc.IsClosed(); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		h.nc.Close()
+	}
+	if h.rt != nil {
+		h.rt.close()
+		h.rt = nil
+	}
+	if h.ns != nil {
+		h.ns.Shutdown()
+		h.ns.WaitForShutdown()
+	}
+	h.log.Info().Msg("host stopped")
+}
+
+func (h *Host) friendlyName() string {
+	if h.cfg.FriendlyName != "" {
+		return h.cfg.FriendlyName
+	}
+	return friendlyName(h.key.PublicKey())
+}
+
+// friendlyName derives a stable two-word name from a key, like upstream hosts do.
+func friendlyName(key string) string {
+	adjectives := []string{"quiet", "bold", "swift", "calm", "bright", "gentle", "brave", "eager", "lucky", "nimble", "proud", "sunny", "witty", "young", "ancient", "silent"}
+	nouns := []string{"river", "forest", "meadow", "canyon", "harbor", "island", "summit", "valley", "glacier", "prairie", "lagoon", "orchard", "trellis", "garden", "comet", "breeze"}
+	var sum int
+	for _, c := range key {
+		sum = sum*31 + int(c)
+	}
+	if sum < 0 {
+		sum = -sum
+	}
+	return adjectives[sum%len(adjectives)] + "-" + nouns[(sum/len(adjectives))%len(nouns)] + "-" + strings.ToLower(key[len(key)-4:])
+}
+
+var errStopped = errors.New("host is stopping")

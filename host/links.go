@@ -1,0 +1,181 @@
+package host
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+type linkKey struct{ actor, contract, name string }
+
+// linkCache is the host's view of the lattice data bucket: links (applied and rejected), claims
+// and call aliases. It is fed by watchStore.
+type linkCache struct {
+	mu       sync.RWMutex
+	byKey    map[linkKey]lattice.LinkDefinition
+	byID     map[string]lattice.LinkDefinition // every link seen, applied or not, by id
+	rejected map[string]string                 // id → reason
+	claims   map[string]map[string]string      // public key → claims strings
+	aliases  map[string]string                 // call alias → public key
+}
+
+func newLinkCache() *linkCache {
+	return &linkCache{
+		byKey:    map[linkKey]lattice.LinkDefinition{},
+		byID:     map[string]lattice.LinkDefinition{},
+		rejected: map[string]string{},
+		claims:   map[string]map[string]string{},
+		aliases:  map[string]string{},
+	}
+}
+
+func (c *linkCache) get(actor, contract, name string) (lattice.LinkDefinition, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	l, ok := c.byKey[linkKey{actor, contract, name}]
+	return l, ok
+}
+
+func (c *linkCache) alias(a string) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	pk, ok := c.aliases[a]
+	return pk, ok
+}
+
+func (c *linkCache) putClaims(pk string, m map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.claims[pk]; ok && old["call_alias"] != "" && c.aliases[old["call_alias"]] == pk {
+		delete(c.aliases, old["call_alias"])
+	}
+	c.claims[pk] = m
+	if a := m["call_alias"]; a != "" {
+		c.aliases[a] = pk
+	}
+}
+
+// apply records a link put; reason is empty when the link is applied.
+func (c *linkCache) apply(l lattice.LinkDefinition, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := linkKey{l.ActorID, l.ContractID, l.LinkName}
+	c.byID[l.ID] = l
+	if reason != "" {
+		c.rejected[l.ID] = reason
+		delete(c.byKey, k)
+		return
+	}
+	delete(c.rejected, l.ID)
+	c.byKey[k] = l
+}
+
+// remove forgets a link by id and returns it, with whether it had been applied.
+func (c *linkCache) remove(id string) (lattice.LinkDefinition, bool, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l, ok := c.byID[id]
+	if !ok {
+		return l, false, false
+	}
+	_, wasRejected := c.rejected[id]
+	delete(c.byID, id)
+	delete(c.rejected, id)
+	delete(c.byKey, linkKey{l.ActorID, l.ContractID, l.LinkName})
+	return l, true, !wasRejected
+}
+
+// links returns every link seen with its status, sorted by id.
+func (c *linkCache) links() []lattice.LinkDefinition {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]lattice.LinkDefinition, 0, len(c.byID))
+	for id, l := range c.byID {
+		switch {
+		case c.rejected[id] != "":
+			l.Status = "rejected: " + c.rejected[id]
+		case l.JWT != "":
+			l.Status = "signed"
+		default:
+			l.Status = "unsigned"
+		}
+		out = append(out, l)
+	}
+	sortLinks(out)
+	return out
+}
+
+func sortLinks(ls []lattice.LinkDefinition) {
+	for i := 1; i < len(ls); i++ {
+		for j := i; j > 0 && ls[j].ID < ls[j-1].ID; j-- {
+			ls[j], ls[j-1] = ls[j-1], ls[j]
+		}
+	}
+}
+
+// linkVerdict says why a link must not be applied on this host, or "" when it may.
+func (h *Host) linkVerdict(l *lattice.LinkDefinition) string {
+	if len(h.cfg.LinkIssuers) == 0 {
+		return ""
+	}
+	if err := lattice.VerifyLink(l, h.cfg.LinkIssuers, time.Now()); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// watchStore follows the lattice data bucket until ctx ends; synced is closed once the existing
+// entries have been read. Events are published for live changes only, not for the replay.
+func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
+	live := false
+	return h.store.Watch(ctx, func(ch lattice.StoreChange) {
+		switch {
+		case ch.Op == lattice.OpSynced:
+			if !live {
+				live = true
+				close(synced)
+			}
+		case ch.DecodeErr != nil:
+			h.log.Warn().Err(ch.DecodeErr).Str("key", ch.Key).Msg("malformed lattice data entry ignored")
+		case ch.Kind == lattice.KindLink && ch.Op == lattice.OpPut && ch.Link != nil:
+			l := *ch.Link
+			l.Normalize()
+			reason := h.linkVerdict(&l)
+			h.links.apply(l, reason)
+			if reason != "" {
+				h.log.Warn().Str("link", l.ID).Str("reason", reason).Msg("link rejected")
+			}
+			if live {
+				if reason != "" {
+					h.publish(lattice.EventLinkdefRejected, linkdefData(l, reason))
+				} else {
+					h.publish(lattice.EventLinkdefSet, linkdefData(l, ""))
+				}
+			}
+			h.linkChanged(l, reason == "", false)
+		case ch.Kind == lattice.KindLink && ch.Op == lattice.OpDelete:
+			id := strings.TrimPrefix(ch.Key, lattice.LinkKeyPrefix)
+			l, ok, applied := h.links.remove(id)
+			if ok && live {
+				h.publish(lattice.EventLinkdefDeleted, linkdefData(l, ""))
+			}
+			if ok && applied {
+				h.linkChanged(l, true, true)
+			}
+		case ch.Kind == lattice.KindClaims && ch.Op == lattice.OpPut && ch.Claims != nil:
+			h.links.putClaims(strings.TrimPrefix(ch.Key, lattice.ClaimsKeyPrefix), ch.Claims)
+		}
+	})
+}
+
+// linkChanged is called for every applied link put or delete. Providers supervised by this host
+// get the link pushed; nothing to do for actors, which look links up per call.
+func (h *Host) linkChanged(l lattice.LinkDefinition, applied, deleted bool) {}
+
+func linkdefData(l lattice.LinkDefinition, reason string) lattice.LinkdefData {
+	return lattice.LinkdefData{ID: l.ID, ActorID: l.ActorID, ProviderID: l.ProviderID, LinkName: l.LinkName,
+		ContractID: l.ContractID, Values: l.Values, Reason: reason}
+}

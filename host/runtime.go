@@ -1,0 +1,259 @@
+package host
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// runtime owns the wazero runtime shared by every actor of a host, with the waPC host functions
+// under both import modules ("wasmbus" and "wapc") and WASI preview1.
+type runtime struct {
+	r     wazero.Runtime
+	cache wazero.CompilationCache
+}
+
+// callKey carries the *call of a guest call through the context to the host functions.
+type callKey struct{}
+
+// call is the state of one guest call: what the host hands in and what the guest hands back.
+type call struct {
+	op, msg   []byte
+	guestResp []byte
+	guestErr  []byte
+	hostResp  []byte
+	hostErr   []byte
+	// hostCall routes __host_call; set by the actor the call runs in.
+	hostCall func(ctx context.Context, binding, namespace, operation string, msg []byte) ([]byte, error)
+	log      func(string)
+}
+
+func newRuntime(ctx context.Context, h *Host) (*runtime, error) {
+	dir := h.cfg.CacheDir
+	if dir == "" {
+		dir = filepath.Join(h.cfg.DataDir, "wazero")
+	}
+	cache, err := wazero.NewCompilationCacheWithDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("wasm compilation cache: %w", err)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+		WithCompilationCache(cache).
+		WithCloseOnContextDone(true))
+	rt := &runtime{r: r, cache: cache}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		rt.close()
+		return nil, fmt.Errorf("wasi: %w", err)
+	}
+	for _, name := range []string{"wasmbus", "wapc"} {
+		if err := instantiateHostModule(ctx, r, name); err != nil {
+			rt.close()
+			return nil, fmt.Errorf("host module %s: %w", name, err)
+		}
+	}
+	return rt, nil
+}
+
+func (rt *runtime) close() {
+	ctx := context.Background()
+	_ = rt.r.Close(ctx)
+	_ = rt.cache.Close(ctx)
+}
+
+// compile checks the module's exports and compiles it (from the on-disk cache when seen before).
+func (rt *runtime) compile(ctx context.Context, module []byte) (wazero.CompiledModule, error) {
+	cm, err := rt.r.CompileModule(ctx, module)
+	if err != nil {
+		return nil, fmt.Errorf("compile module: %w", err)
+	}
+	exports := cm.ExportedFunctions()
+	if _, ok := exports["__guest_call"]; !ok {
+		_ = cm.Close(ctx)
+		return nil, errors.New("module does not export __guest_call: not a wasmbus/waPC actor")
+	}
+	for name, imp := range cm.ImportedFunctions() {
+		mod, fn, _ := imp.Import()
+		switch mod {
+		case "wasmbus", "wapc", wasi_snapshot_preview1.ModuleName:
+		default:
+			_ = cm.Close(ctx)
+			return nil, fmt.Errorf("module imports %s.%s (import %d), which this host does not provide", mod, fn, name)
+		}
+	}
+	return cm, nil
+}
+
+// initFunctions run once per instance, in this order, when exported.
+var initFunctions = []string{"_initialize", "wapc_init", "start", "_start"}
+
+// instance is one instantiated actor module; it runs one call at a time.
+type instance struct {
+	mod       api.Module
+	guestCall api.Function
+}
+
+func (rt *runtime) instantiate(ctx context.Context, cm wazero.CompiledModule, stderr io.Writer) (*instance, error) {
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithRandSource(rand.Reader).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithStdout(stderr).
+		WithStderr(stderr)
+	mod, err := rt.r.InstantiateModule(ctx, cm, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate: %w", err)
+	}
+	exported := cm.ExportedFunctions()
+	for _, name := range initFunctions {
+		if _, ok := exported[name]; !ok {
+			continue
+		}
+		if _, err := mod.ExportedFunction(name).Call(ctx); err != nil {
+			var exit *sys.ExitError
+			if errors.As(err, &exit) && exit.ExitCode() == 0 && !mod.IsClosed() {
+				continue
+			}
+			_ = mod.Close(ctx)
+			return nil, fmt.Errorf("init function %s: %w", name, err)
+		}
+		if mod.IsClosed() {
+			return nil, fmt.Errorf("init function %s exited the module", name)
+		}
+	}
+	return &instance{mod: mod, guestCall: mod.ExportedFunction("__guest_call")}, nil
+}
+
+// invoke runs one guest call. A guest error is returned as *guestError.
+func (in *instance) invoke(ctx context.Context, c *call) ([]byte, error) {
+	ctx = context.WithValue(ctx, callKey{}, c)
+	res, err := in.guestCall.Call(ctx, uint64(len(c.op)), uint64(len(c.msg)))
+	if err != nil {
+		return nil, fmt.Errorf("guest trapped: %w", err)
+	}
+	if len(res) == 1 && uint32(res[0]) == 1 {
+		if c.guestResp == nil {
+			return []byte{}, nil
+		}
+		return c.guestResp, nil
+	}
+	if len(c.guestErr) > 0 {
+		return nil, &guestError{msg: string(c.guestErr)}
+	}
+	return nil, &guestError{msg: "guest call failed without an error message"}
+}
+
+func (in *instance) close(ctx context.Context) { _ = in.mod.Close(ctx) }
+
+func (in *instance) broken() bool { return in.mod.IsClosed() }
+
+// guestError is an error the actor itself returned.
+type guestError struct{ msg string }
+
+func (e *guestError) Error() string { return e.msg }
+
+func callFrom(ctx context.Context) *call {
+	c, _ := ctx.Value(callKey{}).(*call)
+	return c
+}
+
+func readMem(m api.Module, ptr, n uint64) ([]byte, bool) {
+	b, ok := m.Memory().Read(uint32(ptr), uint32(n))
+	if !ok {
+		return nil, false
+	}
+	return append([]byte(nil), b...), true
+}
+
+// instantiateHostModule exports the waPC host functions under the given module name.
+func instantiateHostModule(ctx context.Context, r wazero.Runtime, name string) error {
+	i32 := api.ValueTypeI32
+	b := r.NewHostModuleBuilder(name)
+	fn := func(export string, f api.GoModuleFunc, params, results []api.ValueType) {
+		b.NewFunctionBuilder().WithGoModuleFunction(f, params, results).Export(export)
+	}
+	fn("__guest_request", func(ctx context.Context, m api.Module, stack []uint64) {
+		c := callFrom(ctx)
+		if c == nil {
+			return
+		}
+		m.Memory().Write(uint32(stack[0]), c.op)
+		m.Memory().Write(uint32(stack[1]), c.msg)
+	}, []api.ValueType{i32, i32}, nil)
+	fn("__guest_response", func(ctx context.Context, m api.Module, stack []uint64) {
+		if c := callFrom(ctx); c != nil {
+			c.guestResp, _ = readMem(m, stack[0], stack[1])
+		}
+	}, []api.ValueType{i32, i32}, nil)
+	fn("__guest_error", func(ctx context.Context, m api.Module, stack []uint64) {
+		if c := callFrom(ctx); c != nil {
+			c.guestErr, _ = readMem(m, stack[0], stack[1])
+		}
+	}, []api.ValueType{i32, i32}, nil)
+	fn("__host_call", func(ctx context.Context, m api.Module, stack []uint64) {
+		c := callFrom(ctx)
+		if c == nil {
+			stack[0] = 0
+			return
+		}
+		c.hostResp, c.hostErr = nil, nil
+		bd, ok1 := readMem(m, stack[0], stack[1])
+		ns, ok2 := readMem(m, stack[2], stack[3])
+		op, ok3 := readMem(m, stack[4], stack[5])
+		msg, ok4 := readMem(m, stack[6], stack[7])
+		if !ok1 || !ok2 || !ok3 || !ok4 {
+			c.hostErr = []byte("host call: pointer out of memory bounds")
+			stack[0] = 0
+			return
+		}
+		resp, err := c.hostCall(ctx, string(bd), string(ns), string(op), msg)
+		if err != nil {
+			c.hostErr = []byte(err.Error())
+			stack[0] = 0
+			return
+		}
+		c.hostResp = resp
+		stack[0] = 1
+	}, []api.ValueType{i32, i32, i32, i32, i32, i32, i32, i32}, []api.ValueType{i32})
+	fn("__host_response_len", func(ctx context.Context, m api.Module, stack []uint64) {
+		stack[0] = 0
+		if c := callFrom(ctx); c != nil {
+			stack[0] = uint64(len(c.hostResp))
+		}
+	}, nil, []api.ValueType{i32})
+	fn("__host_response", func(ctx context.Context, m api.Module, stack []uint64) {
+		if c := callFrom(ctx); c != nil {
+			m.Memory().Write(uint32(stack[0]), c.hostResp)
+		}
+	}, []api.ValueType{i32}, nil)
+	fn("__host_error_len", func(ctx context.Context, m api.Module, stack []uint64) {
+		stack[0] = 0
+		if c := callFrom(ctx); c != nil {
+			stack[0] = uint64(len(c.hostErr))
+		}
+	}, nil, []api.ValueType{i32})
+	fn("__host_error", func(ctx context.Context, m api.Module, stack []uint64) {
+		if c := callFrom(ctx); c != nil {
+			m.Memory().Write(uint32(stack[0]), c.hostErr)
+		}
+	}, []api.ValueType{i32}, nil)
+	fn("__console_log", func(ctx context.Context, m api.Module, stack []uint64) {
+		if c := callFrom(ctx); c != nil && c.log != nil {
+			if b, ok := readMem(m, stack[0], stack[1]); ok {
+				c.log(string(b))
+			}
+		}
+	}, []api.ValueType{i32, i32}, nil)
+	_, err := b.Instantiate(ctx)
+	return err
+}
