@@ -47,8 +47,12 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// ProviderShutdownDelay is how long a provider has to exit after the shutdown request.
 	ProviderShutdownDelay time.Duration
-	JSDomain              string
-	Version               string
+	// ProviderHealthDelay and ProviderHealthInterval time the provider health checks: the first
+	// after the delay, then one per interval.
+	ProviderHealthDelay    time.Duration
+	ProviderHealthInterval time.Duration
+	JSDomain               string
+	Version                string
 
 	// Logger receives the host's logs; disabled by default.
 	Logger zerolog.Logger
@@ -69,15 +73,17 @@ func DefaultConfig() Config {
 		dir = filepath.Join(home, ".trellis", "host")
 	}
 	return Config{
-		Lattice:               lattice.DefaultLattice,
-		NATSURL:               "nats://127.0.0.1:4222",
-		Labels:                map[string]string{},
-		DataDir:               dir,
-		RPCTimeout:            lattice.DefaultRPCTimeout * time.Millisecond,
-		HeartbeatInterval:     30 * time.Second,
-		ProviderShutdownDelay: 2 * time.Second,
-		Version:               "0.1.0",
-		Logger:                zerolog.Nop(),
+		Lattice:                lattice.DefaultLattice,
+		NATSURL:                "nats://127.0.0.1:4222",
+		Labels:                 map[string]string{},
+		DataDir:                dir,
+		RPCTimeout:             lattice.DefaultRPCTimeout * time.Millisecond,
+		HeartbeatInterval:      30 * time.Second,
+		ProviderShutdownDelay:  2 * time.Second,
+		ProviderHealthDelay:    5 * time.Second,
+		ProviderHealthInterval: 30 * time.Second,
+		Version:                "0.1.0",
+		Logger:                 zerolog.Nop(),
 	}
 }
 
@@ -119,6 +125,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RPCTimeout <= 0 {
 		errs = append(errs, errors.New("rpc timeout: must be positive"))
+	}
+	if c.ProviderShutdownDelay <= 0 || c.ProviderHealthDelay <= 0 || c.ProviderHealthInterval <= 0 {
+		errs = append(errs, errors.New("provider shutdown delay, health delay and health interval: must be positive"))
 	}
 	if c.HeartbeatInterval <= 0 {
 		errs = append(errs, errors.New("heartbeat interval: must be positive"))

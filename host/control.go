@@ -115,9 +115,6 @@ func (h *Host) inventory() lattice.HostInventory {
 	return inv
 }
 
-func (h *Host) providerInventory() []lattice.ProviderDescription {
-	return []lattice.ProviderDescription{}
-}
 
 func (h *Host) handleInventory(m *nats.Msg) { h.reply(m, h.inventory()) }
 

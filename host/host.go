@@ -36,9 +36,10 @@ type Host struct {
 	js    jetstream.JetStream
 	store *lattice.Store
 
-	rt     *runtime
-	actors *actorTable
-	links  *linkCache
+	rt        *runtime
+	actors    *actorTable
+	providers *providerTable
+	links     *linkCache
 
 	wg sync.WaitGroup // background work started by commands
 }
@@ -72,6 +73,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	h.issuers = append([]string{h.cluster.PublicKey()}, cfg.ClusterIssuers...)
 	h.actors = newActorTable()
+	h.providers = newProviderTable()
 	h.links = newLinkCache()
 	return h, nil
 }
@@ -173,7 +175,16 @@ func (h *Host) Run(ctx context.Context) (err error) {
 // shutdown stops actors, publishes host_stopped and closes connections. Idempotent.
 func (h *Host) shutdown() {
 	h.wg.Wait()
-	if h.actors != nil && h.nc != nil {
+	if h.nc != nil {
+		var wg sync.WaitGroup
+		for _, p := range h.providers.all() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h.stopProvider(p, "host stopping")
+			}()
+		}
+		wg.Wait()
 		for _, a := range h.actors.all() {
 			h.stopActor(a, 0, nil)
 		}

@@ -171,9 +171,6 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 	})
 }
 
-// linkChanged is called for every applied link put or delete. Providers supervised by this host
-// get the link pushed; nothing to do for actors, which look links up per call.
-func (h *Host) linkChanged(l lattice.LinkDefinition, applied, deleted bool) {}
 
 func linkdefData(l lattice.LinkDefinition, reason string) lattice.LinkdefData {
 	return lattice.LinkdefData{ID: l.ID, ActorID: l.ActorID, ProviderID: l.ProviderID, LinkName: l.LinkName,

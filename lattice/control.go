@@ -60,8 +60,11 @@ type ProviderDescription struct {
 	InstanceID  string            `json:"instance_id"`
 	Annotations map[string]string `json:"annotations"`
 	Revision    int               `json:"revision"`
-	// State is a Trellis extension: running, restarting or failed (docs/compat.md).
-	State string `json:"state,omitempty"`
+	// State, Restarts and Health are Trellis extensions (docs/compat.md): starting, running,
+	// restarting or stopping; how often the process was restarted; "", healthy or unhealthy.
+	State    string `json:"state,omitempty"`
+	Restarts int    `json:"restarts,omitempty"`
+	Health   string `json:"health,omitempty"`
 }
 
 // ClaimsList is a get.claims reply; every value is a string.

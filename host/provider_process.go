@@ -1,0 +1,286 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/nats-io/nkeys"
+
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+// Provider supervision, per provider process:
+//
+//	          spawn ok                    exit (not asked)
+//	starting ─────────▶ running ─────────────────────────▶ restarting ──(backoff)──▶ spawn
+//	                      │  ▲ health checks: passed/failed events on change      │
+//	                      │  └─────────────────────────────────────────────────────┘
+//	                      │ stop (sp, host stop): shutdown request, then kill after the delay
+//	                      ▼
+//	                  stopping ──▶ (gone)
+//
+// Each spawn gets the links applied at that moment in its HostData; after the first passing
+// health check the host pushes whatever changed since, so a link put during start-up is not lost.
+
+const (
+	restartBackoffMin = 250 * time.Millisecond
+	restartBackoffMax = 10 * time.Second
+	// stableAfter is how long a process must run before its restart backoff is reset.
+	stableAfter = 30 * time.Second
+)
+
+func (h *Host) superviseProvider(ctx context.Context, p *provider, first chan<- error) {
+	defer close(p.done)
+	backoff := restartBackoffMin
+	starting := true
+	for {
+		links := h.providerLinks(p.id)
+		cmd, exited, err := h.spawnProvider(p, links)
+		if err != nil {
+			if starting {
+				first <- err
+				return
+			}
+			h.log.Error().Err(err).Str("provider", p.id.key).Msg("restart provider")
+		} else {
+			p.mu.Lock()
+			p.pushed = map[string]lattice.LinkDefinition{}
+			for _, l := range links {
+				p.pushed[l.ActorID] = l
+			}
+			p.state = ProviderRunning
+			p.health = ""
+			p.mu.Unlock()
+			if starting {
+				first <- nil
+				starting = false
+			}
+			h.publish(lattice.EventProviderStarted, lattice.ProviderStartedData{
+				PublicKey: p.id.key, ImageRef: p.imageRef, LinkName: p.id.linkName, ContractID: p.contract(),
+				InstanceID: p.instanceID, Annotations: p.annotations, Claims: p.claims.EventMap(),
+			})
+			since := time.Now()
+			hctx, hcancel := context.WithCancel(ctx)
+			go h.checkHealth(hctx, p)
+			select {
+			case <-ctx.Done():
+				hcancel()
+				h.shutdownProcess(p, cmd, exited)
+				return
+			case err := <-exited:
+				hcancel()
+				if ctx.Err() != nil {
+					return
+				}
+				p.mu.Lock()
+				p.restarts++
+				p.state = ProviderRestarting
+				p.mu.Unlock()
+				reason := fmt.Sprintf("exited unexpectedly (%v); restarting", err)
+				h.log.Warn().Str("provider", p.id.key).Str("reason", reason).Msg("provider died")
+				h.publish(lattice.EventProviderStopped, lattice.ProviderStoppedData{
+					PublicKey: p.id.key, LinkName: p.id.linkName, ContractID: p.contract(), InstanceID: p.instanceID,
+					Annotations: p.annotations, Reason: reason,
+				})
+				if time.Since(since) > stableAfter {
+					backoff = restartBackoffMin
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, restartBackoffMax)
+	}
+}
+
+// spawnProvider starts the process with its HostData on stdin.
+func (h *Host) spawnProvider(p *provider, links []lattice.LinkDefinition) (*exec.Cmd, <-chan error, error) {
+	hd, err := h.hostData(p, links)
+	if err != nil {
+		return nil, nil, err
+	}
+	line, err := hd.Encode()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command(p.binPath)
+	cmd.Env = os.Environ()
+	cmd.Stdin = bytes.NewReader(line)
+	out := h.log.With().Str("provider", p.id.key).Str("link_name", p.id.linkName).Logger()
+	cmd.Stdout = out
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", p.binPath, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return cmd, exited, nil
+}
+
+// hostData is what the provider process is told about its lattice.
+func (h *Host) hostData(p *provider, links []lattice.LinkDefinition) (*lattice.HostData, error) {
+	seed, err := h.cluster.Seed()
+	if err != nil {
+		return nil, err
+	}
+	rpcURL, tls := natsHostPort(h.NATSURL())
+	hd := &lattice.HostData{
+		HostID: h.ID(), LatticeRPCPrefix: h.cfg.Lattice, LinkName: p.id.linkName,
+		LatticeRPCURL: rpcURL, LatticeRPCTLS: tls, EnvValues: map[string]string{}, InstanceID: p.instanceID,
+		ProviderKey: p.id.key, LinkDefinitions: nonNilLinks(links), ConfigJSON: p.config,
+		DefaultRPCTimeoutMS: uint64(h.cfg.RPCTimeout.Milliseconds()), ClusterIssuers: h.issuers,
+		InvocationSeed: seed, JSDomain: h.cfg.JSDomain, LogLevel: "info",
+	}
+	if h.cfg.NATSCredsFile != "" {
+		raw, err := os.ReadFile(h.cfg.NATSCredsFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats credentials: %w", err)
+		}
+		if hd.LatticeRPCUserJWT, err = nkeys.ParseDecoratedJWT(raw); err != nil {
+			return nil, fmt.Errorf("nats credentials %s: %w", h.cfg.NATSCredsFile, err)
+		}
+		kp, err := nkeys.ParseDecoratedNKey(raw)
+		if err != nil {
+			return nil, fmt.Errorf("nats credentials %s: %w", h.cfg.NATSCredsFile, err)
+		}
+		s, err := kp.Seed()
+		if err != nil {
+			return nil, fmt.Errorf("nats credentials %s: %w", h.cfg.NATSCredsFile, err)
+		}
+		hd.LatticeRPCUserSeed = string(s)
+	}
+	return hd, nil
+}
+
+// natsHostPort turns a NATS URL into the "host:port" form HostData carries, and whether it is TLS.
+func natsHostPort(raw string) (string, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw, false
+	}
+	return u.Host, u.Scheme == "tls"
+}
+
+func nonNilLinks(ls []lattice.LinkDefinition) []lattice.LinkDefinition {
+	if ls == nil {
+		return []lattice.LinkDefinition{}
+	}
+	return ls
+}
+
+// shutdownProcess asks the provider to shut down, then kills it if it has not exited in time.
+func (h *Host) shutdownProcess(p *provider, cmd *exec.Cmd, exited <-chan error) {
+	body, _ := json.Marshal(map[string]string{"host_id": h.ID()})
+	if _, err := h.nc.Request(h.subj.ProviderShutdown(p.id.key, p.id.linkName), body, h.cfg.ProviderShutdownDelay); err != nil {
+		h.log.Debug().Err(err).Str("provider", p.id.key).Msg("shutdown request")
+	}
+	select {
+	case <-exited:
+	case <-time.After(h.cfg.ProviderShutdownDelay):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// healthReply is the msgpack answer to a health request.
+type healthReply struct {
+	Healthy bool   `msgpack:"healthy"`
+	Message string `msgpack:"message,omitempty"`
+}
+
+// checkHealth asks the provider for its health after the delay, then every interval, and
+// publishes health_check_passed/failed when the answer changes.
+func (h *Host) checkHealth(ctx context.Context, p *provider) {
+	wait := h.cfg.ProviderHealthDelay
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = h.cfg.ProviderHealthInterval
+		healthy := false
+		req, _ := lattice.Marshal(map[string]any{})
+		msg, err := h.nc.Request(h.subj.ProviderHealth(p.id.key, p.id.linkName), req, h.cfg.RPCTimeout)
+		if err == nil {
+			var r healthReply
+			if lattice.Unmarshal(msg.Data, &r) == nil {
+				healthy = r.Healthy
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		p.mu.Lock()
+		before := p.health
+		p.health = map[bool]string{true: "healthy", false: "unhealthy"}[healthy]
+		now := p.health
+		p.mu.Unlock()
+		if before == "" && healthy {
+			h.syncLinks(p)
+		}
+		if before != now {
+			name := lattice.EventHealthCheckFailed
+			if healthy {
+				name = lattice.EventHealthCheckPassed
+			}
+			h.publish(name, lattice.HealthCheckData{PublicKey: p.id.key, ContractID: p.contract(), LinkName: p.id.linkName})
+		}
+	}
+}
+
+// syncLinks pushes the links that changed since the process got its HostData.
+func (h *Host) syncLinks(p *provider) {
+	current := map[string]lattice.LinkDefinition{}
+	for _, l := range h.providerLinks(p.id) {
+		current[l.ActorID] = l
+	}
+	p.mu.Lock()
+	pushed := p.pushed
+	p.mu.Unlock()
+	for actor, l := range current {
+		if old, ok := pushed[actor]; !ok || old.ID != l.ID || lattice.ValuesHash(old.Values) != lattice.ValuesHash(l.Values) {
+			h.pushLink(p, l, false)
+		}
+	}
+	for actor, l := range pushed {
+		if _, ok := current[actor]; !ok {
+			h.pushLink(p, l, true)
+		}
+	}
+}
+
+// pushLink sends a link put or delete to a provider process (msgpack, PROTOCOL.md §8).
+func (h *Host) pushLink(p *provider, l lattice.LinkDefinition, deleted bool) {
+	data, err := lattice.Marshal(&l)
+	if err != nil {
+		h.log.Error().Err(err).Msg("encode link")
+		return
+	}
+	subject := h.subj.ProviderLinkPut(p.id.key, p.id.linkName)
+	if deleted {
+		subject = h.subj.ProviderLinkDel(p.id.key, p.id.linkName)
+	}
+	p.mu.Lock()
+	if p.pushed == nil {
+		p.pushed = map[string]lattice.LinkDefinition{}
+	}
+	if deleted {
+		delete(p.pushed, l.ActorID)
+	} else {
+		p.pushed[l.ActorID] = l
+	}
+	p.mu.Unlock()
+	if err := h.nc.Publish(subject, data); err != nil {
+		h.log.Warn().Err(err).Str("subject", subject).Msg("push link")
+	}
+}
