@@ -1,0 +1,133 @@
+package lattice
+
+import (
+	"testing"
+
+	"github.com/nats-io/nkeys"
+	"github.com/stretchr/testify/require"
+)
+
+func TestKeysCompatibleWithNkeys(t *testing.T) {
+	for _, tc := range []struct {
+		prefix KeyPrefix
+		letter byte
+	}{
+		{PrefixAccount, 'A'},
+		{PrefixCluster, 'C'},
+		{PrefixServer, 'N'},
+		{PrefixOperator, 'O'},
+		{PrefixUser, 'U'},
+	} {
+		t.Run(tc.prefix.String(), func(t *testing.T) {
+			// Ours → nkeys.
+			ours, err := CreateKeyPair(tc.prefix)
+			require.NoError(t, err)
+			seed, err := ours.Seed()
+			require.NoError(t, err)
+			require.Equal(t, "S"+string(tc.letter), seed[:2])
+			theirs, err := nkeys.FromSeed([]byte(seed))
+			require.NoError(t, err)
+			pub, err := theirs.PublicKey()
+			require.NoError(t, err)
+			require.Equal(t, ours.PublicKey(), pub)
+			require.Equal(t, tc.letter, pub[0])
+
+			// nkeys → ours, and signatures cross-verify.
+			sig, err := theirs.Sign([]byte("hello"))
+			require.NoError(t, err)
+			require.NoError(t, ours.Verify([]byte("hello"), sig))
+			sig, err = ours.Sign([]byte("world"))
+			require.NoError(t, err)
+			require.NoError(t, theirs.Verify([]byte("world"), sig))
+
+			back, err := KeyPairFromSeed(seed)
+			require.NoError(t, err)
+			require.Equal(t, ours.PublicKey(), back.PublicKey())
+		})
+	}
+}
+
+func TestKeysModuleAndServiceRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		prefix KeyPrefix
+		letter string
+	}{
+		{PrefixModule, "M"},
+		{PrefixService, "V"},
+	} {
+		t.Run(tc.prefix.String(), func(t *testing.T) {
+			k, err := CreateKeyPair(tc.prefix)
+			require.NoError(t, err)
+			pub := k.PublicKey()
+			require.Len(t, pub, 56)
+			require.Equal(t, tc.letter, pub[:1])
+			seed, err := k.Seed()
+			require.NoError(t, err)
+			require.Len(t, seed, 58)
+			require.Equal(t, "S"+tc.letter, seed[:2])
+
+			fromSeed, err := KeyPairFromSeed(seed)
+			require.NoError(t, err)
+			require.Equal(t, pub, fromSeed.PublicKey())
+			require.Equal(t, tc.prefix, fromSeed.Prefix())
+
+			fromPub, err := KeyPairFromPublicKey(pub)
+			require.NoError(t, err)
+			require.False(t, fromPub.HasPrivateKey())
+			sig, err := fromSeed.Sign([]byte("x"))
+			require.NoError(t, err)
+			require.NoError(t, fromPub.Verify([]byte("x"), sig))
+			require.ErrorIs(t, fromPub.Verify([]byte("y"), sig), ErrBadSignature)
+			_, err = fromPub.Sign([]byte("x"))
+			require.ErrorIs(t, err, ErrNoPrivateKey)
+
+			require.NoError(t, CheckPublicKey(tc.prefix, pub))
+			require.ErrorIs(t, CheckPublicKey(PrefixAccount, pub), ErrWrongKeyKind)
+
+			// nkeys itself does not know these prefixes, which is why we encode them.
+			_, err = nkeys.FromPublicKey(pub)
+			require.Error(t, err)
+		})
+	}
+}
+
+func TestKeysBadChecksum(t *testing.T) {
+	k, err := CreateKeyPair(PrefixModule)
+	require.NoError(t, err)
+	seed, err := k.Seed()
+	require.NoError(t, err)
+
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		if b[i] == 'A' {
+			b[i] = 'B'
+		} else {
+			b[i] = 'A'
+		}
+		return string(b)
+	}
+	pub := k.PublicKey()
+	for _, tc := range []struct {
+		name string
+		in   string
+	}{
+		{"last char", flip(pub, len(pub)-1)},
+		{"middle char", flip(pub, 20)},
+		{"truncated", pub[:40]},
+		{"not base32", pub[:55] + "!"},
+		{"empty", ""},
+	} {
+		t.Run("public "+tc.name, func(t *testing.T) {
+			_, err := KeyPairFromPublicKey(tc.in)
+			require.ErrorIs(t, err, ErrInvalidKey)
+		})
+	}
+	t.Run("seed", func(t *testing.T) {
+		_, err := KeyPairFromSeed(flip(seed, 30))
+		require.ErrorIs(t, err, ErrInvalidSeed)
+	})
+	t.Run("public key as seed", func(t *testing.T) {
+		_, err := KeyPairFromSeed(pub)
+		require.ErrorIs(t, err, ErrInvalidSeed)
+	})
+}
