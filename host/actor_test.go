@@ -14,12 +14,12 @@ import (
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
 )
 
-func echoActor(t *testing.T) latticetest.Actor {
+func echoActor(t testing.TB) latticetest.Actor {
 	return latticetest.SignedActor(t, "./actor/examples/echo", lattice.ActorMetadata{
 		Name: "echo", Caps: []string{httpserver.ContractID}, Rev: 1, Ver: "0.1.0"}, lattice.SignOptions{})
 }
 
-func relayActor(t *testing.T, caps ...string) latticetest.Actor {
+func relayActor(t testing.TB, caps ...string) latticetest.Actor {
 	return latticetest.SignedActor(t, "./host/testdata/relay", lattice.ActorMetadata{Name: "relay", Caps: caps}, lattice.SignOptions{})
 }
 

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 
 // lat is a test lattice: a NATS server, a cluster key and a ctl client.
 type lat struct {
-	t       *testing.T
+	t       testing.TB
 	ns      *server.Server
 	nc      *nats.Conn
 	cluster *lattice.KeyPair
@@ -38,13 +38,13 @@ type lat struct {
 	events  *eventLog
 }
 
-func newLattice(t *testing.T) *lat {
+func newLattice(t testing.TB) *lat {
 	t.Helper()
 	ns := latticetest.RunNATS(t)
 	return newLatticeOn(t, ns)
 }
 
-func newLatticeOn(t *testing.T, ns *server.Server) *lat {
+func newLatticeOn(t testing.TB, ns *server.Server) *lat {
 	t.Helper()
 	nc := latticetest.Connect(t, ns)
 	cluster := latticetest.Key(t, lattice.PrefixCluster)
@@ -164,7 +164,7 @@ func (e *eventLog) find(name string, match func(map[string]any) bool) []lattice.
 }
 
 // waitEvent polls until an event of that name matching match has been seen.
-func (e *eventLog) waitEvent(t *testing.T, name string, match func(map[string]any) bool) map[string]any {
+func (e *eventLog) waitEvent(t testing.TB, name string, match func(map[string]any) bool) map[string]any {
 	t.Helper()
 	var got map[string]any
 	require.Eventually(t, func() bool {

@@ -107,7 +107,8 @@ func (rt *runtime) instantiate(ctx context.Context, cm wazero.CompiledModule, st
 		WithRandSource(rand.Reader).
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
+		// No WithSysNanosleep: the Go runtime in a guest calls poll_oneoff to idle between
+		// goroutine switches, and real sleeps there cost hundreds of microseconds per call.
 		WithStdout(stderr).
 		WithStderr(stderr)
 	mod, err := rt.r.InstantiateModule(ctx, cm, cfg)
