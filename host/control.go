@@ -115,7 +115,6 @@ func (h *Host) inventory() lattice.HostInventory {
 	return inv
 }
 
-
 func (h *Host) handleInventory(m *nats.Msg) { h.reply(m, h.inventory()) }
 
 func (h *Host) handleGetClaims(m *nats.Msg) {

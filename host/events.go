@@ -43,7 +43,6 @@ func (h *Host) heartbeat() {
 	})
 }
 
-
 // humanDuration renders an uptime like "1d 2h 3m 4s".
 func humanDuration(d time.Duration) string {
 	s := int64(d.Seconds())

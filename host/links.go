@@ -171,7 +171,6 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 	})
 }
 
-
 func linkdefData(l lattice.LinkDefinition, reason string) lattice.LinkdefData {
 	return lattice.LinkdefData{ID: l.ID, ActorID: l.ActorID, ProviderID: l.ProviderID, LinkName: l.LinkName,
 		ContractID: l.ContractID, Values: l.Values, Reason: reason}
