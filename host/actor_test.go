@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/trellis-lattice/trellis/host"
+	"github.com/trellis-lattice/trellis/host/hosttest"
 	"github.com/trellis-lattice/trellis/lattice"
 	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
@@ -23,13 +24,13 @@ func relayActor(t testing.TB, caps ...string) latticetest.Actor {
 	return latticetest.SignedActor(t, "./host/testdata/relay", lattice.ActorMetadata{Name: "relay", Caps: caps}, lattice.SignOptions{})
 }
 
-func callHTTP(t *testing.T, l *lat, actorID string, req httpserver.HttpRequest) httpserver.HttpResponse {
+func callHTTP(t *testing.T, l *hosttest.Lattice, actorID string, req httpserver.HttpRequest) httpserver.HttpResponse {
 	t.Helper()
 	msg, err := req.Encode()
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := l.ctl.Call(ctx, actorID, httpserver.OpHandleRequest, msg)
+	out, err := l.Ctl.Call(ctx, actorID, httpserver.OpHandleRequest, msg)
 	require.NoError(t, err)
 	resp, err := httpserver.DecodeResponse(out)
 	require.NoError(t, err)
@@ -37,18 +38,18 @@ func callHTTP(t *testing.T, l *lat, actorID string, req httpserver.HttpRequest) 
 }
 
 // relayCall asks the relay actor to make a host call and returns its reply or error.
-func relayCall(l *lat, relayID, binding, namespace, operation string, msg []byte) ([]byte, error) {
+func relayCall(l *hosttest.Lattice, relayID, binding, namespace, operation string, msg []byte) ([]byte, error) {
 	payload, _ := json.Marshal(map[string]any{"binding": binding, "namespace": namespace, "operation": operation, "msg": msg})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return l.ctl.Call(ctx, relayID, "Relay.HostCall", payload)
+	return l.Ctl.Call(ctx, relayID, "Relay.HostCall", payload)
 }
 
 func TestEchoThroughTheLattice(t *testing.T) {
-	l := newLattice(t)
-	h := l.startHost()
+	l := hosttest.New(t)
+	h := l.StartHost()
 	echo := echoActor(t)
-	id := l.startActor(h, echo.Path, 1)
+	id := l.StartActor(h, echo.Path, 1)
 	require.Equal(t, echo.ID, id)
 
 	tests := []struct {
@@ -70,35 +71,35 @@ func TestEchoThroughTheLattice(t *testing.T) {
 }
 
 func TestPingerCallsPongerByAlias(t *testing.T) {
-	l := newLattice(t)
-	h := l.startHost()
+	l := hosttest.New(t)
+	h := l.StartHost()
 	ponger := latticetest.SignedActor(t, "./actor/examples/ponger", lattice.ActorMetadata{Name: "ponger", CallAlias: "wasmcloud/ponger"}, lattice.SignOptions{})
 	pinger := latticetest.SignedActor(t, "./actor/examples/pinger", lattice.ActorMetadata{Name: "pinger", Caps: []string{httpserver.ContractID}}, lattice.SignOptions{})
-	l.startActor(h, ponger.Path, 1)
-	l.startActor(h, pinger.Path, 1)
+	l.StartActor(h, ponger.Path, 1)
+	l.StartActor(h, pinger.Path, 1)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := l.ctl.Call(ctx, pinger.ID, "Pinger.Ping", nil)
+	out, err := l.Ctl.Call(ctx, pinger.ID, "Pinger.Ping", nil)
 	require.NoError(t, err)
 	require.JSONEq(t, `{"value":"ping pong"}`, string(out))
 }
 
 func TestHostCallRouting(t *testing.T) {
-	l := newLattice(t)
-	h := l.startHost()
+	l := hosttest.New(t)
+	h := l.StartHost()
 	// The relay may use keyvalue and logging but not messaging.
 	relay := relayActor(t, "wasmcloud:keyvalue", host.BuiltinLogging, host.BuiltinNumberGen)
 	echo := echoActor(t)
-	l.startActor(h, relay.Path, 1)
-	l.startActor(h, echo.Path, 1)
+	l.StartActor(h, relay.Path, 1)
+	l.StartActor(h, echo.Path, 1)
 	provider := latticetest.Key(t, lattice.PrefixService)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, l.ctl.PutLink(ctx, lattice.LinkDefinition{ActorID: relay.ID, ProviderID: provider.PublicKey(), ContractID: "wasmcloud:messaging"}))
+	require.NoError(t, l.Ctl.PutLink(ctx, lattice.LinkDefinition{ActorID: relay.ID, ProviderID: provider.PublicKey(), ContractID: "wasmcloud:messaging"}))
 	require.Eventually(t, func() bool {
-		links, err := l.ctl.GetLinks(ctx)
+		links, err := l.Ctl.GetLinks(ctx)
 		return err == nil && len(links) == 1
 	}, 10*time.Second, 10*time.Millisecond)
 

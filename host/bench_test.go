@@ -5,16 +5,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trellis-lattice/trellis/host/hosttest"
 	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
 )
 
 // BenchmarkActorCallOverNATS measures a signed invocation of the echo actor from a ctl client
 // through an embedded NATS server to a host and back.
 func BenchmarkActorCallOverNATS(b *testing.B) {
-	l := newLattice(b)
-	h := l.startHost()
+	l := hosttest.New(b)
+	h := l.StartHost()
 	echo := echoActor(b)
-	id := l.startActor(h, echo.Path, 1)
+	id := l.StartActor(h, echo.Path, 1)
 	msg, err := httpserver.HttpRequest{Method: "GET", Path: "/"}.Encode()
 	if err != nil {
 		b.Fatal(err)
@@ -24,7 +25,7 @@ func BenchmarkActorCallOverNATS(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := l.ctl.Call(ctx, id, httpserver.OpHandleRequest, msg); err != nil {
+		if _, err := l.Ctl.Call(ctx, id, httpserver.OpHandleRequest, msg); err != nil {
 			b.Fatal(err)
 		}
 	}

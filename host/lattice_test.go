@@ -11,19 +11,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/trellis-lattice/trellis/host"
+	"github.com/trellis-lattice/trellis/host/hosttest"
 	"github.com/trellis-lattice/trellis/lattice"
 	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
 )
 
 func TestTwoHostsShareTheLattice(t *testing.T) {
-	l := newLattice(t)
-	a := l.startHost(func(c *host.Config) { c.Labels = map[string]string{"zone": "a"} })
-	b := l.startHost(func(c *host.Config) { c.Labels = map[string]string{"zone": "b"} })
+	l := hosttest.New(t)
+	a := l.StartHost(func(c *host.Config) { c.Labels = map[string]string{"zone": "a"} })
+	b := l.StartHost(func(c *host.Config) { c.Labels = map[string]string{"zone": "b"} })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	hosts, err := l.ctl.GetHosts(ctx)
+	hosts, err := l.Ctl.GetHosts(ctx)
 	require.NoError(t, err)
 	ids := map[string]lattice.Host{}
 	for _, hh := range hosts {
@@ -33,13 +34,13 @@ func TestTwoHostsShareTheLattice(t *testing.T) {
 	require.Equal(t, "a", ids[a.ID()].Labels["zone"])
 	require.Equal(t, "b", ids[b.ID()].Labels["zone"])
 	require.Equal(t, "default", ids[a.ID()].LatticePrefix)
-	require.Equal(t, l.cluster.PublicKey(), ids[a.ID()].Issuer)
+	require.Equal(t, l.Cluster.PublicKey(), ids[a.ID()].Issuer)
 
 	// The echo actor runs on a; the relay on b calls it by key through a's queue subscription.
 	echo := echoActor(t)
 	relay := relayActor(t)
-	l.startActor(a, echo.Path, 1)
-	l.startActor(b, relay.Path, 1)
+	l.StartActor(a, echo.Path, 1)
+	l.StartActor(b, relay.Path, 1)
 	req, err := httpserver.HttpRequest{Method: "GET", Path: "/"}.Encode()
 	require.NoError(t, err)
 	out, err := relayCall(l, relay.ID, "", echo.ID, httpserver.OpHandleRequest, req)
@@ -48,17 +49,17 @@ func TestTwoHostsShareTheLattice(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, `{"body":[],"method":"GET","path":"/","query_string":""}`, string(resp.Body))
 
-	invA, err := l.ctl.GetInventory(ctx, a.ID())
+	invA, err := l.Ctl.GetInventory(ctx, a.ID())
 	require.NoError(t, err)
 	require.Len(t, invA.Actors, 1)
 	require.Equal(t, echo.ID, invA.Actors[0].ID)
-	invB, err := l.ctl.GetInventory(ctx, b.ID())
+	invB, err := l.Ctl.GetInventory(ctx, b.ID())
 	require.NoError(t, err)
 	require.Len(t, invB.Actors, 1)
 	require.Equal(t, relay.ID, invB.Actors[0].ID)
 
 	// Auctions: only the host whose labels match answers.
-	acks, err := l.ctl.AuctionActor(ctx, lattice.ActorAuctionRequest{ActorRef: echo.Path, Constraints: map[string]string{"zone": "b"}})
+	acks, err := l.Ctl.AuctionActor(ctx, lattice.ActorAuctionRequest{ActorRef: echo.Path, Constraints: map[string]string{"zone": "b"}})
 	require.NoError(t, err)
 	require.Len(t, acks, 1)
 	require.Equal(t, b.ID(), acks[0].HostID)
@@ -68,19 +69,19 @@ func TestTwoHostsShareTheLattice(t *testing.T) {
 // which blocks in a host call until all 3 are in flight: with fewer instances, the barrier would
 // never fill.
 func TestScaleRunsInstancesInParallel(t *testing.T) {
-	l := newLattice(t)
-	h := l.startHost()
+	l := hosttest.New(t)
+	h := l.StartHost()
 	relay := relayActor(t)
-	id := l.startActor(h, relay.Path, 1)
+	id := l.StartActor(h, relay.Path, 1)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	require.NoError(t, l.ctl.ScaleActor(ctx, lattice.ScaleActorCommand{ActorID: id, Count: 3, HostID: h.ID()}))
+	require.NoError(t, l.Ctl.ScaleActor(ctx, lattice.ScaleActorCommand{ActorID: id, Count: 3, HostID: h.ID()}))
 	require.Eventually(t, func() bool {
-		inv, err := l.ctl.GetInventory(ctx, h.ID())
+		inv, err := l.Ctl.GetInventory(ctx, h.ID())
 		return err == nil && len(inv.Actors) == 1 && len(inv.Actors[0].Instances) == 3
 	}, 10*time.Second, 20*time.Millisecond)
-	started := l.events.find(lattice.EventActorStarted, func(d map[string]any) bool { return d["public_key"] == id })
+	started := l.Events.Find(lattice.EventActorStarted, func(d map[string]any) bool { return d["public_key"] == id })
 	require.Len(t, started, 3, "one actor_started per instance")
 
 	const n = 3
@@ -88,7 +89,7 @@ func TestScaleRunsInstancesInParallel(t *testing.T) {
 	var inFlight, maxInFlight atomic.Int32
 	all := make(chan struct{})
 	var once sync.Once
-	sub, err := l.nc.Subscribe(l.ctl.Subjects().Actor(barrierKey), func(m *nats.Msg) {
+	sub, err := l.NC.Subscribe(l.Ctl.Subjects().Actor(barrierKey), func(m *nats.Msg) {
 		go func() {
 			cur := inFlight.Add(1)
 			for {
@@ -133,11 +134,11 @@ func TestScaleRunsInstancesInParallel(t *testing.T) {
 	require.EqualValues(t, n, maxInFlight.Load())
 
 	// Scale back down to 1: two actor_stopped events.
-	require.NoError(t, l.ctl.ScaleActor(ctx, lattice.ScaleActorCommand{ActorID: id, Count: 1, HostID: h.ID()}))
+	require.NoError(t, l.Ctl.ScaleActor(ctx, lattice.ScaleActorCommand{ActorID: id, Count: 1, HostID: h.ID()}))
 	require.Eventually(t, func() bool {
-		return len(l.events.find(lattice.EventActorStopped, func(d map[string]any) bool { return d["public_key"] == id })) == 2
+		return len(l.Events.Find(lattice.EventActorStopped, func(d map[string]any) bool { return d["public_key"] == id })) == 2
 	}, 10*time.Second, 20*time.Millisecond)
-	inv, err := l.ctl.GetInventory(ctx, h.ID())
+	inv, err := l.Ctl.GetInventory(ctx, h.ID())
 	require.NoError(t, err)
 	require.Len(t, inv.Actors[0].Instances, 1)
 }

@@ -10,37 +10,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/trellis-lattice/trellis/host"
+	"github.com/trellis-lattice/trellis/host/hosttest"
 	"github.com/trellis-lattice/trellis/lattice"
 	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
 )
 
-// startFails starts path on h and returns the error of its actor_start_failed event.
-func (l *lat) startFails(h *host.Host, path string) string {
-	t := l.t
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	w, err := l.ctl.NewWaiter(func(ev lattice.CloudEvent) bool {
-		var d lattice.ActorStartFailedData
-		return ev.Source == h.ID() && ev.Name() == lattice.EventActorStartFailed && ev.DecodeData(&d) == nil && d.ActorRef == path
-	})
-	require.NoError(t, err)
-	defer w.Stop()
-	require.NoError(t, l.ctl.StartActor(ctx, lattice.StartActorCommand{ActorRef: path, HostID: h.ID(), Count: 1}))
-	ev, err := w.Wait(ctx)
-	require.NoError(t, err)
-	var d lattice.ActorStartFailedData
-	require.NoError(t, ev.DecodeData(&d))
-	return d.Error
-}
-
 func TestBadModulesAreRefused(t *testing.T) {
-	l := newLattice(t)
-	h := l.startHost()
+	l := hosttest.New(t)
+	h := l.StartHost()
 	echo := echoActor(t)
-	l.startActor(h, echo.Path, 1)
+	l.StartActor(h, echo.Path, 1)
 
 	unsigned := writeTemp(t, latticetest.BuildWasm(t, "./actor/examples/echo"))
 	tampered := append([]byte(nil), echo.Module...)
@@ -59,22 +39,22 @@ func TestBadModulesAreRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			msg := l.startFails(h, tt.path)
+			msg := l.StartActorFails(h, tt.path)
 			require.Contains(t, msg, tt.want)
 		})
 	}
 	// Still serving, with only echo.
-	inv, err := l.ctl.GetInventory(context.Background(), h.ID())
+	inv, err := l.Ctl.GetInventory(context.Background(), h.ID())
 	require.NoError(t, err)
 	require.Len(t, inv.Actors, 1)
 	require.Equal(t, 200, int(callHTTP(t, l, echo.ID, httpserver.HttpRequest{Method: "GET", Path: "/"}).StatusCode))
 }
 
 func TestForgedInvocationsAreRefused(t *testing.T) {
-	l := newLattice(t)
-	h := l.startHost()
+	l := hosttest.New(t)
+	h := l.StartHost()
 	echo := echoActor(t)
-	l.startActor(h, echo.Path, 1)
+	l.StartActor(h, echo.Path, 1)
 
 	msg, err := httpserver.HttpRequest{Method: "GET", Path: "/"}.Encode()
 	require.NoError(t, err)
@@ -89,10 +69,10 @@ func TestForgedInvocationsAreRefused(t *testing.T) {
 		raw    []byte
 		wanted string
 	}{
-		{"valid", func() *lattice.Invocation { return mustInvocation(t, l.cluster, origin, target, msg) }, nil, ""},
+		{"valid", func() *lattice.Invocation { return mustInvocation(t, l.Cluster, origin, target, msg) }, nil, ""},
 		{"unknown issuer", func() *lattice.Invocation { return mustInvocation(t, stranger, origin, target, msg) }, nil, "not a cluster issuer"},
 		{"bad signature", func() *lattice.Invocation {
-			inv := mustInvocation(t, l.cluster, origin, target, msg)
+			inv := mustInvocation(t, l.Cluster, origin, target, msg)
 			b := []byte(inv.EncodedClaims)
 			b[len(b)-3] ^= 0x01
 			if b[len(b)-3] == inv.EncodedClaims[len(b)-3] {
@@ -102,15 +82,15 @@ func TestForgedInvocationsAreRefused(t *testing.T) {
 			return inv
 		}, nil, "anti-forgery"},
 		{"wrong hash", func() *lattice.Invocation {
-			inv := mustInvocation(t, l.cluster, origin, target, msg)
+			inv := mustInvocation(t, l.Cluster, origin, target, msg)
 			inv.Msg = bytes.Repeat([]byte{1}, 10)
 			return inv
 		}, nil, "hash"},
 		{"wrong target", func() *lattice.Invocation {
 			other := lattice.Entity{PublicKey: latticetest.Key(t, lattice.PrefixModule).PublicKey()}
-			return mustInvocation(t, l.cluster, origin, other, msg)
+			return mustInvocation(t, l.Cluster, origin, other, msg)
 		}, nil, "targets"},
-		{"provider without the capability", func() *lattice.Invocation { return mustInvocation(t, l.cluster, provider, target, msg) }, nil, "does not have the capability wasmcloud:keyvalue"},
+		{"provider without the capability", func() *lattice.Invocation { return mustInvocation(t, l.Cluster, provider, target, msg) }, nil, "does not have the capability wasmcloud:keyvalue"},
 		{"malformed msgpack", nil, []byte{0x85, 0xff, 0x00}, "malformed msgpack"},
 	}
 	for _, tt := range tests {
@@ -121,7 +101,7 @@ func TestForgedInvocationsAreRefused(t *testing.T) {
 				data, err = tt.forge().Encode()
 				require.NoError(t, err)
 			}
-			reply, err := l.nc.Request(l.ctl.Subjects().Actor(echo.ID), data, 5*time.Second)
+			reply, err := l.NC.Request(l.Ctl.Subjects().Actor(echo.ID), data, 5*time.Second)
 			require.NoError(t, err)
 			resp, err := lattice.DecodeInvocationResponse(reply.Data)
 			require.NoError(t, err)
@@ -146,9 +126,9 @@ func mustInvocation(t *testing.T, cluster *lattice.KeyPair, origin, target latti
 }
 
 func TestMalformedControlJSONIsRefused(t *testing.T) {
-	l := newLattice(t)
-	h := l.startHost()
-	s := l.ctl.Subjects()
+	l := hosttest.New(t)
+	h := l.StartHost()
+	s := l.Ctl.Subjects()
 	subjects := []string{
 		s.Command(h.ID(), lattice.CmdLaunchActor),
 		s.Command(h.ID(), lattice.CmdStopActor),
@@ -159,7 +139,7 @@ func TestMalformedControlJSONIsRefused(t *testing.T) {
 	}
 	for _, subject := range subjects {
 		for _, payload := range []string{"", "{", `{"actor_ref": 5}`, "[]"} {
-			reply, err := l.nc.Request(subject, []byte(payload), 5*time.Second)
+			reply, err := l.NC.Request(subject, []byte(payload), 5*time.Second)
 			require.NoError(t, err, subject)
 			var ack lattice.Ack
 			require.NoError(t, json.Unmarshal(reply.Data, &ack), "%s: %s", subject, reply.Data)
@@ -168,17 +148,17 @@ func TestMalformedControlJSONIsRefused(t *testing.T) {
 		}
 	}
 	// A link with a bad actor key is refused with the field named, and nothing is stored.
-	reply, err := l.nc.Request(s.LinkPut(), []byte(`{"actor_id":"Mnope","provider_id":"Vnope","contract_id":"x"}`), 5*time.Second)
+	reply, err := l.NC.Request(s.LinkPut(), []byte(`{"actor_id":"Mnope","provider_id":"Vnope","contract_id":"x"}`), 5*time.Second)
 	require.NoError(t, err)
 	var ack lattice.Ack
 	require.NoError(t, json.Unmarshal(reply.Data, &ack))
 	require.False(t, ack.Accepted)
 	require.Contains(t, ack.Error, "actor_id")
-	links, err := l.ctl.GetLinks(context.Background())
+	links, err := l.Ctl.GetLinks(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, links)
 	// Unknown commands too.
-	reply, err = l.nc.Request(s.Command(h.ID(), "nope"), []byte(`{}`), 5*time.Second)
+	reply, err = l.NC.Request(s.Command(h.ID(), "nope"), []byte(`{}`), 5*time.Second)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(reply.Data, &ack))
 	require.False(t, ack.Accepted)
