@@ -1,0 +1,145 @@
+package lattice
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// GetHosts pings every host of the lattice and returns their answers sorted by id; no host is an
+// empty list, not an error.
+//
+// Hosts answer ping.hosts all at once, so waiting the whole timeout (as wash does) mostly waits for
+// nothing: GetHosts returns once HostsQuietPeriod has passed without a new reply after the first
+// one, and at the latest after Timeout (or the context's deadline, if sooner). A host slower than
+// the quiet period behind the others can be missed; a negative HostsQuietPeriod waits the whole
+// Timeout.
+func (c *Client) GetHosts(ctx context.Context) ([]Host, error) {
+	subject := c.subj.PingHosts()
+	byID := map[string]Host{}
+	err := c.gather(ctx, "get hosts", subject, nil, c.cfg.Timeout, c.cfg.HostsQuietPeriod, func(data []byte) error {
+		var h Host
+		if err := json.Unmarshal(data, &h); err != nil {
+			return fmt.Errorf("host reply: %w", err)
+		}
+		if h.ID == "" {
+			return errors.New("host reply without an id")
+		}
+		byID[h.ID] = h
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	hosts := slices.AppendSeq(make([]Host, 0, len(byID)), maps.Values(byID))
+	slices.SortFunc(hosts, func(a, b Host) int { return cmp.Compare(a.ID, b.ID) })
+	return hosts, nil
+}
+
+// GetInventory asks one host what it runs.
+func (c *Client) GetInventory(ctx context.Context, hostID string) (*HostInventory, error) {
+	op := "get inventory of host " + hostID
+	if err := checkHostID("get inventory", hostID); err != nil {
+		return nil, err
+	}
+	var inv HostInventory
+	if err := c.query(ctx, op, c.subj.Inventory(hostID), hostID, &inv); err != nil {
+		return nil, err
+	}
+	if inv.Actors == nil {
+		inv.Actors = []ActorDescription{}
+	}
+	if inv.Providers == nil {
+		inv.Providers = []ProviderDescription{}
+	}
+	return &inv, nil
+}
+
+// GetClaims returns the claims of every actor and provider the lattice knows (one host answers).
+func (c *Client) GetClaims(ctx context.Context) ([]map[string]string, error) {
+	var list ClaimsList
+	if err := c.query(ctx, "get claims", c.subj.GetClaims(), "", &list); err != nil {
+		return nil, err
+	}
+	if list.Claims == nil {
+		list.Claims = []map[string]string{}
+	}
+	return list.Claims, nil
+}
+
+// GetLinks returns every link of the lattice (one host answers). Trellis hosts set Status.
+func (c *Client) GetLinks(ctx context.Context) ([]LinkDefinition, error) {
+	var list LinkList
+	if err := c.query(ctx, "get links", c.subj.GetLinks(), "", &list); err != nil {
+		return nil, err
+	}
+	if list.Links == nil {
+		list.Links = []LinkDefinition{}
+	}
+	return list.Links, nil
+}
+
+// AuctionActor asks which hosts could run an actor: those whose labels contain the constraints
+// answer. It collects answers for the whole AuctionTimeout (or until the context's deadline, if
+// sooner) and returns them sorted by host id; no answer is an empty list, not an error.
+func (c *Client) AuctionActor(ctx context.Context, req ActorAuctionRequest) ([]ActorAuctionAck, error) {
+	op := "auction actor " + req.ActorRef
+	if req.ActorRef == "" {
+		return nil, fmt.Errorf("auction actor: actor_ref is empty")
+	}
+	if req.Constraints == nil {
+		req.Constraints = map[string]string{}
+	}
+	acks := []ActorAuctionAck{}
+	err := c.gather(ctx, op, c.subj.AuctionActor(), req, c.cfg.AuctionTimeout, 0, func(data []byte) error {
+		var a ActorAuctionAck
+		if err := json.Unmarshal(data, &a); err != nil {
+			return fmt.Errorf("auction reply: %w", err)
+		}
+		if a.HostID == "" {
+			return errors.New("auction reply without a host id")
+		}
+		acks = append(acks, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(acks, func(a, b ActorAuctionAck) int { return cmp.Compare(a.HostID, b.HostID) })
+	return acks, nil
+}
+
+// AuctionProvider asks which hosts could run a provider with a link name: those whose labels
+// contain the constraints and that do not run it already answer. It collects answers like
+// AuctionActor.
+func (c *Client) AuctionProvider(ctx context.Context, req ProviderAuctionRequest) ([]ProviderAuctionAck, error) {
+	op := "auction provider " + req.ProviderRef
+	if req.ProviderRef == "" {
+		return nil, fmt.Errorf("auction provider: provider_ref is empty")
+	}
+	req.LinkName = orDefault(req.LinkName, DefaultLinkName)
+	if req.Constraints == nil {
+		req.Constraints = map[string]string{}
+	}
+	acks := []ProviderAuctionAck{}
+	err := c.gather(ctx, op, c.subj.AuctionProvider(), req, c.cfg.AuctionTimeout, 0, func(data []byte) error {
+		var a ProviderAuctionAck
+		if err := json.Unmarshal(data, &a); err != nil {
+			return fmt.Errorf("auction reply: %w", err)
+		}
+		if a.HostID == "" {
+			return errors.New("auction reply without a host id")
+		}
+		acks = append(acks, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(acks, func(a, b ProviderAuctionAck) int { return cmp.Compare(a.HostID, b.HostID) })
+	return acks, nil
+}

@@ -1,0 +1,349 @@
+package lattice
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Store errors, for branching with errors.Is.
+var (
+	// ErrLinkNotFound means no link exists for an (actor, contract, link name) triple.
+	ErrLinkNotFound = errors.New("link not found")
+	// ErrMalformedEntry means a value in the lattice bucket is not valid JSON of the shape its key
+	// promises, or fails validation. Clients may write the bucket directly, so this can happen.
+	ErrMalformedEntry = errors.New("malformed lattice data entry")
+)
+
+// Store is the lattice state kept in the JetStream KV bucket LATTICEDATA_{L}: links under
+// LINKDEF_{id}, claims under CLAIMS_{pk} and OCI reference maps under REFMAP_{b64url(ref)}
+// (PROTOCOL.md §8). Hosts, the CLI and the dashboard share it; clients may also write it directly,
+// so every reader tolerates entries it cannot decode and reports them.
+//
+// A Store is safe for concurrent use.
+type Store struct {
+	js      jetstream.JetStream
+	kv      jetstream.KeyValue
+	lattice string
+}
+
+// OpenStore binds to the lattice's bucket, creating it when it does not exist with history 1 and
+// the given number of replicas (1 when replicas < 1). An existing bucket is used as it is, so a
+// bucket made by another host keeps its settings.
+func OpenStore(ctx context.Context, js jetstream.JetStream, lattice string, replicas int) (*Store, error) {
+	if lattice == "" {
+		lattice = DefaultLattice
+	}
+	if err := checkLatticeName(lattice); err != nil {
+		return nil, fmt.Errorf("open lattice store: %w", err)
+	}
+	if replicas < 1 {
+		replicas = 1
+	}
+	bucket := NewSubjects(lattice).Bucket()
+	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      bucket,
+			Description: "lattice " + lattice + ": links, claims and OCI reference maps",
+			History:     1,
+			Replicas:    replicas,
+		})
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			// Another host created it between our lookup and our create.
+			kv, err = js.KeyValue(ctx, bucket)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open lattice store %s: %w", bucket, err)
+	}
+	return &Store{js: js, kv: kv, lattice: lattice}, nil
+}
+
+// Bucket returns the name of the KV bucket, LATTICEDATA_{L}.
+func (s *Store) Bucket() string { return s.kv.Bucket() }
+
+// Lattice returns the lattice the store belongs to.
+func (s *Store) Lattice() string { return s.lattice }
+
+// PutLink normalizes and validates a link, then stores it under its key. The stored JSON carries
+// the id and the optional jwt but never the Status field.
+func (s *Store) PutLink(ctx context.Context, l LinkDefinition) error {
+	l.Values = maps.Clone(l.Values)
+	l.Normalize()
+	if err := l.Validate(); err != nil {
+		return fmt.Errorf("put link %s: %w", l.ID, err)
+	}
+	l.Status = ""
+	raw, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("put link %s: %w", l.ID, err)
+	}
+	if _, err := s.kv.Put(ctx, l.Key(), raw); err != nil {
+		return fmt.Errorf("put link %s in %s: %w", l.ID, s.Bucket(), err)
+	}
+	return nil
+}
+
+// Link returns the link of a triple (an empty link name means "default"). It is looked up under
+// its key; a link a client stored under another key (older clients used random ids) is found too.
+func (s *Store) Link(ctx context.Context, actorID, contractID, linkName string) (LinkDefinition, error) {
+	f, err := s.findLink(ctx, actorID, contractID, linkName)
+	if err != nil {
+		return LinkDefinition{}, err
+	}
+	if f.key == "" {
+		return LinkDefinition{}, linkNotFound(actorID, contractID, linkName)
+	}
+	if f.bad != nil {
+		return LinkDefinition{}, f.bad
+	}
+	return f.link, nil
+}
+
+// DeleteLink removes the link of a triple and returns what was deleted. It returns an error
+// wrapping ErrLinkNotFound, naming the triple, when there is no such link. An entry under the
+// link's own key is deleted even when its value is malformed; the returned link then holds only
+// what could be decoded.
+func (s *Store) DeleteLink(ctx context.Context, actorID, contractID, linkName string) (LinkDefinition, error) {
+	f, err := s.findLink(ctx, actorID, contractID, linkName)
+	if err != nil {
+		return LinkDefinition{}, err
+	}
+	if f.key == "" {
+		return LinkDefinition{}, linkNotFound(actorID, contractID, linkName)
+	}
+	if err := s.kv.Delete(ctx, f.key); err != nil {
+		return LinkDefinition{}, fmt.Errorf("delete link %s from %s: %w", f.key, s.Bucket(), err)
+	}
+	return f.link, nil
+}
+
+// foundLink is the entry of a link: its key (empty when there is none), what was decoded, and why
+// the value is malformed, if it is.
+type foundLink struct {
+	key  string
+	link LinkDefinition
+	bad  error
+}
+
+func (s *Store) findLink(ctx context.Context, actorID, contractID, linkName string) (foundLink, error) {
+	linkName = orDefault(linkName, DefaultLinkName)
+	same := func(l LinkDefinition) bool {
+		return l.ActorID == actorID && l.ContractID == contractID && l.LinkName == linkName
+	}
+	key := LinkKeyPrefix + LinkID(actorID, contractID, linkName)
+	entry, err := s.kv.Get(ctx, key)
+	switch {
+	case err == nil:
+		l, bad := decodeLink(key, entry.Value())
+		if bad != nil || same(l) {
+			return foundLink{key: key, link: l, bad: bad}, nil
+		}
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		return foundLink{}, fmt.Errorf("get link %s from %s: %w", key, s.Bucket(), err)
+	}
+	// Not under its own key: look through every link for one stored under another key.
+	entries, err := s.entries(ctx)
+	if err != nil {
+		return foundLink{}, err
+	}
+	for _, e := range entries {
+		if entryKind(e.Key()) != KindLink {
+			continue
+		}
+		if l, bad := decodeLink(e.Key(), e.Value()); bad == nil && same(l) {
+			return foundLink{key: e.Key(), link: l}, nil
+		}
+	}
+	return foundLink{}, nil
+}
+
+func linkNotFound(actorID, contractID, linkName string) error {
+	return fmt.Errorf("%w: actor %s, contract %s, link name %s", ErrLinkNotFound,
+		actorID, contractID, orDefault(linkName, DefaultLinkName))
+}
+
+// Links returns every link in the bucket, sorted by actor, contract, link name and id. Entries
+// that cannot be decoded or are invalid are left out and reported together in an error wrapping
+// ErrMalformedEntry, returned alongside the links that could be read.
+func (s *Store) Links(ctx context.Context) ([]LinkDefinition, error) {
+	entries, err := s.entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	links := []LinkDefinition{}
+	var bad []error
+	for _, e := range entries {
+		if entryKind(e.Key()) != KindLink {
+			continue
+		}
+		l, err := decodeLink(e.Key(), e.Value())
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		links = append(links, l)
+	}
+	slices.SortFunc(links, func(a, b LinkDefinition) int {
+		return cmp.Or(
+			cmp.Compare(a.ActorID, b.ActorID),
+			cmp.Compare(a.ContractID, b.ContractID),
+			cmp.Compare(a.LinkName, b.LinkName),
+			cmp.Compare(a.ID, b.ID),
+		)
+	})
+	return links, s.malformed("links", bad)
+}
+
+// PutClaims stores the string map of an actor's or provider's claims (the get.claims shape) under
+// CLAIMS_{subject}. A missing "sub" is filled with subject; a different one is refused.
+func (s *Store) PutClaims(ctx context.Context, subject string, claims map[string]string) error {
+	if _, _, err := DecodePublicKey(subject); err != nil {
+		return fmt.Errorf("put claims: subject: %w", err)
+	}
+	c := make(map[string]string, len(claims)+1)
+	for k, v := range claims {
+		c[k] = v
+	}
+	if sub, ok := c["sub"]; ok && sub != subject {
+		return fmt.Errorf("put claims %s: claims are for %s", subject, short(sub))
+	}
+	c["sub"] = subject
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("put claims %s: %w", subject, err)
+	}
+	if _, err := s.kv.Put(ctx, ClaimsKey(subject), raw); err != nil {
+		return fmt.Errorf("put claims %s in %s: %w", subject, s.Bucket(), err)
+	}
+	return nil
+}
+
+// Claims returns every stored claims map, sorted by "sub". Malformed entries are handled as in
+// Links.
+func (s *Store) Claims(ctx context.Context) ([]map[string]string, error) {
+	entries, err := s.entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	claims := []map[string]string{}
+	var bad []error
+	for _, e := range entries {
+		if entryKind(e.Key()) != KindClaims {
+			continue
+		}
+		c, err := decodeClaims(e.Key(), e.Value())
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		claims = append(claims, c)
+	}
+	slices.SortFunc(claims, func(a, b map[string]string) int { return cmp.Compare(a["sub"], b["sub"]) })
+	return claims, s.malformed("claims", bad)
+}
+
+// PutRefMap records which key an OCI reference holds, under REFMAP_{b64url(ref)}.
+func (s *Store) PutRefMap(ctx context.Context, r RefMap) error {
+	if strings.TrimSpace(r.OCIURL) == "" {
+		return errors.New("put refmap: oci_url is empty")
+	}
+	if _, _, err := DecodePublicKey(r.PublicKey); err != nil {
+		return fmt.Errorf("put refmap %s: public_key: %w", r.OCIURL, err)
+	}
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("put refmap %s: %w", r.OCIURL, err)
+	}
+	if _, err := s.kv.Put(ctx, RefMapKey(r.OCIURL), raw); err != nil {
+		return fmt.Errorf("put refmap %s in %s: %w", r.OCIURL, s.Bucket(), err)
+	}
+	return nil
+}
+
+// RefMaps returns every stored reference map, sorted by OCI URL. Malformed entries are handled as
+// in Links.
+func (s *Store) RefMaps(ctx context.Context) ([]RefMap, error) {
+	entries, err := s.entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	refs := []RefMap{}
+	var bad []error
+	for _, e := range entries {
+		if entryKind(e.Key()) != KindRefMap {
+			continue
+		}
+		r, err := decodeRefMap(e.Key(), e.Value())
+		if err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		refs = append(refs, r)
+	}
+	slices.SortFunc(refs, func(a, b RefMap) int { return cmp.Compare(a.OCIURL, b.OCIURL) })
+	return refs, s.malformed("refmaps", bad)
+}
+
+// entries reads the current value of every key (deleted keys left out) in one consistent pass.
+func (s *Store) entries(ctx context.Context) ([]jetstream.KeyValueEntry, error) {
+	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.Bucket(), err)
+	}
+	defer w.Stop() //nolint:errcheck // nothing to do about a failed unsubscribe of a finished read
+	var out []jetstream.KeyValueEntry
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read %s: %w", s.Bucket(), ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("read %s: watcher closed before the last value", s.Bucket())
+			}
+			if e == nil {
+				return out, nil
+			}
+			out = append(out, e)
+		}
+	}
+}
+
+func (s *Store) malformed(what string, errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s in %s: %d skipped: %w", what, s.Bucket(), len(errs), errors.Join(errs...))
+}
+
+// ClaimsKey is the bucket key of a subject's claims, CLAIMS_{pk}.
+func ClaimsKey(subject string) string { return ClaimsKeyPrefix + subject }
+
+// RefMapKey is the bucket key of an OCI reference, REFMAP_{base64 url-safe, unpadded ref}.
+func RefMapKey(ociURL string) string {
+	return RefMapKeyPrefix + base64.RawURLEncoding.EncodeToString([]byte(ociURL))
+}
+
+// checkLatticeName refuses lattice names that cannot be one NATS subject token and part of a
+// JetStream bucket name.
+func checkLatticeName(name string) error {
+	if name == "" {
+		return errors.New("lattice name is empty")
+	}
+	for _, r := range name {
+		ok := r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+		if !ok {
+			return fmt.Errorf("lattice name %q: only letters, digits, '-' and '_' are allowed", short(name))
+		}
+	}
+	return nil
+}
