@@ -96,7 +96,7 @@ func FuzzDecodeInvocation(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, seed := range [][]byte{enc, respEnc, {}, {0x80}, {0xc0}, {0xdf, 0xff, 0xff, 0xff, 0xff}, []byte("garbage")} {
+	for _, seed := range [][]byte{enc, respEnc, {}, {0x80}, {0xc0}, {0xdf, 0xff, 0xff, 0xff, 0xff}, []byte("garbage"), []byte("\x81\xa3msg\xc6\xf0\x00\x00\x00"), []byte("\x94\xc6\xf0\x00\x00\x00")} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

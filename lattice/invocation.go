@@ -173,8 +173,12 @@ func Marshal(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Unmarshal decodes msgpack into v; errors wrap ErrMalformedMsgpack.
+// Unmarshal decodes msgpack into v; errors wrap ErrMalformedMsgpack. Input whose declared sizes
+// exceed what it holds is refused before anything is allocated for it.
 func Unmarshal(data []byte, v any) error {
+	if err := checkMsgpack(data); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformedMsgpack, err)
+	}
 	dec := msgpack.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformedMsgpack, err)
