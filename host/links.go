@@ -73,6 +73,15 @@ func (c *linkCache) apply(l lattice.LinkDefinition, reason string) {
 	c.byKey[k] = l
 }
 
+// applied reports whether the link with that id is currently applied.
+func (c *linkCache) applied(id string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, seen := c.byID[id]
+	_, rejected := c.rejected[id]
+	return seen && !rejected
+}
+
 // remove forgets a link by id and returns it, with whether it had been applied.
 func (c *linkCache) remove(id string) (lattice.LinkDefinition, bool, bool) {
 	c.mu.Lock()
@@ -140,9 +149,20 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 			}
 		case ch.DecodeErr != nil:
 			h.log.Warn().Err(ch.DecodeErr).Str("key", ch.Key).Msg("malformed lattice data entry ignored")
+			if ch.Kind == lattice.KindLink {
+				// A link overwritten with garbage is no longer a link.
+				h.forgetLink(strings.TrimPrefix(ch.Key, lattice.LinkKeyPrefix), live)
+			}
 		case ch.Kind == lattice.KindLink && ch.Op == lattice.OpPut && ch.Link != nil:
+			// The id stays the key's: links written by older clients live under other keys.
 			l := *ch.Link
-			l.Normalize()
+			if l.LinkName == "" {
+				l.LinkName = lattice.DefaultLinkName
+			}
+			if l.Values == nil {
+				l.Values = map[string]string{}
+			}
+			wasApplied := h.links.applied(l.ID)
 			reason := h.linkVerdict(&l)
 			h.links.apply(l, reason)
 			if reason != "" {
@@ -155,20 +175,31 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 					h.publish(lattice.EventLinkdefSet, linkdefData(l, ""))
 				}
 			}
-			h.linkChanged(l, reason == "", false)
-		case ch.Kind == lattice.KindLink && ch.Op == lattice.OpDelete:
-			id := strings.TrimPrefix(ch.Key, lattice.LinkKeyPrefix)
-			l, ok, applied := h.links.remove(id)
-			if ok && live {
-				h.publish(lattice.EventLinkdefDeleted, linkdefData(l, ""))
-			}
-			if ok && applied {
+			switch {
+			case reason == "":
+				h.linkChanged(l, true, false)
+			case wasApplied:
+				// The link was replaced by one this host does not accept: withdraw it.
 				h.linkChanged(l, true, true)
 			}
+		case ch.Kind == lattice.KindLink && ch.Op == lattice.OpDelete:
+			h.forgetLink(strings.TrimPrefix(ch.Key, lattice.LinkKeyPrefix), live)
 		case ch.Kind == lattice.KindClaims && ch.Op == lattice.OpPut && ch.Claims != nil:
 			h.links.putClaims(strings.TrimPrefix(ch.Key, lattice.ClaimsKeyPrefix), ch.Claims)
 		}
 	})
+}
+
+// forgetLink drops a link by id, publishing linkdef_deleted (when live) and withdrawing it from a
+// local provider that had it.
+func (h *Host) forgetLink(id string, live bool) {
+	l, ok, applied := h.links.remove(id)
+	if ok && live {
+		h.publish(lattice.EventLinkdefDeleted, linkdefData(l, ""))
+	}
+	if ok && applied {
+		h.linkChanged(l, true, true)
+	}
 }
 
 func linkdefData(l lattice.LinkDefinition, reason string) lattice.LinkdefData {
