@@ -1,0 +1,388 @@
+package httpserver
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults and limits of the settings, as upstream's httpserver provider has them.
+const (
+	DefaultAddress       = "127.0.0.1:8000"
+	DefaultMaxContentLen = 10 << 20  // 10 MiB
+	MaxContentLenLimit   = 500 << 20 // upstream's ceiling
+	DefaultCORSMaxAge    = 300 * time.Second
+)
+
+// Default CORS lists (upstream's): any origin, common methods and request headers.
+var (
+	DefaultCORSMethods = []string{"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"}
+	DefaultCORSHeaders = []string{"accept", "accept-language", "content-type", "content-language"}
+)
+
+// Settings is how one actor's listener behaves, parsed from its link values by ParseSettings.
+type Settings struct {
+	// Address is the IP:PORT to listen on.
+	Address string
+	// Timeout is how long to wait for the actor before answering 503; 0 means the lattice's RPC
+	// timeout (default_rpc_timeout_ms).
+	Timeout time.Duration
+	// MaxContentLen is the largest request body accepted; larger ones get 413.
+	MaxContentLen int64
+	// CORS is the cross-origin policy, applied to requests carrying an Origin header.
+	CORS CORS
+	// TLS, when both files are set, serves HTTPS.
+	TLS TLS
+	// ReadOnly allows only GET and HEAD (others get 405).
+	ReadOnly bool
+	// CacheControl, when set, is the Cache-Control header of responses that carry none.
+	CacheControl string
+}
+
+// CORS is the cross-origin policy. An empty AllowedOrigins allows any origin.
+type CORS struct {
+	AllowedOrigins []string
+	AllowedHeaders []string
+	AllowedMethods []string
+	ExposedHeaders []string
+	MaxAge         time.Duration
+}
+
+// TLS names the PEM files of the server certificate chain and private key.
+type TLS struct {
+	CertFile    string
+	PrivKeyFile string
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.PrivKeyFile != "" }
+
+// DefaultSettings are the settings of a link without values.
+func DefaultSettings() Settings {
+	return Settings{
+		Address:       DefaultAddress,
+		MaxContentLen: DefaultMaxContentLen,
+		CORS: CORS{
+			AllowedHeaders: append([]string(nil), DefaultCORSHeaders...),
+			AllowedMethods: append([]string(nil), DefaultCORSMethods...),
+			ExposedHeaders: []string{},
+			MaxAge:         DefaultCORSMaxAge,
+		},
+	}
+}
+
+// ErrSettings is wrapped by every ParseSettings error.
+var ErrSettings = errors.New("invalid httpserver link settings")
+
+// ParseSettings reads the settings of one link from its values. Keys are case-insensitive (two
+// keys differing only in case are an error). They are applied in upstream's order, later ones
+// overriding earlier ones: defaults, config_b64 (base64 of the JSON, padded or not), config_json
+// (JSON object: address, timeout_ms, max_content_len, cors {allowed_origins, allowed_headers,
+// allowed_methods, exposed_headers, max_age_secs}, tls {cert_file, priv_key_file},
+// readonly_mode, cache_control), address (IP:PORT), port (binds 127.0.0.1:PORT).
+func ParseSettings(values map[string]string) (Settings, error) {
+	s := DefaultSettings()
+	vals, err := foldKeys(values)
+	if err != nil {
+		return Settings{}, err
+	}
+	if v, ok := vals["config_b64"]; ok {
+		raw, err := decodeBase64(v)
+		if err != nil {
+			return Settings{}, fmt.Errorf("%w: config_b64: not base64: %v", ErrSettings, err)
+		}
+		if err := s.mergeJSON(raw); err != nil {
+			return Settings{}, fmt.Errorf("%w: config_b64: %v", ErrSettings, err)
+		}
+	}
+	if v, ok := vals["config_json"]; ok {
+		if err := s.mergeJSON([]byte(v)); err != nil {
+			return Settings{}, fmt.Errorf("%w: config_json: %v", ErrSettings, err)
+		}
+	}
+	if v, ok := vals["address"]; ok {
+		addr, err := parseAddress(v)
+		if err != nil {
+			return Settings{}, fmt.Errorf("%w: address: %v", ErrSettings, err)
+		}
+		s.Address = addr
+	}
+	if v, ok := vals["port"]; ok {
+		port, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
+		if err != nil {
+			return Settings{}, fmt.Errorf("%w: port %q: want a number from 0 to 65535", ErrSettings, v)
+		}
+		s.Address = net.JoinHostPort("127.0.0.1", strconv.FormatUint(port, 10))
+	}
+	if err := s.validate(); err != nil {
+		return Settings{}, fmt.Errorf("%w: %v", ErrSettings, err)
+	}
+	return s, nil
+}
+
+// foldKeys lowercases the keys, refusing keys that collide.
+func foldKeys(values map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(values))
+	orig := make(map[string]string, len(values))
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		lk := strings.ToLower(k)
+		if prev, dup := orig[lk]; dup {
+			return nil, fmt.Errorf("%w: keys %q and %q differ only in case", ErrSettings, prev, k)
+		}
+		orig[lk] = k
+		out[lk] = values[k]
+	}
+	return out, nil
+}
+
+func decodeBase64(v string) ([]byte, error) {
+	v = strings.TrimSpace(v)
+	if strings.HasSuffix(v, "=") {
+		return base64.StdEncoding.DecodeString(v)
+	}
+	return base64.RawStdEncoding.DecodeString(v)
+}
+
+// jsonSettings is the config_json / config_b64 document. Unknown fields are ignored, as upstream
+// does.
+type jsonSettings struct {
+	Address       *string         `json:"address"`
+	TimeoutMS     *uint64         `json:"timeout_ms"`
+	MaxContentLen json.RawMessage `json:"max_content_len"`
+	CORS          *struct {
+		AllowedOrigins *[]string `json:"allowed_origins"`
+		AllowedHeaders *[]string `json:"allowed_headers"`
+		AllowedMethods *[]string `json:"allowed_methods"`
+		ExposedHeaders *[]string `json:"exposed_headers"`
+		MaxAgeSecs     *uint64   `json:"max_age_secs"`
+	} `json:"cors"`
+	TLS *struct {
+		CertFile    *string `json:"cert_file"`
+		PrivKeyFile *string `json:"priv_key_file"`
+	} `json:"tls"`
+	ReadonlyMode *bool   `json:"readonly_mode"`
+	CacheControl *string `json:"cache_control"`
+}
+
+func (s *Settings) mergeJSON(raw []byte) error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return errors.New("want a JSON object")
+	}
+	var j jsonSettings
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return fmt.Errorf("invalid JSON: %v", err)
+	}
+	if j.Address != nil {
+		addr, err := parseAddress(*j.Address)
+		if err != nil {
+			return fmt.Errorf("address: %v", err)
+		}
+		s.Address = addr
+	}
+	if j.TimeoutMS != nil {
+		if *j.TimeoutMS > math.MaxInt64/uint64(time.Millisecond) {
+			return fmt.Errorf("timeout_ms %d: too large", *j.TimeoutMS)
+		}
+		s.Timeout = time.Duration(*j.TimeoutMS) * time.Millisecond
+	}
+	if len(j.MaxContentLen) > 0 && string(j.MaxContentLen) != "null" {
+		n, err := parseContentLen(j.MaxContentLen)
+		if err != nil {
+			return fmt.Errorf("max_content_len %s: %v", j.MaxContentLen, err)
+		}
+		s.MaxContentLen = n
+	}
+	if c := j.CORS; c != nil {
+		set := func(dst *[]string, src *[]string) {
+			if src != nil {
+				*dst = append([]string{}, (*src)...)
+			}
+		}
+		set(&s.CORS.AllowedOrigins, c.AllowedOrigins)
+		set(&s.CORS.AllowedHeaders, c.AllowedHeaders)
+		set(&s.CORS.AllowedMethods, c.AllowedMethods)
+		set(&s.CORS.ExposedHeaders, c.ExposedHeaders)
+		if c.MaxAgeSecs != nil {
+			if *c.MaxAgeSecs > math.MaxInt64/uint64(time.Second) {
+				return fmt.Errorf("cors.max_age_secs %d: too large", *c.MaxAgeSecs)
+			}
+			s.CORS.MaxAge = time.Duration(*c.MaxAgeSecs) * time.Second
+		}
+	}
+	if t := j.TLS; t != nil {
+		if t.CertFile != nil {
+			s.TLS.CertFile = *t.CertFile
+		}
+		if t.PrivKeyFile != nil {
+			s.TLS.PrivKeyFile = *t.PrivKeyFile
+		}
+	}
+	if j.ReadonlyMode != nil {
+		s.ReadOnly = *j.ReadonlyMode
+	}
+	if j.CacheControl != nil {
+		s.CacheControl = *j.CacheControl
+	}
+	return nil
+}
+
+// parseAddress checks an IP:PORT listen address (no host names, as upstream's SocketAddr).
+func parseAddress(v string) (string, error) {
+	host, port, err := net.SplitHostPort(strings.TrimSpace(v))
+	if err != nil {
+		return "", fmt.Errorf("%q: want IP:PORT: %v", v, err)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return "", fmt.Errorf("%q: %q is not an IP address", v, host)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return "", fmt.Errorf("%q: port %q: want a number from 0 to 65535", v, port)
+	}
+	return net.JoinHostPort(ip.String(), strconv.FormatUint(p, 10)), nil
+}
+
+// parseContentLen reads a size: a JSON number of bytes, or a string of digits with an optional
+// k, m or g suffix (any case) meaning multiples of 1024.
+func parseContentLen(raw json.RawMessage) (int64, error) {
+	var text string
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &text); err != nil {
+			return 0, err
+		}
+	} else {
+		text = string(raw)
+	}
+	return ParseSize(text)
+}
+
+// ParseSize reads "10485760", "10m", "10M", "512k", "1g".
+func ParseSize(text string) (int64, error) {
+	t := strings.TrimSpace(text)
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		}
+		if mult != 1 {
+			t = strings.TrimSpace(t[:len(t)-1])
+		}
+	}
+	n, err := strconv.ParseUint(t, 10, 63)
+	if err != nil {
+		return 0, errors.New(`want bytes as a number, or a number with suffix k, m or g ("100M")`)
+	}
+	if n > MaxContentLenLimit/uint64(mult) {
+		return 0, fmt.Errorf("larger than the limit of %d bytes", int64(MaxContentLenLimit))
+	}
+	return int64(n) * mult, nil
+}
+
+func (s *Settings) validate() error {
+	var errs []error
+	if (s.TLS.CertFile == "") != (s.TLS.PrivKeyFile == "") {
+		errs = append(errs, errors.New("tls: both cert_file and priv_key_file must be set"))
+	}
+	if s.TLS.Enabled() {
+		for _, f := range []struct{ key, path string }{{"cert_file", s.TLS.CertFile}, {"priv_key_file", s.TLS.PrivKeyFile}} {
+			if st, err := os.Stat(f.path); err != nil || !st.Mode().IsRegular() {
+				errs = append(errs, fmt.Errorf("tls.%s %q: not a file", f.key, f.path))
+			}
+		}
+	}
+	for _, m := range s.CORS.AllowedMethods {
+		if !isToken(m) {
+			errs = append(errs, fmt.Errorf("cors.allowed_methods: invalid method %q", m))
+		}
+	}
+	for _, list := range []struct {
+		key  string
+		vals []string
+	}{{"cors.allowed_headers", s.CORS.AllowedHeaders}, {"cors.exposed_headers", s.CORS.ExposedHeaders}} {
+		for _, h := range list.vals {
+			if !isToken(h) {
+				errs = append(errs, fmt.Errorf("%s: invalid header name %q", list.key, h))
+			}
+		}
+	}
+	for _, o := range s.CORS.AllowedOrigins {
+		if err := checkOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("cors.allowed_origins: %v", err))
+		}
+	}
+	if s.CacheControl != "" && !validHeaderValue(s.CacheControl) {
+		errs = append(errs, fmt.Errorf("cache_control %q: not a valid header value", s.CacheControl))
+	}
+	return errors.Join(errs...)
+}
+
+// checkOrigin accepts http[s]://host[:port] with nothing after but an optional "/".
+func checkOrigin(o string) error {
+	scheme, rest, ok := strings.Cut(o, "://")
+	if !ok || (scheme != "http" && scheme != "https") {
+		return fmt.Errorf("origin %q: want http[s]://host[:port]", o)
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	if rest == "" || strings.ContainsAny(rest, "/?# \t\r\n") {
+		return fmt.Errorf("origin %q: want http[s]://host[:port]", o)
+	}
+	return nil
+}
+
+// normalizeOrigin is how origins are compared: without a trailing slash, case-insensitively.
+func normalizeOrigin(o string) string { return strings.ToLower(strings.TrimSuffix(o, "/")) }
+
+// isToken reports whether s is an HTTP token (method or header name).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+			continue
+		}
+		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether v can be sent as a header value: visible ASCII, space and tab.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c != '\t' && (c < 0x20 || c > 0x7e) {
+			return false
+		}
+	}
+	return true
+}
+
+// allowsMethod reports whether the readonly mode lets a method through.
+func (s *Settings) allowsMethod(method string) bool {
+	return !s.ReadOnly || method == http.MethodGet || method == http.MethodHead
+}
