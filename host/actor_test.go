@@ -135,3 +135,21 @@ func TestHostCallRouting(t *testing.T) {
 	// The host still serves.
 	require.Equal(t, 200, int(callHTTP(t, l, echo.ID, httpserver.HttpRequest{Method: "GET", Path: "/"}).StatusCode))
 }
+
+// TestLargePayloadsTravelThroughTheObjectStore sends 2 MiB to an actor and gets 2 MiB back: both
+// ways over MaxInlinePayload, so both travel through the lattice's object store.
+func TestLargePayloadsTravelThroughTheObjectStore(t *testing.T) {
+	l := hosttest.New(t)
+	h := l.StartHost()
+	relay := relayActor(t)
+	l.StartActor(h, relay.Path, 1)
+	big := make([]byte, 2<<20)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := l.Ctl.Call(ctx, relay.ID, "Relay.Echo", big)
+	require.NoError(t, err)
+	require.Equal(t, big, out)
+}

@@ -34,7 +34,8 @@ type Host struct {
 	ns    *server.Server // embedded server, nil when joining
 	nc    *nats.Conn
 	js    jetstream.JetStream
-	store *lattice.Store
+	store  *lattice.Store
+	chunks *lattice.Chunks
 
 	rt        *runtime
 	actors    *actorTable

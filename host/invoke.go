@@ -34,17 +34,33 @@ func (h *Host) invocationResponse(a *actor, data []byte) *lattice.InvocationResp
 		return &lattice.InvocationResponse{Error: fmt.Sprintf("actor %s: %v", a.id, err)}
 	}
 	resp := &lattice.InvocationResponse{InvocationID: inv.ID}
-	if err := h.checkInvocation(a, inv); err != nil {
+	if err = h.checkInvocation(a, inv); err != nil {
 		resp.Error = err.Error()
 		h.log.Warn().Err(err).Str("actor", a.id).Str("operation", inv.Operation).Msg("invocation refused")
 		return resp
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.RPCTimeout)
 	defer cancel()
-	out, err := h.runActor(ctx, a, inv.Operation, inv.Msg)
+	msg := inv.Msg
+	if len(msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0 {
+		if msg, err = h.chunks.Take(ctx, inv.ID, *inv.ContentLength); err != nil {
+			resp.Error = fmt.Sprintf("actor %s: %v", a.id, err)
+			return resp
+		}
+	}
+	out, err := h.runActor(ctx, a, inv.Operation, msg)
 	if err != nil {
 		resp.Error = err.Error()
 		return resp
+	}
+	size := uint64(len(out))
+	resp.ContentLength = &size
+	if len(out) > lattice.MaxInlinePayload {
+		if err := h.chunks.Put(ctx, inv.ID+"-r", out); err != nil {
+			resp.Error = fmt.Sprintf("actor %s: %v", a.id, err)
+			return resp
+		}
+		out = []byte{}
 	}
 	resp.Msg = out
 	return resp
@@ -135,14 +151,23 @@ func (h *Host) rpc(ctx context.Context, subject string, origin, target lattice.E
 	if err != nil {
 		return nil, err
 	}
-	data, err := inv.Encode()
-	if err != nil {
-		return nil, fmt.Errorf("encode invocation: %w", err)
-	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, h.cfg.RPCTimeout)
 		defer cancel()
+	}
+	size := uint64(len(inv.Msg))
+	inv.ContentLength = &size
+	if len(inv.Msg) > lattice.MaxInlinePayload {
+		// The claims hash covers the whole payload; receivers skip it for a chunked message.
+		if err := h.chunks.Put(ctx, inv.ID, inv.Msg); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", op, target.URL(), err)
+		}
+		inv.Msg = []byte{}
+	}
+	data, err := inv.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("encode invocation: %w", err)
 	}
 	reply, err := h.nc.RequestWithContext(ctx, subject, data)
 	if err != nil {
@@ -157,6 +182,9 @@ func (h *Host) rpc(ctx context.Context, subject string, origin, target lattice.E
 	}
 	if resp.Error != "" {
 		return nil, errors.New(resp.Error)
+	}
+	if len(resp.Msg) == 0 && resp.ContentLength != nil && *resp.ContentLength > 0 {
+		return h.chunks.Take(ctx, inv.ID+"-r", *resp.ContentLength)
 	}
 	return resp.Msg, nil
 }

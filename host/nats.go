@@ -61,6 +61,7 @@ func (h *Host) connect(ctx context.Context) error {
 		return fmt.Errorf("open lattice store %s (is JetStream enabled on %s?): %w", h.subj.Bucket(), url, err)
 	}
 	h.store = st
+	h.chunks = lattice.NewChunks(nc, h.cfg.JSDomain, h.cfg.Lattice, h.log)
 	return nil
 }
 

@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
 
@@ -125,9 +123,7 @@ type Client struct {
 	origin  *KeyPair // the module key Call presents as the caller
 	hostID  string   // the host id Call puts in invocations
 
-	jsOnce sync.Once
-	js     jetstream.JetStream
-	jsErr  error
+	chunks *Chunks // payloads over MaxInlinePayload
 }
 
 // NewClient returns a client of the lattice on nc. Zero fields of cfg take their defaults.
@@ -161,6 +157,7 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("ctl client: %w", err)
 	}
 	c.origin, c.hostID = origin, host.PublicKey()
+	c.chunks = NewChunks(nc, "", cfg.Lattice, c.log)
 	return c, nil
 }
 
@@ -304,12 +301,6 @@ func (c *Client) gather(ctx context.Context, op, subject string, payload any, li
 		return fmt.Errorf("%s: %d replies on %s, none usable: %w", op, bad, subject, firstBad)
 	}
 	return nil
-}
-
-// jetStream returns the JetStream context of the client's connection, made on first use.
-func (c *Client) jetStream() (jetstream.JetStream, error) {
-	c.jsOnce.Do(func() { c.js, c.jsErr = jetstream.New(c.nc) })
-	return c.js, c.jsErr
 }
 
 // checkHostID refuses an empty or malformed host id, which would also address the wrong subject.

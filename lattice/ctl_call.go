@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Call invokes operation on an actor with msg (for most contracts, msgpack) and returns the
@@ -41,7 +39,7 @@ func (c *Client) Call(ctx context.Context, actorID, operation string, msg []byte
 	defer cancel()
 	if len(inv.Msg) > MaxInlinePayload {
 		// The claims hash covers the whole payload; receivers skip the hash of a chunked message.
-		if err := c.putChunk(ctx, inv.ID, inv.Msg); err != nil {
+		if err := c.chunks.Put(ctx, inv.ID, inv.Msg); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		inv.Msg = []byte{}
@@ -69,7 +67,7 @@ func (c *Client) Call(ctx context.Context, actorID, operation string, msg []byte
 		return nil, fmt.Errorf("%s: reply on %s is for invocation %s, not %s", op, subject, resp.InvocationID, inv.ID)
 	}
 	if len(resp.Msg) == 0 && resp.ContentLength != nil && *resp.ContentLength > 0 {
-		out, err := c.takeChunk(ctx, inv.ID+"-r", *resp.ContentLength)
+		out, err := c.chunks.Take(ctx, inv.ID+"-r", *resp.ContentLength)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
@@ -81,57 +79,3 @@ func (c *Client) Call(ctx context.Context, actorID, operation string, msg []byte
 	return resp.Msg, nil
 }
 
-// chunkStore binds the lattice's object store, creating it when missing.
-func (c *Client) chunkStore(ctx context.Context) (jetstream.ObjectStore, error) {
-	js, err := c.jetStream()
-	if err != nil {
-		return nil, fmt.Errorf("object store %s: %w", c.subj.ObjectStore(), err)
-	}
-	name := c.subj.ObjectStore()
-	obj, err := js.ObjectStore(ctx, name)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		obj, err = js.CreateObjectStore(ctx, jetstream.ObjectStoreConfig{
-			Bucket:      name,
-			Description: "lattice " + c.cfg.Lattice + ": chunked invocation payloads",
-		})
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			obj, err = js.ObjectStore(ctx, name)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("object store %s: %w", name, err)
-	}
-	return obj, nil
-}
-
-func (c *Client) putChunk(ctx context.Context, name string, data []byte) error {
-	obj, err := c.chunkStore(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := obj.PutBytes(ctx, name, data); err != nil {
-		return fmt.Errorf("store chunked payload %s in %s: %w", name, c.subj.ObjectStore(), err)
-	}
-	return nil
-}
-
-// takeChunk reads a chunked payload, checks its length and deletes it.
-func (c *Client) takeChunk(ctx context.Context, name string, size uint64) ([]byte, error) {
-	obj, err := c.chunkStore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	data, err := obj.GetBytes(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("read chunked reply %s from %s: %w", name, c.subj.ObjectStore(), err)
-	}
-	if uint64(len(data)) != size {
-		return nil, fmt.Errorf("chunked reply %s in %s has %d bytes, the reply said %d", name, c.subj.ObjectStore(), len(data), size)
-	}
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
-	if err := obj.Delete(dctx, name); err != nil {
-		c.log.Warn().Err(err).Str("object", name).Msg("could not delete a chunked reply after reading it")
-	}
-	return data, nil
-}

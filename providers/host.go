@@ -30,7 +30,7 @@ type Host struct {
 	links  map[string]lattice.LinkDefinition // by actor id
 	failed map[string]error                  // by actor id: why the last PutLink failed
 
-	chunks chunkStore
+	chunks *lattice.Chunks
 }
 
 // Data returns a copy of the HostData the provider was launched with.
@@ -118,7 +118,7 @@ func (h *Host) CallActor(ctx context.Context, actorID, operation string, msg []b
 		defer cancel()
 	}
 	if len(inv.Msg) > lattice.MaxInlinePayload {
-		if err := h.chunks.put(ctx, inv.ID, inv.Msg); err != nil {
+		if err := h.chunks.Put(ctx, inv.ID, inv.Msg); err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		inv.Msg = []byte{}
@@ -149,7 +149,7 @@ func (h *Host) CallActor(ctx context.Context, actorID, operation string, msg []b
 		return nil, fmt.Errorf("%s: reply on %s is for invocation %s, not %s", op, subject, resp.InvocationID, inv.ID)
 	}
 	if len(resp.Msg) == 0 && resp.ContentLength != nil && *resp.ContentLength > 0 {
-		out, err := h.chunks.take(ctx, inv.ID+"-r", *resp.ContentLength)
+		out, err := h.chunks.Take(ctx, inv.ID+"-r", *resp.ContentLength)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}

@@ -73,7 +73,7 @@ func Run(ctx context.Context, hd lattice.HostData, p Provider, cfg Config) error
 		timeout: time.Duration(hd.DefaultRPCTimeoutMS) * time.Millisecond,
 		links:   map[string]lattice.LinkDefinition{},
 		failed:  map[string]error{},
-		chunks:  chunkStore{nc: nc, domain: hd.JSDomain, name: subj.ObjectStore(), log: log},
+		chunks:  lattice.NewChunks(nc, hd.JSDomain, hd.LatticeRPCPrefix, log),
 	}
 	r := &runner{h: h, p: p, log: log, stop: make(chan struct{}), closed: closed}
 	return r.run(ctx)
@@ -405,7 +405,7 @@ func (r *runner) answer(data []byte) *lattice.InvocationResponse {
 	ctx, cancel := context.WithTimeout(r.base, h.timeout)
 	defer cancel()
 	if len(inv.Msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0 {
-		msg, err := h.chunks.take(ctx, inv.ID, *inv.ContentLength)
+		msg, err := h.chunks.Take(ctx, inv.ID, *inv.ContentLength)
 		if err != nil {
 			resp.Error = fmt.Sprintf("provider %s: invocation %s: %v", h.data.ProviderKey, inv.ID, err)
 			return resp
@@ -420,7 +420,7 @@ func (r *runner) answer(data []byte) *lattice.InvocationResponse {
 	size := uint64(len(out))
 	resp.ContentLength = &size
 	if len(out) > lattice.MaxInlinePayload {
-		if err := h.chunks.put(ctx, inv.ID+"-r", out); err != nil {
+		if err := h.chunks.Put(ctx, inv.ID+"-r", out); err != nil {
 			resp.Error = fmt.Sprintf("provider %s: invocation %s: reply: %v", h.data.ProviderKey, inv.ID, err)
 			resp.ContentLength = nil
 			return resp

@@ -1,4 +1,4 @@
-package providers
+package lattice
 
 import (
 	"context"
@@ -12,10 +12,11 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// chunkStore moves payloads over lattice.MaxInlinePayload through the lattice's JetStream object
-// store (named after the lattice), as upstream does: the object is named after the invocation id,
-// a response after the id plus "-r". The store is bound on first use.
-type chunkStore struct {
+// Chunks moves payloads over MaxInlinePayload through the lattice's JetStream object store (named
+// after the lattice), as upstream does: the object is named after the invocation id, a response
+// after the id plus "-r". The store is bound, or created, on first use. Hosts, providers and the
+// ctl client share it.
+type Chunks struct {
 	nc     *nats.Conn
 	domain string
 	name   string
@@ -24,7 +25,12 @@ type chunkStore struct {
 	obj    jetstream.ObjectStore
 }
 
-func (c *chunkStore) bind(ctx context.Context) (jetstream.ObjectStore, error) {
+// NewChunks returns the chunk store of a lattice; domain is the JetStream domain, if any.
+func NewChunks(nc *nats.Conn, domain, lattice string, log zerolog.Logger) *Chunks {
+	return &Chunks{nc: nc, domain: domain, name: NewSubjects(lattice).ObjectStore(), log: log}
+}
+
+func (c *Chunks) bind(ctx context.Context) (jetstream.ObjectStore, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.obj != nil {
@@ -57,7 +63,8 @@ func (c *chunkStore) bind(ctx context.Context) (jetstream.ObjectStore, error) {
 	return obj, nil
 }
 
-func (c *chunkStore) put(ctx context.Context, name string, data []byte) error {
+// Put stores a payload under name.
+func (c *Chunks) Put(ctx context.Context, name string, data []byte) error {
 	obj, err := c.bind(ctx)
 	if err != nil {
 		return err
@@ -68,8 +75,8 @@ func (c *chunkStore) put(ctx context.Context, name string, data []byte) error {
 	return nil
 }
 
-// take reads a chunked payload, checks its length and deletes it.
-func (c *chunkStore) take(ctx context.Context, name string, size uint64) ([]byte, error) {
+// Take reads a chunked payload, checks its length and deletes it.
+func (c *Chunks) Take(ctx context.Context, name string, size uint64) ([]byte, error) {
 	obj, err := c.bind(ctx)
 	if err != nil {
 		return nil, err
