@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+const defaultNATSURL = "nats://127.0.0.1:4222"
+
+// ctlFlags are the connection flags every ctl command shares.
+type ctlFlags struct {
+	natsURL     string
+	natsCreds   string
+	lattice     string
+	timeout     millis
+	clusterSeed string
+}
+
+func (f *ctlFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.natsURL, "nats-url", defaultNATSURL, "NATS server of the lattice (or WASMCLOUD_CTL_HOST and WASMCLOUD_CTL_PORT)")
+	withEnv(fs, "nats-url")
+	fs.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file")
+	withEnv(fs, "nats-creds", "WASMCLOUD_CTL_CREDSFILE")
+	fs.StringVarP(&f.lattice, "lattice", "x", lattice.DefaultLattice, "lattice prefix")
+	withEnv(fs, "lattice", "WASMCLOUD_LATTICE_PREFIX")
+	f.timeout = millis(2 * time.Second)
+	fs.Var(&f.timeout, "ctl-timeout", "how long to wait for hosts to answer a request (duration or milliseconds)")
+	withEnvNames(fs, "ctl-timeout", "TRELLIS_CTL_TIMEOUT", "WASMCLOUD_CTL_TIMEOUT_MS")
+	fs.StringVar(&f.clusterSeed, "cluster-seed", "", "cluster seed (SC…) or a file holding it, to sign invocations (default: the keystore's <lattice>_cluster.nk)")
+	withEnv(fs, "cluster-seed")
+}
+
+// ctlSession is a connected control client.
+type ctlSession struct {
+	*lattice.Client
+	nc  *nats.Conn
+	url string
+}
+
+func (s *ctlSession) close() { s.nc.Close() }
+
+// connect opens the NATS connection and the control client. withSeed resolves the cluster
+// seed too (only `ctl call` needs it).
+func (f *ctlFlags) connect(cmd *cobra.Command, withSeed bool) (*ctlSession, error) {
+	cfg := lattice.DefaultClientConfig()
+	cfg.Lattice = f.lattice
+	cfg.Timeout = time.Duration(f.timeout)
+	if withSeed {
+		seed, err := f.resolveClusterSeed()
+		if err != nil {
+			return nil, err
+		}
+		cfg.ClusterSeed = seed
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	url := natsURLFromEnv(cmd, f.natsURL, ctlHostPort)
+	if withSeed { // ctl call: wash's call connected with the RPC variables
+		url = natsURLFromEnv(cmd, f.natsURL, rpcHostPort, ctlHostPort)
+	}
+	opts := []nats.Option{nats.Name("trellis ctl"), nats.Timeout(5 * time.Second)}
+	if f.natsCreds != "" {
+		opts = append(opts, nats.UserCredentials(f.natsCreds))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w (is a lattice running? start one with `trellis up`, or pass --nats-url)", url, err)
+	}
+	c, err := lattice.NewClient(nc, cfg)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return &ctlSession{Client: c, nc: nc, url: url}, nil
+}
+
+// resolveClusterSeed is --cluster-seed (seed or file), else the keystore's cluster key of the
+// lattice, which `trellis up` saves.
+func (f *ctlFlags) resolveClusterSeed() (string, error) {
+	if f.clusterSeed != "" {
+		kp, err := seedOrFile("cluster-seed", f.clusterSeed, lattice.PrefixCluster)
+		if err != nil {
+			return "", err
+		}
+		return kp.Seed()
+	}
+	ks, err := defaultKeyStore()
+	if err != nil {
+		return "", err
+	}
+	kp, path, err := ks.load(f.lattice, lattice.PrefixCluster)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("no cluster seed: %s does not exist; pass --cluster-seed (or TRELLIS_CLUSTER_SEED / WASMCLOUD_CLUSTER_SEED) with the seed the hosts use, or run `trellis up` on this machine, which saves it there", path)
+	}
+	if err != nil {
+		return "", err
+	}
+	return kp.Seed()
+}
+
+func newCtlCmd() *cobra.Command {
+	f := &ctlFlags{}
+	cmd := &cobra.Command{
+		Use:   "ctl",
+		Short: "Drive a lattice: list hosts, start and stop actors, manage links, call actors",
+		Long: `Drive a lattice through its control interface over NATS. Every command connects to
+--nats-url (default nats://127.0.0.1:4222) and acts on --lattice (default "default").
+Tables by default; -o json for scripts.`,
+	}
+	f.register(cmd.PersistentFlags())
+	cmd.AddCommand(newCtlGetCmd(f), newCtlStartCmd(f), newCtlStopCmd(f), newCtlScaleCmd(f),
+		newCtlLinkCmd(f), newCtlCallCmd(f))
+	return cmd
+}
+
+// chooseHost returns hostID when given; otherwise the only host of the lattice, or an error
+// listing the hosts to choose from.
+func chooseHost(ctx context.Context, s *ctlSession, hostID, what string) (string, error) {
+	if hostID != "" {
+		if err := lattice.CheckPublicKey(lattice.PrefixServer, hostID); err != nil {
+			return "", fmt.Errorf("--host-id: %w", err)
+		}
+		return hostID, nil
+	}
+	hosts, err := s.hosts(ctx)
+	if err != nil {
+		return "", err
+	}
+	switch len(hosts) {
+	case 0:
+		return "", noHostsError(s)
+	case 1:
+		return hosts[0].ID, nil
+	}
+	return "", fmt.Errorf("%s: %d hosts answered on lattice %s; pick one with --host-id:\n%s", what, len(hosts), s.Lattice(), describeHosts(hosts))
+}
+
+// hosts pings the lattice's hosts. A lattice nobody answers for is an empty list here, however
+// the NATS client reports it.
+func (s *ctlSession) hosts(ctx context.Context) ([]lattice.Host, error) {
+	hosts, err := s.GetHosts(ctx)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return nil, nil
+	}
+	return hosts, err
+}
+
+func noHostsError(s *ctlSession) error {
+	return fmt.Errorf("%w ping on lattice %q at %s: is a host running? start one with `trellis up`", lattice.ErrNoHost, s.Lattice(), s.url)
+}
+
+func describeHosts(hosts []lattice.Host) string {
+	var b strings.Builder
+	for _, h := range hosts {
+		fmt.Fprintf(&b, "  %s  %s  %s\n", h.ID, h.FriendlyName, formatMap(h.Labels))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

@@ -1,0 +1,378 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+// waitFlags control waiting for the event that tells how a command ended.
+type waitFlags struct {
+	timeout  time.Duration
+	skipWait bool
+}
+
+func (w *waitFlags) register(cmd *cobra.Command, what string) {
+	cmd.Flags().DurationVar(&w.timeout, "timeout", 30*time.Second, "how long to wait for the "+what+" event")
+	cmd.Flags().BoolVar(&w.skipWait, "skip-wait", false, "return once a host accepted the command, without waiting for the "+what+" event")
+}
+
+// commandResult is what start/stop/scale print with -o json.
+type commandResult struct {
+	Accepted bool   `json:"accepted"`
+	HostID   string `json:"host_id"`
+	Ref      string `json:"ref,omitempty"`
+	ID       string `json:"id,omitempty"`
+	Waited   bool   `json:"waited"`
+	Event    string `json:"event,omitempty"`
+}
+
+func newCtlStartCmd(f *ctlFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "start", Short: "Start an actor or a provider on a host"}
+	cmd.AddCommand(newCtlStartActorCmd(f), newCtlStartProviderCmd(f))
+	return cmd
+}
+
+func newCtlStopCmd(f *ctlFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "stop", Short: "Stop an actor, a provider or a host"}
+	cmd.AddCommand(newCtlStopActorCmd(f), newCtlStopProviderCmd(f), newCtlStopHostCmd(f))
+	return cmd
+}
+
+func newCtlScaleCmd(f *ctlFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "scale", Short: "Set the number of instances of an actor on a host"}
+	cmd.AddCommand(newCtlScaleActorCmd(f))
+	return cmd
+}
+
+// localRef turns a reference naming an existing local file into an absolute path, so a host
+// started elsewhere on this machine finds it. Anything else (an OCI reference) is left as is.
+func localRef(ref string) string {
+	if st, err := os.Stat(ref); err == nil && st.Mode().IsRegular() {
+		if abs, err := filepath.Abs(ref); err == nil {
+			return abs
+		}
+	}
+	return ref
+}
+
+func checkCount(count int) (uint16, error) {
+	if count < 0 || count > math.MaxUint16 {
+		return 0, fmt.Errorf("--count %d: want 0-%d", count, math.MaxUint16)
+	}
+	return uint16(count), nil
+}
+
+func newCtlStartActorCmd(f *ctlFlags) *cobra.Command {
+	var (
+		hostID string
+		count  int
+		wait   waitFlags
+		out    outputFormat
+	)
+	cmd := &cobra.Command{
+		Use:   "actor REF",
+		Short: "Start an actor from an OCI reference or (when the host allows it) a file path",
+		Long: `Start COUNT instances of the actor at REF on a host and wait until the host reports
+actor_started (or actor_start_failed). Without --host-id the lattice's only host is used.
+A REF naming an existing local file is sent as an absolute path.`,
+		Example: "  trellis ctl start actor build/actors/echo_s.wasm\n  trellis ctl start actor registry.example:5000/echo:0.1.0 --host-id N… --count 4",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := checkCount(count)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return errors.New("--count 0: start at least one instance")
+			}
+			ref := localRef(args[0])
+			s, err := f.connect(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			ctx := cmd.Context()
+			host, err := chooseHost(ctx, s, hostID, "start actor "+ref)
+			if err != nil {
+				return err
+			}
+			res := commandResult{HostID: host, Ref: ref}
+			match := func(e lattice.CloudEvent) bool {
+				if e.Source != host {
+					return false
+				}
+				switch e.Name() {
+				case lattice.EventActorStarted:
+					var d lattice.ActorStartedData
+					return e.DecodeData(&d) == nil && d.ImageRef == ref
+				case lattice.EventActorStartFailed:
+					var d lattice.ActorStartFailedData
+					return e.DecodeData(&d) == nil && d.ActorRef == ref
+				}
+				return false
+			}
+			err = runCommand(ctx, s, &wait, match, func() error {
+				return s.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: host, Count: n})
+			}, &res, func(e lattice.CloudEvent) error {
+				if e.Name() == lattice.EventActorStartFailed {
+					var d lattice.ActorStartFailedData
+					_ = e.DecodeData(&d)
+					return fmt.Errorf("start actor %s on host %s failed: %s", ref, host, d.Error)
+				}
+				var d lattice.ActorStartedData
+				_ = e.DecodeData(&d)
+				res.ID = d.PublicKey
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return printResult(cmd, out, res, func() string {
+				if !res.Waited {
+					return fmt.Sprintf("Host %s accepted to start actor %s (not waiting for it to start)", host, ref)
+				}
+				return fmt.Sprintf("Actor %s (%s) started on host %s", res.ID, ref, host)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&hostID, "host-id", "", "host to start on (default: the lattice's only host)")
+	cmd.Flags().IntVar(&count, "count", 1, "number of instances")
+	wait.register(cmd, "actor_started")
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}
+
+// runCommand sends a command and, unless told not to, waits for the event that tells how it
+// ended; outcome turns that event into the command's error (nil for success).
+func runCommand(ctx context.Context, s *ctlSession, wait *waitFlags, match func(lattice.CloudEvent) bool,
+	send func() error, res *commandResult, outcome func(lattice.CloudEvent) error) error {
+	var w *lattice.Waiter
+	if !wait.skipWait {
+		var err error
+		if w, err = s.NewWaiter(match); err != nil {
+			return err
+		}
+		defer w.Stop() //nolint:errcheck // done with the events either way
+	}
+	if err := send(); err != nil {
+		return err
+	}
+	res.Accepted = true
+	if wait.skipWait {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait.timeout)
+	defer cancel()
+	e, err := w.Wait(wctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("the host accepted the command but reported no outcome within %s (raise --timeout, or check `trellis ctl get inventory %s`)", wait.timeout, res.HostID)
+	}
+	if err != nil {
+		return err
+	}
+	res.Waited = true
+	res.Event = e.Name()
+	return outcome(e)
+}
+
+func printResult(cmd *cobra.Command, out outputFormat, res commandResult, text func() string) error {
+	if out == outputJSON {
+		return writeJSON(cmd.OutOrStdout(), res)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), text())
+	return nil
+}
+
+// hostsRunning returns the hosts that run the actor, with their inventories' image ref.
+func hostsRunning(ctx context.Context, s *ctlSession, actorID string) (map[string]string, error) {
+	hosts, err := s.hosts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(hosts) == 0 {
+		return nil, noHostsError(s)
+	}
+	found := map[string]string{}
+	for _, h := range hosts {
+		inv, err := s.GetInventory(ctx, h.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range inv.Actors {
+			if a.ID == actorID {
+				found[h.ID] = a.ImageRef
+			}
+		}
+	}
+	return found, nil
+}
+
+// actorHost picks the host to act on for an actor: --host-id, else the only host running it.
+func actorHost(ctx context.Context, s *ctlSession, actorID, hostID, what string) (string, error) {
+	if hostID != "" {
+		if err := lattice.CheckPublicKey(lattice.PrefixServer, hostID); err != nil {
+			return "", fmt.Errorf("--host-id: %w", err)
+		}
+		return hostID, nil
+	}
+	running, err := hostsRunning(ctx, s, actorID)
+	if err != nil {
+		return "", err
+	}
+	return onlyHost(s, running, actorID, what)
+}
+
+// onlyHost returns the one host in running, or an error saying there is none or listing them.
+func onlyHost(s *ctlSession, running map[string]string, actorID, what string) (string, error) {
+	switch len(running) {
+	case 0:
+		return "", fmt.Errorf("%s: no host of lattice %s runs actor %s (see `trellis ctl get inventory`)", what, s.Lattice(), actorID)
+	case 1:
+		for h := range running {
+			return h, nil
+		}
+	}
+	ids := make([]string, 0, len(running))
+	for h := range running {
+		ids = append(ids, "  "+h)
+	}
+	slices.Sort(ids)
+	return "", fmt.Errorf("%s: %d hosts run actor %s; pick one with --host-id:\n%s", what, len(running), actorID, strings.Join(ids, "\n"))
+}
+
+func newCtlStopActorCmd(f *ctlFlags) *cobra.Command {
+	var (
+		hostID string
+		count  int
+		wait   waitFlags
+		out    outputFormat
+	)
+	cmd := &cobra.Command{
+		Use:   "actor ACTOR_ID",
+		Short: "Stop instances of an actor (all of them by default)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			actor := args[0]
+			if err := lattice.CheckPublicKey(lattice.PrefixModule, actor); err != nil {
+				return fmt.Errorf("actor id: %w", err)
+			}
+			n, err := checkCount(count)
+			if err != nil {
+				return err
+			}
+			s, err := f.connect(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			ctx := cmd.Context()
+			host, err := actorHost(ctx, s, actor, hostID, "stop actor "+actor)
+			if err != nil {
+				return err
+			}
+			res := commandResult{HostID: host, ID: actor}
+			match := func(e lattice.CloudEvent) bool {
+				var d lattice.ActorStoppedData
+				return e.Source == host && e.Name() == lattice.EventActorStopped && e.DecodeData(&d) == nil && d.PublicKey == actor
+			}
+			err = runCommand(ctx, s, &wait, match, func() error {
+				return s.StopActor(ctx, lattice.StopActorCommand{ActorRef: actor, HostID: host, Count: n})
+			}, &res, func(lattice.CloudEvent) error { return nil })
+			if err != nil {
+				return err
+			}
+			return printResult(cmd, out, res, func() string {
+				if !res.Waited {
+					return fmt.Sprintf("Host %s accepted to stop actor %s", host, actor)
+				}
+				return fmt.Sprintf("Actor %s stopped on host %s", actor, host)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&hostID, "host-id", "", "host to stop it on (default: the only host running it)")
+	cmd.Flags().IntVar(&count, "count", 0, "number of instances to stop (0: all)")
+	wait.register(cmd, "actor_stopped")
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}
+
+func newCtlScaleActorCmd(f *ctlFlags) *cobra.Command {
+	var (
+		hostID string
+		count  int
+		out    outputFormat
+	)
+	cmd := &cobra.Command{
+		Use:   "actor ACTOR_ID [REF]",
+		Short: "Run exactly --count instances of an actor on a host",
+		Long: `Ask a host to run exactly --count instances of the actor. REF defaults to the image
+reference the host's inventory shows for the actor. The host's events report the instances it
+starts or stops.`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			actor := args[0]
+			if err := lattice.CheckPublicKey(lattice.PrefixModule, actor); err != nil {
+				return fmt.Errorf("actor id: %w", err)
+			}
+			if !cmd.Flags().Changed("count") {
+				return errors.New("--count is required")
+			}
+			n, err := checkCount(count)
+			if err != nil {
+				return err
+			}
+			s, err := f.connect(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			ctx := cmd.Context()
+			var ref string
+			if len(args) == 2 {
+				ref = localRef(args[1])
+			}
+			if hostID == "" || ref == "" {
+				running, err := hostsRunning(ctx, s, actor)
+				if err != nil {
+					return err
+				}
+				if hostID == "" {
+					if hostID, err = onlyHost(s, running, actor, "scale actor "+actor); err != nil {
+						return err
+					}
+				} else if err := lattice.CheckPublicKey(lattice.PrefixServer, hostID); err != nil {
+					return fmt.Errorf("--host-id: %w", err)
+				}
+				if ref == "" {
+					ref = running[hostID]
+				}
+				if ref == "" {
+					return fmt.Errorf("scale actor %s: host %s does not run it, so give its REF", actor, hostID)
+				}
+			}
+			err = s.ScaleActor(ctx, lattice.ScaleActorCommand{ActorID: actor, ActorRef: ref, Count: n, HostID: hostID})
+			if err != nil {
+				return err
+			}
+			res := commandResult{Accepted: true, HostID: hostID, ID: actor, Ref: ref}
+			return printResult(cmd, out, res, func() string {
+				return fmt.Sprintf("Host %s accepted to scale actor %s to %d instances", hostID, actor, n)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&hostID, "host-id", "", "host to scale on (default: the only host running it)")
+	cmd.Flags().IntVar(&count, "count", 1, "number of instances to run (required)")
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}

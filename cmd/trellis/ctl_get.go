@@ -1,0 +1,239 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+func newCtlGetCmd(f *ctlFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "get",
+		Short: "Show hosts, inventories, claims or links",
+	}
+	cmd.AddCommand(newCtlGetHostsCmd(f), newCtlGetInventoryCmd(f), newCtlGetClaimsCmd(f), newCtlGetLinksCmd(f))
+	return cmd
+}
+
+func newCtlGetHostsCmd(f *ctlFlags) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:   "hosts",
+		Short: "List the hosts of the lattice (those that answer a ping)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := f.connect(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			hosts, err := s.hosts(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if len(hosts) == 0 {
+				return noHostsError(s)
+			}
+			w := cmd.OutOrStdout()
+			if out == outputJSON {
+				return writeJSON(w, map[string]any{"hosts": hosts})
+			}
+			t := newTable(w, "HOST ID", "FRIENDLY NAME", "UPTIME", "VERSION", "LABELS")
+			for _, h := range hosts {
+				t.row(h.ID, h.FriendlyName, h.UptimeHuman, h.Version, formatMap(h.Labels))
+			}
+			return t.flush()
+		},
+	}
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}
+
+func newCtlGetInventoryCmd(f *ctlFlags) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:     "inventory [HOST_ID]",
+		Aliases: []string{"inv"},
+		Short:   "Show the actors and providers a host runs (every host when none is given)",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := f.connect(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			ctx := cmd.Context()
+			var ids []string
+			if len(args) == 1 {
+				if err := lattice.CheckPublicKey(lattice.PrefixServer, args[0]); err != nil {
+					return fmt.Errorf("host id: %w", err)
+				}
+				ids = args
+			} else {
+				hosts, err := s.hosts(ctx)
+				if err != nil {
+					return err
+				}
+				if len(hosts) == 0 {
+					return noHostsError(s)
+				}
+				for _, h := range hosts {
+					ids = append(ids, h.ID)
+				}
+			}
+			invs := make([]*lattice.HostInventory, 0, len(ids))
+			for _, id := range ids {
+				inv, err := s.GetInventory(ctx, id)
+				if err != nil {
+					return err
+				}
+				invs = append(invs, inv)
+			}
+			w := cmd.OutOrStdout()
+			if out == outputJSON {
+				if len(args) == 1 {
+					return writeJSON(w, invs[0])
+				}
+				return writeJSON(w, map[string]any{"inventories": invs})
+			}
+			for i, inv := range invs {
+				if i > 0 {
+					fmt.Fprintln(w)
+				}
+				if err := writeInventory(w, inv); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}
+
+func writeInventory(w io.Writer, inv *lattice.HostInventory) error {
+	fmt.Fprintf(w, "Host %s (%s)\n", inv.HostID, inv.FriendlyName)
+	if len(inv.Labels) > 0 {
+		fmt.Fprintf(w, "Labels: %s\n", formatMap(inv.Labels))
+	}
+	fmt.Fprintln(w)
+	if len(inv.Actors) == 0 {
+		fmt.Fprintln(w, "No actors.")
+	} else {
+		t := newTable(w, "ACTOR ID", "NAME", "INSTANCES", "IMAGE REF")
+		for _, a := range inv.Actors {
+			t.row(a.ID, a.Name, strconv.Itoa(len(a.Instances)), a.ImageRef)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w)
+	if len(inv.Providers) == 0 {
+		fmt.Fprintln(w, "No providers.")
+		return nil
+	}
+	t := newTable(w, "PROVIDER ID", "NAME", "CONTRACT", "LINK NAME", "STATE", "IMAGE REF")
+	for _, p := range inv.Providers {
+		t.row(p.ID, p.Name, p.ContractID, p.LinkName, p.State, p.ImageRef)
+	}
+	return t.flush()
+}
+
+func newCtlGetClaimsCmd(f *ctlFlags) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:   "claims",
+		Short: "List the claims of every actor and provider the lattice knows",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := f.connect(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			claims, err := s.GetClaims(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if out == outputJSON {
+				return writeJSON(w, map[string]any{"claims": claims})
+			}
+			if len(claims) == 0 {
+				fmt.Fprintln(w, "No claims.")
+				return nil
+			}
+			t := newTable(w, "SUBJECT", "NAME", "CAPABILITIES / CONTRACT", "CALL ALIAS", "VERSION", "REV", "ISSUER")
+			for _, c := range claims {
+				caps := c["caps"]
+				if caps == "" {
+					caps = c["contract_id"]
+				}
+				t.row(c["sub"], c["name"], caps, c["call_alias"], c["version"], c["rev"], c["iss"])
+			}
+			return t.flush()
+		},
+	}
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}
+
+func newCtlGetLinksCmd(f *ctlFlags) *cobra.Command {
+	cmd := newLinksQueryCmd(f)
+	cmd.Use = "links"
+	return cmd
+}
+
+// newLinksQueryCmd lists links; it serves both `ctl get links` and `ctl link query`.
+func newLinksQueryCmd(f *ctlFlags) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:   "query",
+		Short: "List the links of the lattice",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := f.connect(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			links, err := s.GetLinks(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if out == outputJSON {
+				return writeJSON(w, map[string]any{"links": links})
+			}
+			if len(links) == 0 {
+				fmt.Fprintln(w, "No links.")
+				return nil
+			}
+			t := newTable(w, "ACTOR", "PROVIDER", "CONTRACT", "LINK NAME", "VALUES", "STATUS")
+			for _, l := range links {
+				t.row(l.ActorID, l.ProviderID, l.ContractID, l.LinkName, formatValues(l.Values), l.Status)
+			}
+			return t.flush()
+		},
+	}
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}
+
+// formatValues shows link values, hiding the long config blobs.
+func formatValues(values map[string]string) string {
+	short := make(map[string]string, len(values))
+	for k, v := range values {
+		if len(v) > 48 {
+			v = v[:45] + "..."
+		}
+		short[k] = strings.ReplaceAll(v, "\n", " ")
+	}
+	return formatMap(short)
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/trellis-lattice/trellis/dashboard"
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+// dashboardServer is the web dashboard a host command serves on --dashboard-addr.
+type dashboardServer struct {
+	ln   net.Listener
+	done chan error
+	nc   *nats.Conn
+}
+
+// listenDashboard binds addr before the host starts, so a taken port fails at once; an empty
+// addr disables the dashboard.
+func listenDashboard(addr string) (*dashboardServer, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--dashboard-addr %s: %w (pick another address, or \"\" to disable the dashboard)", addr, err)
+	}
+	return &dashboardServer{ln: ln}, nil
+}
+
+// URL is where people open the dashboard.
+func (d *dashboardServer) URL() string {
+	a := d.ln.Addr().(*net.TCPAddr)
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(a.Port))
+}
+
+// start connects to the host's NATS server and serves the dashboard until ctx ends.
+func (d *dashboardServer) start(ctx context.Context, natsURL, creds, latticeName string, log zerolog.Logger) error {
+	opts := []nats.Option{nats.Name("trellis dashboard"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
+	if creds != "" {
+		opts = append(opts, nats.UserCredentials(creds))
+	}
+	nc, err := nats.Connect(natsURL, opts...)
+	if err != nil {
+		return fmt.Errorf("dashboard: connect to NATS at %s: %w", natsURL, err)
+	}
+	client, err := lattice.NewClient(nc, lattice.ClientConfig{Lattice: latticeName, Logger: log})
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	cfg := dashboard.DefaultConfig()
+	cfg.Client, cfg.NC, cfg.Logger = client, nc, log
+	dash, err := dashboard.New(cfg)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	d.nc = nc
+	d.done = make(chan error, 1)
+	go func() { d.done <- dash.Serve(ctx, d.ln) }()
+	return nil
+}
+
+// wait returns once the dashboard has stopped (its context ended), closing what it opened.
+func (d *dashboardServer) wait() error {
+	if d == nil {
+		return nil
+	}
+	var err error
+	if d.done != nil {
+		err = <-d.done
+	} else {
+		err = d.ln.Close()
+	}
+	if d.nc != nil {
+		d.nc.Close()
+	}
+	return err
+}

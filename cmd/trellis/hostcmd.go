@@ -1,0 +1,199 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/trellis-lattice/trellis/host"
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+// hostFlags are the flags `up` and `host` share.
+type hostFlags struct {
+	lattice        string
+	hostSeed       string
+	clusterSeed    string
+	clusterIssuers []string
+	linkIssuers    []string
+	labels         []string
+	friendlyName   string
+	allowFileLoad  bool
+	dataDir        string
+	jsDomain       string
+	rpcTimeout     millis
+	provShutdown   millis
+	logLevel       string
+	logFormat      string
+	dashboardAddr  string
+}
+
+func (f *hostFlags) register(fs *pflag.FlagSet, allowFileLoad bool) {
+	def := host.DefaultConfig()
+	fs.StringVarP(&f.lattice, "lattice", "x", def.Lattice, "lattice prefix")
+	withEnv(fs, "lattice", "WASMCLOUD_LATTICE_PREFIX")
+	fs.StringVar(&f.hostSeed, "host-seed", "", "host seed (SN…); generated when empty, so the host id changes on each start")
+	withEnv(fs, "host-seed")
+	fs.StringVar(&f.clusterSeed, "cluster-seed", "", "cluster seed (SC…) that signs invocations; all hosts of a lattice should share it")
+	withEnv(fs, "cluster-seed")
+	fs.StringSliceVar(&f.clusterIssuers, "cluster-issuers", nil, "more cluster public keys (C…) whose invocations are trusted (comma-separated)")
+	withEnv(fs, "cluster-issuers")
+	fs.StringSliceVar(&f.linkIssuers, "link-issuers", nil, "account keys (A…) whose signed links are applied; empty applies unsigned links too")
+	withEnv(fs, "link-issuers")
+	fs.StringSliceVarP(&f.labels, "label", "l", nil, "host label KEY=VALUE (repeatable; HOST_<KEY>=VALUE variables add labels too)")
+	withEnv(fs, "label")
+	fs.StringVar(&f.friendlyName, "friendly-name", "", "human-friendly host name (default: derived from the host id)")
+	withEnv(fs, "friendly-name")
+	fs.BoolVar(&f.allowFileLoad, "allow-file-load", allowFileLoad, "allow actor and provider references that are local file paths")
+	withEnv(fs, "allow-file-load")
+	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "directory for the compilation cache, providers and (for up) JetStream")
+	withEnv(fs, "data-dir")
+	fs.StringVar(&f.jsDomain, "js-domain", "", "JetStream domain of the lattice data")
+	withEnv(fs, "js-domain")
+	f.rpcTimeout = millis(def.RPCTimeout)
+	fs.Var(&f.rpcTimeout, "rpc-timeout", "timeout of invocations (duration or milliseconds)")
+	withEnvNames(fs, "rpc-timeout", "TRELLIS_RPC_TIMEOUT", "WASMCLOUD_RPC_TIMEOUT_MS")
+	f.provShutdown = millis(def.ProviderShutdownDelay)
+	fs.Var(&f.provShutdown, "provider-shutdown-delay", "how long a provider may take to exit after the shutdown request")
+	withEnvNames(fs, "provider-shutdown-delay", "TRELLIS_PROVIDER_SHUTDOWN_DELAY", "WASMCLOUD_PROV_SHUTDOWN_DELAY_MS")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error or disabled")
+	withEnv(fs, "log-level")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
+	withEnv(fs, "log-format")
+	fs.StringVar(&f.dashboardAddr, "dashboard-addr", f.dashboardAddr, `address the web dashboard listens on ("" disables it)`)
+	withEnv(fs, "dashboard-addr")
+}
+
+func defaultDataDir() string {
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".trellis", "data")
+	}
+	return filepath.Join(os.TempDir(), "trellis-data")
+}
+
+// config builds the host config from the flags; stderr receives the logs.
+func (f *hostFlags) config(stderr io.Writer) (host.Config, error) {
+	cfg := host.DefaultConfig()
+	cfg.Lattice = f.lattice
+	cfg.HostSeed = strings.TrimSpace(f.hostSeed)
+	cfg.ClusterSeed = strings.TrimSpace(f.clusterSeed)
+	cfg.ClusterIssuers = cleanList(f.clusterIssuers)
+	cfg.LinkIssuers = cleanList(f.linkIssuers)
+	cfg.FriendlyName = f.friendlyName
+	cfg.AllowFileLoad = f.allowFileLoad
+	cfg.DataDir = f.dataDir
+	cfg.JSDomain = f.jsDomain
+	cfg.RPCTimeout = time.Duration(f.rpcTimeout)
+	cfg.ProviderShutdownDelay = time.Duration(f.provShutdown)
+	labels, err := hostLabels(os.Environ(), f.labels)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Labels = labels
+	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Logger = log
+	return cfg, nil
+}
+
+// hostLabels merges HOST_<KEY>=VALUE environment variables (wasmCloud's convention, keys
+// lower-cased) with --label flags, which win.
+func hostLabels(environ, flags []string) (map[string]string, error) {
+	labels := map[string]string{}
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok && strings.HasPrefix(k, "HOST_") && len(k) > len("HOST_") {
+			labels[strings.ToLower(strings.TrimPrefix(k, "HOST_"))] = v
+		}
+	}
+	fromFlags, err := parseKeyValues("label", cleanList(flags))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range fromFlags {
+		labels[k] = v
+	}
+	return labels, nil
+}
+
+func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(strings.ToLower(level))
+	if err != nil || level == "" {
+		return zerolog.Nop(), fmt.Errorf("--log-level %q: want debug, info, warn, error or disabled", level)
+	}
+	switch format {
+	case "text":
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(w)}
+	case "json":
+	default:
+		return zerolog.Nop(), fmt.Errorf("--log-format %q: want text or json", format)
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+func newHostCmd() *cobra.Command {
+	var (
+		f        hostFlags
+		natsURL  string
+		natsCred string
+	)
+	cmd := &cobra.Command{
+		Use:   "host",
+		Short: "Run a host that joins an existing lattice over NATS",
+		Long: `Run a host that joins the lattice whose NATS server (with JetStream) is at --nats-url, for
+example one started by "trellis up" on another machine. Give every host of a lattice the same
+--cluster-seed (or list the others' keys in --cluster-issuers) so they trust each other's
+invocations. Without --cluster-seed the keystore's <lattice>_cluster.nk is used when it exists.
+Ctrl-C stops the host cleanly.`,
+		Example: "  trellis host --nats-url nats://10.0.0.5:4222 --cluster-seed SC… --label zone=eu",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.config(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			cfg.NATSURL = natsURLFromEnv(cmd, natsURL, rpcHostPort, ctlHostPort)
+			cfg.NATSCredsFile = natsCred
+			note := "from --cluster-seed"
+			if cfg.ClusterSeed == "" {
+				ks, err := defaultKeyStore()
+				if err != nil {
+					return err
+				}
+				if kp, path, err := ks.load(cfg.Lattice, lattice.PrefixCluster); err == nil {
+					cfg.ClusterSeed, _ = kp.Seed()
+					note = "from " + path
+				} else {
+					note = "generated for this run: only this host trusts its invocations (give --cluster-seed)"
+				}
+			}
+			return runHost(cmd, cfg, &f, note)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&natsURL, "nats-url", defaultNATSURL, "NATS server of the lattice (or WASMCLOUD_RPC_HOST and WASMCLOUD_RPC_PORT)")
+	withEnv(fs, "nats-url")
+	fs.StringVar(&natsCred, "nats-creds", "", "NATS credentials file")
+	withEnv(fs, "nats-creds", "WASMCLOUD_RPC_CREDSFILE", "WASMCLOUD_CTL_CREDSFILE")
+	f.register(fs, false)
+	return cmd
+}
+
+// isTerminal reports whether w is a character device (a terminal), where colors help.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trellis-lattice/trellis/host"
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+func newUpCmd() *cobra.Command {
+	var (
+		f        hostFlags
+		natsHost string
+		natsPort int
+	)
+	f.dashboardAddr = "127.0.0.1:4000"
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start a lattice on this machine: an embedded NATS server with JetStream and a host",
+		Long: `Start an embedded NATS server with JetStream listening on --nats-host:--nats-port (so
+other processes and machines can join with "trellis host --nats-url …") and a host on it.
+
+The cluster key comes from --cluster-seed, else the keystore's <lattice>_cluster.nk, which is
+generated the first time; "trellis ctl call" on this machine signs with the same key. Ctrl-C
+stops the host and the server cleanly.`,
+		Example: "  trellis up\n  trellis up --nats-port 4223 --lattice dev --label env=dev",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.config(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if natsPort < -1 || natsPort > 65535 {
+				return fmt.Errorf("--nats-port %d: want 0-65535 (0 picks a free port)", natsPort)
+			}
+			port := natsPort
+			if port == 0 {
+				port = -1 // nats-server: -1 picks a free port, 0 would mean 4222
+			} else if err := portFree(natsHost, port); err != nil {
+				return err
+			}
+			cfg.EmbeddedNATS = &host.EmbeddedNATS{Host: natsHost, Port: port}
+			note := "from --cluster-seed"
+			if cfg.ClusterSeed == "" {
+				ks, err := defaultKeyStore()
+				if err != nil {
+					return err
+				}
+				kp, path, created, err := ks.loadOrCreate(cfg.Lattice, lattice.PrefixCluster)
+				if err != nil {
+					return fmt.Errorf("cluster key: %w", err)
+				}
+				cfg.ClusterSeed, _ = kp.Seed()
+				note = "from " + path
+				if created {
+					note = "generated and saved in " + path
+				}
+			}
+			return runHost(cmd, cfg, &f, note)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&natsHost, "nats-host", "127.0.0.1", "address the embedded NATS server listens on (0.0.0.0 for other machines)")
+	withEnv(fs, "nats-host")
+	fs.IntVar(&natsPort, "nats-port", 4222, "port of the embedded NATS server (0 picks a free port)")
+	withEnv(fs, "nats-port")
+	f.register(fs, true)
+	return cmd
+}
+
+// runHost runs a host (and the dashboard, when --dashboard-addr is set) until the command's
+// context ends, telling the user how to reach it once it is ready. clusterNote says where the
+// cluster key came from.
+func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote string) error {
+	h, err := host.New(cfg)
+	if err != nil {
+		return err
+	}
+	dash, err := listenDashboard(f.dashboardAddr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	select {
+	case err := <-done:
+		_ = dash.wait()
+		if err != nil {
+			return fmt.Errorf("host: %w", err)
+		}
+		return nil // stopped before it was ready
+	case <-h.Ready():
+	}
+	if dash != nil {
+		if err := dash.start(ctx, h.NATSURL(), cfg.NATSCredsFile, cfg.Lattice, cfg.Logger); err != nil {
+			cancel()
+			<-done
+			_ = dash.wait()
+			return err
+		}
+	}
+	printHostUp(cmd, h, cfg, dash, clusterNote)
+	err = <-done
+	cancel()
+	if derr := dash.wait(); derr != nil && err == nil {
+		err = derr
+	}
+	if err != nil {
+		return fmt.Errorf("host %s: %w", h.ID(), err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Host %s stopped.\n", h.ID())
+	return nil
+}
+
+func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashboardServer, clusterNote string) {
+	w := cmd.OutOrStdout()
+	url := h.NATSURL()
+	var conn []string
+	if url != defaultNATSURL {
+		conn = append(conn, "--nats-url "+url)
+	}
+	if cfg.Lattice != lattice.DefaultLattice {
+		conn = append(conn, "--lattice "+cfg.Lattice)
+	}
+	flags := ""
+	if len(conn) > 0 {
+		flags = " " + strings.Join(conn, " ")
+	}
+	fmt.Fprintf(w, "Trellis host %s is up on lattice %q.\n", h.ID(), cfg.Lattice)
+	fmt.Fprintf(w, "  NATS:      %s\n", url)
+	fmt.Fprintf(w, "  Cluster:   %s (%s)\n", h.ClusterPublicKey(), clusterNote)
+	fmt.Fprintf(w, "  Data:      %s\n", cfg.DataDir)
+	fmt.Fprintf(w, "  Files:     actor and provider file paths %s\n", map[bool]string{true: "allowed", false: "not allowed"}[cfg.AllowFileLoad])
+	if dash != nil {
+		fmt.Fprintf(w, "  Dashboard: %s\n", dash.URL())
+	}
+	fmt.Fprintln(w, "\nTry:")
+	fmt.Fprintf(w, "  trellis ctl get hosts%s\n", flags)
+	fmt.Fprintf(w, "  trellis ctl start actor build/actors/echo_s.wasm%s\n", flags)
+	fmt.Fprintf(w, "  trellis ctl get inventory %s%s\n", h.ID(), flags)
+	fmt.Fprintf(w, "  trellis host --nats-url %s%s   (one more host on this machine)\n", url, latticeFlag(cfg.Lattice))
+	fmt.Fprintln(w, "\nPress Ctrl-C to stop.")
+}
+
+func latticeFlag(l string) string {
+	if l == lattice.DefaultLattice {
+		return ""
+	}
+	return " --lattice " + strconv.Quote(l)
+}
+
+// portFree fails fast, with advice, when the NATS port is taken (the embedded server would only
+// say it is not ready after a while).
+func portFree(host string, port int) error {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--nats-port %d: cannot listen on %s (another `trellis up` or nats-server running?): %w; pick another port, or 0 for a free one", port, addr, err)
+	}
+	return l.Close()
+}
