@@ -45,6 +45,9 @@ type provider struct {
 	restarts int
 	health   string                            // "", "healthy", "unhealthy"
 	pushed   map[string]lattice.LinkDefinition // links the process has, by actor id
+	// ready is set once the process answers on the lattice; links changed before that are
+	// synced then, since a push to a process not yet subscribed is lost.
+	ready bool
 }
 
 func (p *provider) contract() string { return p.claims.Provider.CapID }

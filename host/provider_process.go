@@ -56,6 +56,7 @@ func (h *Host) superviseProvider(ctx context.Context, p *provider, first chan<- 
 			}
 			p.state = ProviderRunning
 			p.health = ""
+			p.ready = false
 			p.mu.Unlock()
 			if starting {
 				first <- nil
@@ -67,7 +68,12 @@ func (h *Host) superviseProvider(ctx context.Context, p *provider, first chan<- 
 			})
 			since := time.Now()
 			hctx, hcancel := context.WithCancel(ctx)
-			go h.checkHealth(hctx, p)
+			go func() {
+				if h.awaitProvider(hctx, p) {
+					h.syncLinks(p)
+				}
+				h.checkHealth(hctx, p)
+			}()
 			select {
 			case <-ctx.Done():
 				hcancel()
@@ -225,9 +231,6 @@ func (h *Host) checkHealth(ctx context.Context, p *provider) {
 		p.health = map[bool]string{true: "healthy", false: "unhealthy"}[healthy]
 		now := p.health
 		p.mu.Unlock()
-		if before == "" && healthy {
-			h.syncLinks(p)
-		}
 		if before != now {
 			name := lattice.EventHealthCheckFailed
 			if healthy {
@@ -238,8 +241,32 @@ func (h *Host) checkHealth(ctx context.Context, p *provider) {
 	}
 }
 
-// syncLinks pushes the links that changed since the process got its HostData.
+// awaitProvider polls the provider's health subject until the process answers (it has then
+// subscribed to its link subjects) or the first health check is due. It publishes no events.
+func (h *Host) awaitProvider(ctx context.Context, p *provider) bool {
+	deadline := time.Now().Add(h.cfg.ProviderHealthDelay)
+	req, _ := lattice.Marshal(map[string]any{})
+	for wait := 10 * time.Millisecond; ; wait = min(wait*2, 250*time.Millisecond) {
+		if _, err := h.nc.Request(h.subj.ProviderHealth(p.id.key, p.id.linkName), req, wait); err == nil {
+			return true
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+	}
+}
+
+// syncLinks marks the provider ready and pushes the links that changed since the process got its
+// HostData.
 func (h *Host) syncLinks(p *provider) {
+	p.mu.Lock()
+	p.ready = true
+	p.mu.Unlock()
 	current := map[string]lattice.LinkDefinition{}
 	for _, l := range h.providerLinks(p.id) {
 		current[l.ActorID] = l
@@ -271,6 +298,10 @@ func (h *Host) pushLink(p *provider, l lattice.LinkDefinition, deleted bool) {
 		subject = h.subj.ProviderLinkDel(p.id.key, p.id.linkName)
 	}
 	p.mu.Lock()
+	if !p.ready {
+		p.mu.Unlock()
+		return
+	}
 	if p.pushed == nil {
 		p.pushed = map[string]lattice.LinkDefinition{}
 	}
