@@ -33,6 +33,8 @@ type hostFlags struct {
 	logLevel       string
 	logFormat      string
 	dashboardAddr  string
+	demoDir        string // up only: deploy the echo demo from this directory
+	demoAddress    string
 }
 
 func (f *hostFlags) register(fs *pflag.FlagSet, allowFileLoad bool) {

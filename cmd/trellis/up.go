@@ -71,6 +71,8 @@ stops the host and the server cleanly.`,
 	fs.IntVar(&natsPort, "nats-port", 4222, "port of the embedded NATS server (0 picks a free port)")
 	withEnv(fs, "nats-port")
 	f.register(fs, true)
+	fs.StringVar(&f.demoDir, "demo", "", "deploy the echo demo from this directory (what `make actors pars` builds, e.g. build): echo actor, httpserver provider, link")
+	fs.StringVar(&f.demoAddress, "demo-address", "127.0.0.1:8080", "address the echo demo listens on")
 	return cmd
 }
 
@@ -108,6 +110,11 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 		}
 	}
 	printHostUp(cmd, h, cfg, dash, clusterNote)
+	if f.demoDir != "" {
+		if err := deployDemo(ctx, h, cfg, f.demoDir, f.demoAddress, cmd.OutOrStdout()); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", err)
+		}
+	}
 	err = <-done
 	cancel()
 	if derr := dash.wait(); derr != nil && err == nil {

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/trellis-lattice/trellis/host"
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+// The echo demo of `trellis up --demo DIR`: the files `make actors pars` writes into DIR.
+const (
+	demoActor    = "actors/echo_s.wasm"
+	demoProvider = "providers/httpserver.par.gz"
+)
+
+// deployDemo starts the echo actor and the httpserver provider from dir on h and links them on
+// address, the way a user would with ctl, then says how to reach it.
+func deployDemo(ctx context.Context, h *host.Host, cfg host.Config, dir, address string, w io.Writer) error {
+	actorRef, err := filepath.Abs(filepath.Join(dir, demoActor))
+	if err != nil {
+		return err
+	}
+	providerRef, err := filepath.Abs(filepath.Join(dir, demoProvider))
+	if err != nil {
+		return err
+	}
+	for _, p := range []string{actorRef, providerRef} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("echo demo: %w (build it with `make actors pars`)", err)
+		}
+	}
+	nc, err := nats.Connect(h.NATSURL(), nats.Name("trellis up demo"))
+	if err != nil {
+		return fmt.Errorf("echo demo: %w", err)
+	}
+	defer nc.Close()
+	seed, err := lattice.KeyPairFromSeed(cfg.ClusterSeed)
+	if err != nil {
+		return fmt.Errorf("echo demo: %w", err)
+	}
+	seedStr, _ := seed.Seed()
+	ctl, err := lattice.NewClient(nc, lattice.ClientConfig{Lattice: cfg.Lattice, ClusterSeed: seedStr})
+	if err != nil {
+		return fmt.Errorf("echo demo: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+
+	actorID, err := demoStart(ctx, ctl, h.ID(), actorRef, lattice.EventActorStarted, lattice.EventActorStartFailed, func() error {
+		return ctl.StartActor(ctx, lattice.StartActorCommand{ActorRef: actorRef, HostID: h.ID(), Count: 1})
+	})
+	if err != nil {
+		return fmt.Errorf("echo demo: start actor %s: %w", actorRef, err)
+	}
+	providerID, err := demoStart(ctx, ctl, h.ID(), providerRef, lattice.EventProviderStarted, lattice.EventProviderStartFailed, func() error {
+		return ctl.StartProvider(ctx, lattice.StartProviderCommand{ProviderRef: providerRef, HostID: h.ID()})
+	})
+	if err != nil {
+		return fmt.Errorf("echo demo: start provider %s: %w", providerRef, err)
+	}
+	link := lattice.LinkDefinition{ActorID: actorID, ProviderID: providerID, ContractID: "wasmcloud:httpserver",
+		Values: map[string]string{"ADDRESS": address}}
+	if err := ctl.PutLink(ctx, link); err != nil {
+		return fmt.Errorf("echo demo: link: %w", err)
+	}
+	fmt.Fprintf(w, "\nEcho demo: actor %s linked to httpserver %s on %s.\n", actorID, providerID, address)
+	fmt.Fprintf(w, "  curl http://%s/\n", address)
+	return nil
+}
+
+// demoStart sends a start command and waits for its started or failed event; it returns the
+// started entity's public key.
+func demoStart(ctx context.Context, ctl *lattice.Client, hostID, ref, ok, failed string, send func() error) (string, error) {
+	w, err := ctl.NewWaiter(func(ev lattice.CloudEvent) bool {
+		if ev.Source != hostID || (ev.Name() != ok && ev.Name() != failed) {
+			return false
+		}
+		var d struct {
+			ImageRef    string `json:"image_ref"`
+			ActorRef    string `json:"actor_ref"`
+			ProviderRef string `json:"provider_ref"`
+		}
+		_ = ev.DecodeData(&d)
+		return d.ImageRef == ref || d.ActorRef == ref || d.ProviderRef == ref
+	})
+	if err != nil {
+		return "", err
+	}
+	defer w.Stop()
+	if err := send(); err != nil {
+		return "", err
+	}
+	ev, err := w.Wait(ctx)
+	if err != nil {
+		return "", err
+	}
+	var d struct {
+		PublicKey string `json:"public_key"`
+		Error     string `json:"error"`
+	}
+	if err := ev.DecodeData(&d); err != nil {
+		return "", err
+	}
+	if ev.Name() == failed {
+		return "", fmt.Errorf("%s", d.Error)
+	}
+	return d.PublicKey, nil
+}
