@@ -8,9 +8,12 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nkeys"
+	"github.com/rs/zerolog"
 
 	"github.com/trellis-lattice/trellis/lattice"
 )
@@ -121,7 +124,7 @@ func (h *Host) spawnProvider(p *provider, links []lattice.LinkDefinition) (*exec
 	cmd := exec.Command(p.binPath)
 	cmd.Env = os.Environ()
 	cmd.Stdin = bytes.NewReader(line)
-	out := h.log.With().Str("provider", p.id.key).Str("link_name", p.id.linkName).Logger()
+	out := &lineLog{log: h.log.With().Str("provider", p.id.key).Str("link_name", p.id.linkName).Logger()}
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
@@ -314,4 +317,32 @@ func (h *Host) pushLink(p *provider, l lattice.LinkDefinition, deleted bool) {
 	if err := h.nc.Publish(subject, data); err != nil {
 		h.log.Warn().Err(err).Str("subject", subject).Msg("push link")
 	}
+}
+
+// lineLog logs what a provider process writes, one log entry per line.
+type lineLog struct {
+	log zerolog.Logger
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if line := strings.TrimSpace(string(l.buf[:i])); line != "" {
+			l.log.Info().Msg(line)
+		}
+		l.buf = l.buf[i+1:]
+	}
+	if len(l.buf) > 64<<10 { // a very long line without a newline
+		l.log.Info().Msg(string(l.buf))
+		l.buf = l.buf[:0]
+	}
+	return len(p), nil
 }
