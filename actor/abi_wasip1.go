@@ -38,16 +38,32 @@ func hostError(ptr unsafe.Pointer)
 //go:wasmimport wasmbus __console_log
 func consoleLog(ptr unsafe.Pointer, n uint32)
 
+// in holds the operation name and payload of the current call. An instance runs one call at a
+// time and dispatch copies msg for handlers that may keep it, so the buffer is reused from call
+// to call instead of allocating two slices each time (up to keepBuffer bytes: a larger one is
+// used once and left to the garbage collector).
+var in []byte
+
 // guestCall is the entry point of every invocation: the host passes the sizes, the guest
-// allocates, asks the host to fill both buffers, dispatches, and hands back the reply or the
+// makes room, asks the host to fill both buffers, dispatches, and hands back the reply or the
 // error. It returns 1 on success, 0 on error.
+//
+// The Go runtime runs every export on the goroutine that ran init, whose stack persists (and
+// grows once) across calls; there is nothing to gain from trampolines here.
 //
 //go:wasmexport __guest_call
 func guestCall(opLen, msgLen uint32) uint32 {
-	op := make([]byte, opLen)
-	msg := make([]byte, msgLen)
+	n := int(opLen) + int(msgLen)
+	buf := in
+	if cap(buf) < n {
+		buf = make([]byte, n)
+		if n <= keepBuffer {
+			in = buf
+		}
+	}
+	op, msg := buf[:opLen:opLen], buf[opLen:n]
 	guestRequest(bytesPtr(op), bytesPtr(msg))
-	resp, err := dispatch(string(op), msg)
+	resp, err := dispatch(unsafe.String(unsafe.SliceData(op), len(op)), msg)
 	if err != nil {
 		e := err.Error()
 		guestError(stringPtr(e), uint32(len(e)))

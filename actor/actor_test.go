@@ -2,6 +2,7 @@ package actor
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,8 +16,8 @@ import (
 func withHandlers(t *testing.T) {
 	t.Helper()
 	saved := handlers
-	handlers = map[string]HandlerFunc{}
-	t.Cleanup(func() { handlers = saved })
+	handlers, last = map[string]handler{}, handler{}
+	t.Cleanup(func() { handlers, last = saved, handler{} })
 }
 
 // fakeHost records host calls and answers them from a table keyed by namespace/operation.
@@ -93,6 +94,87 @@ func TestDispatch(t *testing.T) {
 			require.Equal(t, tc.want, string(got))
 		})
 	}
+}
+
+func TestDispatchCopiesForHandlersThatKeepMsg(t *testing.T) {
+	withHandlers(t)
+	var kept []byte
+	Handle("Keep.It", func(msg []byte) ([]byte, error) { kept = msg; return nil, nil })
+	var req httpserver.HttpRequest
+	HandleHTTP(func(r httpserver.HttpRequest) (httpserver.HttpResponse, error) {
+		req = r
+		return httpserver.HttpResponse{StatusCode: 200, Body: r.Body}, nil
+	})
+
+	// In wasm the input lives in a buffer the next call overwrites: nothing a handler gets may
+	// alias it.
+	in := []byte("payload")
+	_, err := dispatch("Keep.It", in)
+	require.NoError(t, err)
+	copy(in, "XXXXXXX")
+	require.Equal(t, "payload", string(kept))
+
+	msg, err := httpserver.HttpRequest{Method: "PATCH", Path: "/p", QueryString: "q",
+		Header: httpserver.HeaderMap{"k": {"v"}}, Body: []byte("b")}.Encode()
+	require.NoError(t, err)
+	resp, err := dispatch(httpserver.OpHandleRequest, msg)
+	require.NoError(t, err)
+	wantResp, err := httpserver.HttpResponse{StatusCode: 200, Body: []byte("b")}.Encode()
+	require.NoError(t, err)
+	require.Equal(t, wantResp, resp)
+	for i := range msg {
+		msg[i] = 'X'
+	}
+	require.Equal(t, httpserver.HttpRequest{Method: "PATCH", Path: "/p", QueryString: "q",
+		Header: httpserver.HeaderMap{"k": {"v"}}, Body: []byte("b")}, req)
+}
+
+func TestDispatchFindsEachHandler(t *testing.T) {
+	withHandlers(t)
+	for _, op := range []string{"A.B", "Long.OperationNameOverSixteenBytes", "Long.OperationNameOverSixteenBytez", "C.D"} {
+		Handle(op, func([]byte) ([]byte, error) { return []byte(op), nil })
+	}
+	for _, op := range []string{"A.B", "A.B", "Long.OperationNameOverSixteenBytes", "Long.OperationNameOverSixteenBytez", "C.D", "A.B"} {
+		got, err := dispatch(op, nil)
+		require.NoError(t, err)
+		require.Equal(t, op, string(got))
+	}
+	_, err := dispatch("Long.OperationNameOverSixteenBytex", nil)
+	require.EqualError(t, err, "operation Long.OperationNameOverSixteenBytex: no handler registered")
+}
+
+type stringer struct{}
+
+func (stringer) String() string { return "stringer" }
+
+func TestPanicText(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		want string
+	}{
+		{"s", "s"}, {errors.New("e"), "e"}, {stringer{}, "stringer"}, {true, "true"}, {-3, "-3"},
+		{int8(-8), "-8"}, {int64(1 << 40), "1099511627776"}, {uint16(7), "7"}, {uintptr(9), "9"},
+		{1.5, "1.5"}, {float32(0.25), "0.25"}, {struct{}{}, "a panic value that is not a string, error, Stringer or number"},
+	} {
+		require.Equal(t, tc.want, panicText(tc.v), "%T", tc.v)
+		if _, ok := tc.v.(struct{}); !ok {
+			require.Equal(t, fmt.Sprint(tc.v), panicText(tc.v), "matches fmt for %T", tc.v)
+		}
+	}
+}
+
+func TestEqual(t *testing.T) {
+	base := "HttpServer.HandleRequest.And.Then.Some.More.To.Pass.Sixty.Four.Bytes"
+	for n := range len(base) + 1 {
+		a := base[:n]
+		require.True(t, equal(a, string([]byte(a))), "n=%d", n)
+		for i := range n {
+			b := []byte(a)
+			b[i] ^= 1
+			require.False(t, equal(a, string(b)), "n=%d, byte %d", n, i)
+		}
+	}
+	require.False(t, equal("ab", "abc"))
 }
 
 func TestHealthDefaultMatchesEncoding(t *testing.T) {

@@ -1,17 +1,14 @@
 package actor
 
 import (
-	"bytes"
-	"fmt"
-
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/trellis-lattice/trellis/lattice/contracts/builtin"
 )
 
 // Builtin capabilities answered inside the host: no provider and no link, but the actor's
 // claims must list the contract.
 const (
-	LoggingContractID   = "wasmcloud:builtin:logging"
-	NumberGenContractID = "wasmcloud:builtin:numbergen"
+	LoggingContractID   = builtin.LoggingContractID
+	NumberGenContractID = builtin.NumberGenContractID
 )
 
 // Log levels for WriteLog.
@@ -22,69 +19,51 @@ const (
 	LevelError = "error"
 )
 
-type logEntry struct {
-	Level string `msgpack:"level"`
-	Text  string `msgpack:"text"`
-}
-
-type rangeLimit struct {
-	Min uint32 `msgpack:"min"`
-	Max uint32 `msgpack:"max"`
-}
-
 // WriteLog writes text at level (LevelDebug … LevelError) through the logging builtin.
 func WriteLog(level, text string) error {
-	b, err := marshal(logEntry{Level: level, Text: text})
+	b, err := builtin.LogEntry{Level: level, Text: text}.Encode()
 	if err != nil {
 		return err
 	}
-	_, err = HostCall(DefaultLink, LoggingContractID, "Logging.WriteLog", b)
+	_, err = HostCall(DefaultLink, LoggingContractID, builtin.OpWriteLog, b)
 	return err
 }
 
 // GenerateGuid returns a random (version 4) UUID from the numbergen builtin.
 func GenerateGuid() (string, error) {
-	var s string
-	err := numberGen("NumberGen.GenerateGuid", nil, &s)
-	return s, err
+	resp, err := HostCall(DefaultLink, NumberGenContractID, builtin.OpGenerateGuid, nil)
+	if err != nil {
+		return "", err
+	}
+	s, err := builtin.DecodeGuid(resp)
+	if err != nil {
+		return "", &wrapError{what: builtin.OpGenerateGuid + " reply", err: err}
+	}
+	return s, nil
 }
 
 // RandomInRange returns a random number in [min, max], both inclusive.
 func RandomInRange(min, max uint32) (uint32, error) {
-	b, err := marshal(rangeLimit{Min: min, Max: max})
+	b, err := builtin.RangeLimit{Min: min, Max: max}.Encode()
 	if err != nil {
 		return 0, err
 	}
-	var n uint32
-	err = numberGen("NumberGen.RandomInRange", b, &n)
-	return n, err
+	return number(builtin.OpRandomInRange, b)
 }
 
 // Random32 returns a random 32-bit number.
 func Random32() (uint32, error) {
-	var n uint32
-	err := numberGen("NumberGen.Random32", nil, &n)
-	return n, err
+	return number(builtin.OpRandom32, nil)
 }
 
-func numberGen(op string, arg []byte, out any) error {
+func number(op string, arg []byte) (uint32, error) {
 	resp, err := HostCall(DefaultLink, NumberGenContractID, op, arg)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if err := msgpack.Unmarshal(resp, out); err != nil {
-		return fmt.Errorf("decode %s reply: %w", op, err)
+	n, err := builtin.DecodeNumber(resp)
+	if err != nil {
+		return 0, &wrapError{what: op + " reply", err: err}
 	}
-	return nil
-}
-
-// marshal encodes v as wasmbus-rpc does: named fields, smallest integers.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	enc.UseCompactInts(true)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encode %T: %w", v, err)
-	}
-	return buf.Bytes(), nil
+	return n, nil
 }

@@ -2,7 +2,7 @@ package actor
 
 import (
 	"errors"
-	"fmt"
+	"strconv"
 )
 
 // ErrNoHost is returned by host calls in a build that is not GOOS=wasip1.
@@ -30,7 +30,7 @@ type HostError struct {
 }
 
 func (e *HostError) Error() string {
-	return fmt.Sprintf("host call %s %s (link %q): %s", e.Namespace, e.Operation, e.Binding, e.Message)
+	return "host call " + e.Namespace + " " + e.Operation + " (link " + strconv.Quote(e.Binding) + "): " + e.Message
 }
 
 // Unwrap returns the underlying error (ErrNoHost outside wasm).

@@ -7,13 +7,13 @@ import (
 // HandleMessage registers fn for MessageSubscriber.HandleMessage, the operation a messaging
 // provider invokes for each message on the actor's subscriptions. The reply payload is empty.
 func HandleMessage(fn func(messaging.SubMessage) error) {
-	Handle(messaging.OpHandleMessage, func(msg []byte) ([]byte, error) {
+	register(messaging.OpHandleMessage, handler{borrows: true, fn: func(msg []byte) ([]byte, error) {
 		m, err := messaging.DecodeSubMessage(msg)
 		if err != nil {
 			return nil, err
 		}
 		return nil, fn(m)
-	})
+	}})
 }
 
 // Publish sends m through the messaging provider linked with the default link name.

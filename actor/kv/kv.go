@@ -7,8 +7,6 @@
 package kv
 
 import (
-	"fmt"
-
 	"github.com/trellis-lattice/trellis/actor"
 	"github.com/trellis-lattice/trellis/lattice/contracts/keyvalue"
 )
@@ -97,7 +95,16 @@ func (c Client) call(op string, arg []byte, out any) error {
 		return err
 	}
 	if err := keyvalue.Unmarshal(resp, out); err != nil {
-		return fmt.Errorf("%s reply: %w", op, err)
+		return &replyError{op: op, err: err}
 	}
 	return nil
 }
+
+// replyError is a reply that did not decode: "op reply: err".
+type replyError struct {
+	op  string
+	err error
+}
+
+func (e *replyError) Error() string { return e.op + " reply: " + e.err.Error() }
+func (e *replyError) Unwrap() error { return e.err }

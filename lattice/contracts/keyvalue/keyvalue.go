@@ -6,8 +6,9 @@
 // the msgpack scalar itself: use Marshal and Unmarshal for those, Encode and DecodeX for the
 // structures.
 //
-// It is a leaf: it imports only the standard library and the msgpack codec, and compiles for
-// GOOS=wasip1 so actors and providers share it. It must not import any other Trellis package.
+// It is a leaf: it imports only the standard library and the contracts' hand-written codec
+// (lattice/contracts/internal/codec), and compiles for GOOS=wasip1 so actors and providers
+// share it. It must not import any other Trellis package.
 package keyvalue
 
 // ContractID is the capability contract id.

@@ -5,11 +5,16 @@
 // ReplyTo is optional upstream (Option<String>, skipped when None): an empty ReplyTo is left
 // out of the encoding, never sent as "". Bodies are always sent as bin, empty when nil.
 //
-// It is a leaf: it imports only the standard library and the msgpack codec, and compiles for
-// GOOS=wasip1 so actors and providers share it. It must not import any other Trellis package.
+// It is a leaf: it imports only the standard library and the contracts' hand-written codec
+// (lattice/contracts/internal/codec), and compiles for GOOS=wasip1 so actors and providers
+// share it. It must not import any other Trellis package.
 package messaging
 
-import "fmt"
+import (
+	"math"
+
+	"github.com/trellis-lattice/trellis/lattice/contracts/internal/codec"
+)
 
 // ContractID is the capability contract id.
 const ContractID = "wasmcloud:messaging"
@@ -51,61 +56,143 @@ type SubMessage struct {
 
 // Encode encodes m.
 func (m PubMessage) Encode() ([]byte, error) {
-	m.Body = nonNil(m.Body)
-	return encode(m, "pub message")
+	return encodeMessage("pub message", m.Subject, m.ReplyTo, m.Body)
 }
 
 // Encode encodes m.
 func (m RequestMessage) Encode() ([]byte, error) {
-	m.Body = nonNil(m.Body)
-	return encode(m, "request message")
+	if err := codec.CheckLen(len(m.Subject) | len(m.Body)); err != nil {
+		return nil, codec.Wrap("encode request message", err)
+	}
+	b := make([]byte, 0, 1+8+codec.StrSize(len(m.Subject))+5+codec.BinSize(len(m.Body))+10+codec.UintSize)
+	b = append(b, 0x83)
+	b = codec.AppendString(append(b, "\xa7subject"...), m.Subject)
+	b = codec.AppendBin(append(b, "\xa4body"...), m.Body)
+	b = codec.AppendUint(append(b, "\xa9timeoutMs"...), uint64(m.TimeoutMs))
+	return b, nil
 }
 
 // Encode encodes m.
 func (m ReplyMessage) Encode() ([]byte, error) {
-	m.Body = nonNil(m.Body)
-	return encode(m, "reply message")
+	return encodeMessage("reply message", m.Subject, m.ReplyTo, m.Body)
 }
 
 // Encode encodes m.
 func (m SubMessage) Encode() ([]byte, error) {
-	m.Body = nonNil(m.Body)
-	return encode(m, "sub message")
+	return encodeMessage("sub message", m.Subject, m.ReplyTo, m.Body)
 }
 
 // DecodePubMessage decodes a PubMessage.
 func DecodePubMessage(b []byte) (PubMessage, error) {
-	return decode[PubMessage](b, "pub message")
+	s, r, body, err := decodeMessage("pub message", b)
+	return PubMessage{Subject: s, ReplyTo: r, Body: body}, err
 }
 
 // DecodeRequestMessage decodes a RequestMessage.
 func DecodeRequestMessage(b []byte) (RequestMessage, error) {
-	return decode[RequestMessage](b, "request message")
+	var m RequestMessage
+	d := codec.NewDecoder(b)
+	n, array, err := d.Struct(3)
+	for i := 0; i < n && err == nil; i++ {
+		field := i
+		if !array {
+			field = -1
+			var k []byte
+			if k, err = d.RawString(); err != nil {
+				break
+			}
+			switch string(k) {
+			case "subject":
+				field = 0
+			case "body":
+				field = 1
+			case "timeoutMs":
+				field = 2
+			}
+		}
+		switch field {
+		case 0:
+			m.Subject, err = d.String()
+		case 1:
+			m.Body, err = d.Bytes()
+		case 2:
+			var v uint64
+			v, err = d.Uint(math.MaxUint32)
+			m.TimeoutMs = uint32(v)
+		default:
+			err = d.Skip()
+		}
+	}
+	if err != nil {
+		return RequestMessage{}, codec.Wrap("decode request message", err)
+	}
+	return m, nil
 }
 
 // DecodeReplyMessage decodes a ReplyMessage.
 func DecodeReplyMessage(b []byte) (ReplyMessage, error) {
-	return decode[ReplyMessage](b, "reply message")
+	s, r, body, err := decodeMessage("reply message", b)
+	return ReplyMessage{Subject: s, ReplyTo: r, Body: body}, err
 }
 
 // DecodeSubMessage decodes a SubMessage.
 func DecodeSubMessage(b []byte) (SubMessage, error) {
-	return decode[SubMessage](b, "sub message")
+	s, r, body, err := decodeMessage("sub message", b)
+	return SubMessage{Subject: s, ReplyTo: r, Body: body}, err
 }
 
-func encode(v any, what string) ([]byte, error) {
-	b, err := marshal(v)
+// encodeMessage encodes the {subject, replyTo, body} shape the other three messages share,
+// leaving replyTo out when empty and sending a nil body as empty bin.
+func encodeMessage(what, subject, replyTo string, body []byte) ([]byte, error) {
+	if err := codec.CheckLen(len(subject) | len(replyTo) | len(body)); err != nil {
+		return nil, codec.Wrap("encode "+what, err)
+	}
+	b := make([]byte, 0, 1+8+codec.StrSize(len(subject))+8+codec.StrSize(len(replyTo))+5+codec.BinSize(len(body)))
+	if replyTo == "" {
+		b = append(b, 0x82)
+		b = codec.AppendString(append(b, "\xa7subject"...), subject)
+	} else {
+		b = append(b, 0x83)
+		b = codec.AppendString(append(b, "\xa7subject"...), subject)
+		b = codec.AppendString(append(b, "\xa7replyTo"...), replyTo)
+	}
+	return codec.AppendBin(append(b, "\xa4body"...), body), nil
+}
+
+// decodeMessage decodes the {subject, replyTo, body} shape.
+func decodeMessage(what string, b []byte) (subject, replyTo string, body []byte, err error) {
+	d := codec.NewDecoder(b)
+	n, array, err := d.Struct(3)
+	for i := 0; i < n && err == nil; i++ {
+		field := i
+		if !array {
+			field = -1
+			var k []byte
+			if k, err = d.RawString(); err != nil {
+				break
+			}
+			switch string(k) {
+			case "subject":
+				field = 0
+			case "replyTo":
+				field = 1
+			case "body":
+				field = 2
+			}
+		}
+		switch field {
+		case 0:
+			subject, err = d.String()
+		case 1:
+			replyTo, err = d.String()
+		case 2:
+			body, err = d.Bytes()
+		default:
+			err = d.Skip()
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", what, err)
+		return "", "", nil, codec.Wrap("decode "+what, err)
 	}
-	return b, nil
-}
-
-func decode[T any](b []byte, what string) (T, error) {
-	var v T
-	if err := unmarshal(b, &v); err != nil {
-		var zero T
-		return zero, fmt.Errorf("decode %s: %w", what, err)
-	}
-	return v, nil
+	return subject, replyTo, body, nil
 }
