@@ -81,8 +81,9 @@ func TestScaleRunsInstancesInParallel(t *testing.T) {
 		inv, err := l.Ctl.GetInventory(ctx, h.ID())
 		return err == nil && len(inv.Actors) == 1 && len(inv.Actors[0].Instances) == 3
 	}, 10*time.Second, 20*time.Millisecond)
-	started := l.Events.Find(lattice.EventActorStarted, func(d map[string]any) bool { return d["public_key"] == id })
-	require.Len(t, started, 3, "one actor_started per instance")
+	require.Eventually(t, func() bool {
+		return len(l.Events.Find(lattice.EventActorStarted, func(d map[string]any) bool { return d["public_key"] == id })) == 3
+	}, 10*time.Second, 10*time.Millisecond, "one actor_started per instance")
 
 	const n = 3
 	barrierKey := latticetest.Key(t, lattice.PrefixModule).PublicKey()

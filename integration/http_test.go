@@ -89,7 +89,12 @@ func TestKVCounter(t *testing.T) {
 			port := latticetest.FreePort(t)
 			l.PutLink(lattice.LinkDefinition{ActorID: counterID, ProviderID: httpID, ContractID: httpserver.ContractID, Values: map[string]string{"ADDRESS": addr(port)}})
 
-			waitHTTP(t, url(port, "/warmup"))
+			// The kv link reaches the provider shortly after the http one: wait until a counter
+			// of its own answers before counting.
+			require.Eventually(t, func() bool {
+				status, _, err := get(url(port, "/warmup"))
+				return err == nil && status == 200
+			}, 15*time.Second, 20*time.Millisecond, "kvcounter never answered 200")
 			for want := 1; want <= 3; want++ {
 				status, body, err := get(url(port, "/hits"))
 				require.NoError(t, err)

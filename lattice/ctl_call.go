@@ -78,4 +78,3 @@ func (c *Client) Call(ctx context.Context, actorID, operation string, msg []byte
 	}
 	return resp.Msg, nil
 }
-
