@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"maps"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -275,7 +276,7 @@ func (h *Host) syncLinks(p *provider) {
 		current[l.ActorID] = l
 	}
 	p.mu.Lock()
-	pushed := p.pushed
+	pushed := maps.Clone(p.pushed)
 	p.mu.Unlock()
 	for actor, l := range current {
 		if old, ok := pushed[actor]; !ok || old.ID != l.ID || lattice.ValuesHash(old.Values) != lattice.ValuesHash(l.Values) {
