@@ -1,0 +1,15 @@
+// Package dashboard is the lattice's web dashboard: an http.Handler serving an embedded page
+// (plain HTML, CSS and JavaScript, no build step), a JSON API over the control client, and a
+// websocket that streams lattice events and view updates to the page.
+//
+// It shows the whole lattice, not only the host that serves it: a Dashboard keeps a view model
+// (hosts, their inventories, links, claims) up to date from the lattice's events, asks the hosts
+// again when an event says something changed, and refreshes everything periodically so it
+// converges after missed events. Hosts that stop heartbeating are marked stale, then removed.
+//
+// Commands that start or stop things wait briefly for the event that tells how they ended, so an
+// error (a bad reference, a refusal) is answered to the form that sent the command.
+//
+// It imports lattice only: never host, providers, applier or cmd. cmd wires it to a NATS
+// connection and serves Handler on --dashboard-addr.
+package dashboard
