@@ -2,10 +2,10 @@ package host
 
 import (
 	"bytes"
-	"maps"
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
