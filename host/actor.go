@@ -72,7 +72,8 @@ func (t *actorTable) all() []*actor {
 	return out
 }
 
-// loadModule reads an actor module from a reference: a file path when the host allows it.
+// loadModule reads an actor module from a reference: a file path when the host allows it, else
+// an OCI reference (oci_host.go).
 func (h *Host) loadModule(ctx context.Context, ref string) ([]byte, error) {
 	if path, ok := filePath(ref); ok {
 		if !h.cfg.AllowFileLoad {
@@ -84,7 +85,7 @@ func (h *Host) loadModule(ctx context.Context, ref string) ([]byte, error) {
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("%s: OCI references are not supported by this host yet; use a file path", ref)
+	return h.pullModule(ctx, ref)
 }
 
 // filePath reports whether ref names a local file (file:// URL, absolute or relative path, or an

@@ -43,6 +43,16 @@ type Config struct {
 	// CacheDir holds wazero's compilation cache; default DataDir/wazero. Hosts may share it.
 	CacheDir string
 
+	// AllowLatest lets actors and providers be started from OCI references on the "latest" tag.
+	AllowLatest bool
+	// AllowedInsecure lists the registries (host:port) that may be reached over plain HTTP.
+	AllowedInsecure []string
+	// RegistryCredentials are registry credentials by server (e.g. from OCI_REGISTRY,
+	// OCI_REGISTRY_USER, OCI_REGISTRY_PASSWORD); those sent with registries.put come first.
+	RegistryCredentials lattice.RegistryCredentialMap
+	// DockerConfig is a docker config.json whose credentials are tried after those; "" for none.
+	DockerConfig string
+
 	RPCTimeout        time.Duration
 	HeartbeatInterval time.Duration
 	// ProviderShutdownDelay is how long a provider has to exit after the shutdown request.
@@ -122,6 +132,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data dir: empty"))
+	}
+	for _, r := range c.AllowedInsecure {
+		if s := normalizeServer(r); s == "" || strings.ContainsAny(s, " \t") {
+			errs = append(errs, fmt.Errorf("allowed insecure registry %q: want host[:port]", r))
+		}
 	}
 	if c.RPCTimeout <= 0 {
 		errs = append(errs, errors.New("rpc timeout: must be positive"))

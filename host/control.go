@@ -30,6 +30,7 @@ func (h *Host) subscribeControl() ([]*nats.Subscription, error) {
 		{s.Command(h.ID(), "*"), "", h.handleCommand},
 		{s.AuctionActor(), "", h.handleAuctionActor},
 		{s.AuctionProvider(), "", h.handleAuctionProvider},
+		{s.RegistriesPut(), "", h.handleRegistriesPut},
 	}
 	var subs []*nats.Subscription
 	for _, e := range entries {
@@ -127,7 +128,7 @@ func (h *Host) handleGetClaims(m *nats.Msg) {
 	if claims == nil {
 		claims = []map[string]string{}
 	}
-	h.reply(m, lattice.ClaimsList{Claims: claims})
+	h.reply(m, lattice.ClaimsList{Claims: h.withImageRefs(ctx, claims)})
 }
 
 func (h *Host) handleGetLinks(m *nats.Msg) {

@@ -31,9 +31,9 @@ type Host struct {
 	stop      context.CancelFunc // cancels Run's context; set while running
 	stopMu    sync.Mutex
 
-	ns    *server.Server // embedded server, nil when joining
-	nc    *nats.Conn
-	js    jetstream.JetStream
+	ns     *server.Server // embedded server, nil when joining
+	nc     *nats.Conn
+	js     jetstream.JetStream
 	store  *lattice.Store
 	chunks *lattice.Chunks
 
@@ -41,6 +41,7 @@ type Host struct {
 	actors    *actorTable
 	providers *providerTable
 	links     *linkCache
+	oci       *OCIClient // pulls actors and providers from OCI registries (oci_host.go)
 
 	wg sync.WaitGroup // background work started by commands
 }
@@ -76,6 +77,9 @@ func New(cfg Config) (*Host, error) {
 	h.actors = newActorTable()
 	h.providers = newProviderTable()
 	h.links = newLinkCache()
+	if h.oci, err = newHostOCIClient(cfg, h.log); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 

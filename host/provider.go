@@ -125,11 +125,12 @@ func (h *Host) runsProvider(ref, linkName string) bool {
 	return false
 }
 
-// loadArchive reads a provider archive from a reference: a file path when the host allows it.
+// loadArchive reads a provider archive from a reference: a file path when the host allows it,
+// else an OCI reference (oci_host.go).
 func (h *Host) loadArchive(ctx context.Context, ref string) (*lattice.ProviderArchive, error) {
 	path, ok := filePath(ref)
 	if !ok {
-		return nil, fmt.Errorf("%s: OCI references are not supported by this host yet; use a file path", ref)
+		return h.pullArchive(ctx, ref)
 	}
 	if !h.cfg.AllowFileLoad {
 		return nil, fmt.Errorf("%s looks like a file path, but this host does not allow loading from files (--allow-file-load)", ref)

@@ -20,9 +20,12 @@ import (
 type waitFlags struct {
 	timeout  time.Duration
 	skipWait bool
+	what     string        // the event waited for, for messages
+	progress *pullProgress // shows a start's image_pull_progress events; nil for other commands
 }
 
 func (w *waitFlags) register(cmd *cobra.Command, what string) {
+	w.what = what
 	cmd.Flags().DurationVar(&w.timeout, "timeout", 30*time.Second, "how long to wait for the "+what+" event")
 	cmd.Flags().BoolVar(&w.skipWait, "skip-wait", false, "return once a host accepted the command, without waiting for the "+what+" event")
 }
@@ -75,18 +78,20 @@ func checkCount(count int) (uint16, error) {
 
 func newCtlStartActorCmd(f *ctlFlags) *cobra.Command {
 	var (
-		hostID string
-		count  int
-		wait   waitFlags
-		out    outputFormat
+		place placeFlags
+		count int
+		wait  waitFlags
+		out   outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "actor REF",
 		Short: "Start an actor from an OCI reference or (when the host allows it) a file path",
 		Long: `Start COUNT instances of the actor at REF on a host and wait until the host reports
-actor_started (or actor_start_failed). Without --host-id the lattice's only host is used.
+actor_started (or actor_start_failed), showing the host's progress while it pulls REF from its
+registry. Without --host-id the host is chosen by an auction among the hosts whose labels match
+every --constraint, as wash does; a local file without constraints goes to the lattice's only host.
 A REF naming an existing local file is sent as an absolute path.`,
-		Example: "  trellis ctl start actor build/actors/echo_s.wasm\n  trellis ctl start actor registry.example:5000/echo:0.1.0 --host-id N… --count 4",
+		Example: "  trellis ctl start actor build/actors/echo_s.wasm\n  trellis ctl start actor registry.example:5000/echo:0.1.0 --constraint zone=eu --count 4",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := checkCount(count)
@@ -103,16 +108,19 @@ A REF naming an existing local file is sent as an absolute path.`,
 			}
 			defer s.close()
 			ctx := cmd.Context()
-			host, err := chooseHost(ctx, s, hostID, "start actor "+ref)
+			host, err := place.place(ctx, s, ref, false, "")
 			if err != nil {
 				return err
 			}
 			res := commandResult{HostID: host, Ref: ref}
+			wait.progress = newPullProgress(cmd.ErrOrStderr())
 			match := func(e lattice.CloudEvent) bool {
 				if e.Source != host {
 					return false
 				}
 				switch e.Name() {
+				case lattice.EventImagePullProgress:
+					return matchProgress(e, host, ref)
 				case lattice.EventActorStarted:
 					var d lattice.ActorStartedData
 					return e.DecodeData(&d) == nil && d.ImageRef == ref
@@ -146,7 +154,7 @@ A REF naming an existing local file is sent as an absolute path.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&hostID, "host-id", "", "host to start on (default: the lattice's only host)")
+	place.register(cmd)
 	cmd.Flags().IntVar(&count, "count", 1, "number of instances")
 	wait.register(cmd, "actor_started")
 	addOutputFlag(cmd.Flags(), &out)
@@ -174,16 +182,41 @@ func runCommand(ctx context.Context, s *ctlSession, wait *waitFlags, match func(
 	}
 	wctx, cancel := context.WithTimeout(ctx, wait.timeout)
 	defer cancel()
-	e, err := w.Wait(wctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("the host accepted the command but reported no outcome within %s (raise --timeout, or check `trellis ctl get inventory %s`)", wait.timeout, res.HostID)
+	for {
+		e, err := w.Wait(wctx)
+		if err != nil {
+			wait.progress.end()
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			return wait.timeoutError(res)
+		}
+		if err != nil {
+			return err
+		}
+		if e.Name() == lattice.EventImagePullProgress {
+			if wait.progress != nil {
+				wait.progress.show(e)
+			}
+			continue
+		}
+		wait.progress.end()
+		res.Waited = true
+		res.Event = e.Name()
+		return outcome(e)
 	}
-	if err != nil {
-		return err
+}
+
+// timeoutError says what the command waited for, and how far a pull got.
+func (w *waitFlags) timeoutError(res *commandResult) error {
+	subject := res.Ref
+	if subject == "" {
+		subject = res.ID
 	}
-	res.Waited = true
-	res.Event = e.Name()
-	return outcome(e)
+	msg := fmt.Sprintf("host %s accepted the command but reported no outcome (%s or failure) for %s within %s", res.HostID, w.what, subject, w.timeout)
+	if w.progress != nil {
+		msg += " (" + w.progress.status() + "; the host may still be pulling)"
+	}
+	return fmt.Errorf("%s: raise --timeout, or check `trellis ctl get inventory %s`", msg, res.HostID)
 }
 
 func printResult(cmd *cobra.Command, out outputFormat, res commandResult, text func() string) error {

@@ -169,13 +169,13 @@ func newCtlGetClaimsCmd(f *ctlFlags) *cobra.Command {
 				fmt.Fprintln(w, "No claims.")
 				return nil
 			}
-			t := newTable(w, "SUBJECT", "NAME", "CAPABILITIES / CONTRACT", "CALL ALIAS", "VERSION", "REV", "ISSUER")
+			t := newTable(w, "SUBJECT", "NAME", "CAPABILITIES / CONTRACT", "CALL ALIAS", "VERSION", "REV", "ISSUER", "IMAGE REF")
 			for _, c := range claims {
 				caps := c["caps"]
 				if caps == "" {
 					caps = c["contract_id"]
 				}
-				t.row(c["sub"], c["name"], caps, c["call_alias"], c["version"], c["rev"], c["iss"])
+				t.row(c["sub"], c["name"], caps, c["call_alias"], c["version"], c["rev"], c["iss"], c["image_ref"])
 			}
 			return t.flush()
 		},

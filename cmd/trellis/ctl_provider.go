@@ -11,14 +11,21 @@ import (
 
 func newCtlStartProviderCmd(f *ctlFlags) *cobra.Command {
 	var (
-		hostID, linkName, config string
-		wait                     waitFlags
-		out                      outputFormat
+		place            placeFlags
+		linkName, config string
+		wait             waitFlags
+		out              outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "provider REF",
 		Short: "Start a capability provider from an OCI reference or (when allowed) a .par.gz file",
-		Args:  cobra.ExactArgs(1),
+		Long: `Start the provider at REF on a host and wait until the host reports provider_started (or
+provider_start_failed), showing the host's progress while it pulls REF from its registry. Without
+--host-id the host is chosen by an auction among the hosts whose labels match every --constraint
+and that do not run REF with this link name yet; a local file without constraints goes to the
+lattice's only host.`,
+		Example: "  trellis ctl start provider registry.example:5000/httpserver:0.16.3\n  trellis ctl start provider ./httpserver.par.gz --host-id N…",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref := localRef(args[0])
 			s, err := f.connect(cmd, false)
@@ -27,16 +34,19 @@ func newCtlStartProviderCmd(f *ctlFlags) *cobra.Command {
 			}
 			defer s.close()
 			ctx := cmd.Context()
-			host, err := chooseHost(ctx, s, hostID, "start provider "+ref)
+			host, err := place.place(ctx, s, ref, true, linkName)
 			if err != nil {
 				return err
 			}
 			res := commandResult{HostID: host, Ref: ref}
+			wait.progress = newPullProgress(cmd.ErrOrStderr())
 			match := func(e lattice.CloudEvent) bool {
 				if e.Source != host {
 					return false
 				}
 				switch e.Name() {
+				case lattice.EventImagePullProgress:
+					return matchProgress(e, host, ref)
 				case lattice.EventProviderStarted:
 					var d lattice.ProviderStartedData
 					return e.DecodeData(&d) == nil && d.ImageRef == ref && d.LinkName == linkName
@@ -70,7 +80,7 @@ func newCtlStartProviderCmd(f *ctlFlags) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&hostID, "host-id", "", "host to start on (default: the lattice's only host)")
+	place.register(cmd)
 	cmd.Flags().StringVarP(&linkName, "link-name", "l", lattice.DefaultLinkName, "link name of this provider instance")
 	cmd.Flags().StringVar(&config, "config-json", "", "configuration JSON passed to the provider")
 	wait.register(cmd, "provider_started")

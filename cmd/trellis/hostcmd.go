@@ -26,6 +26,8 @@ type hostFlags struct {
 	labels         []string
 	friendlyName   string
 	allowFileLoad  bool
+	allowLatest    bool
+	allowInsecure  []string
 	dataDir        string
 	jsDomain       string
 	rpcTimeout     millis
@@ -55,6 +57,10 @@ func (f *hostFlags) register(fs *pflag.FlagSet, allowFileLoad bool) {
 	withEnv(fs, "friendly-name")
 	fs.BoolVar(&f.allowFileLoad, "allow-file-load", allowFileLoad, "allow actor and provider references that are local file paths")
 	withEnv(fs, "allow-file-load")
+	fs.BoolVar(&f.allowLatest, "allow-latest", false, "allow OCI references on the :latest tag (or without a tag)")
+	withEnv(fs, "allow-latest", "WASMCLOUD_OCI_ALLOW_LATEST")
+	fs.StringSliceVar(&f.allowInsecure, "allowed-insecure", nil, "registries (host:port) that may be reached over plain HTTP, comma-separated")
+	withEnv(fs, "allowed-insecure", "WASMCLOUD_OCI_ALLOWED_INSECURE")
 	fs.StringVar(&f.dataDir, "data-dir", defaultDataDir(), "directory for the compilation cache, providers and (for up) JetStream")
 	withEnv(fs, "data-dir")
 	fs.StringVar(&f.jsDomain, "js-domain", "", "JetStream domain of the lattice data")
@@ -90,6 +96,14 @@ func (f *hostFlags) config(stderr io.Writer) (host.Config, error) {
 	cfg.LinkIssuers = cleanList(f.linkIssuers)
 	cfg.FriendlyName = f.friendlyName
 	cfg.AllowFileLoad = f.allowFileLoad
+	cfg.AllowLatest = f.allowLatest
+	cfg.AllowedInsecure = cleanList(f.allowInsecure)
+	cfg.DockerConfig = dockerConfigPath()
+	creds, err := ociEnvCredentials()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.RegistryCredentials = creds
 	cfg.DataDir = f.dataDir
 	cfg.JSDomain = f.jsDomain
 	cfg.RPCTimeout = time.Duration(f.rpcTimeout)
