@@ -249,7 +249,7 @@ func WritePAR(w io.Writer, issuer, subject *KeyPair, meta ProviderMetadata, targ
 }
 
 func writeParTar(w io.Writer, token string, targets map[string][]byte) error {
-	zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	if err != nil {
 		return err
 	}
