@@ -1,0 +1,103 @@
+package applier
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+const (
+	actorA = "MBCFOPM6JW2APJLXJD3Z5O4CN7CPYJ2B4FTKLJUR5YR5MITIU7HD3WD5"
+	actorB = "MB2ZQB6ROOMAYBO4ZCTFYWN7YIVBWA3MTKZYAQKJMTIHE2ELLRW2E3ZW"
+	provA  = "VAG3QITQQ2ODAOWB5TTQSDJ53XK3SHBEIFNK4AYJ5RKAX2UNSCAPHA5M"
+	provB  = "VBKTSBG2WKP6RJWLQ5O7RDVIIB4LMW6U5R67A7QMIDBZDGZWYTUE3TSI"
+)
+
+var managed = map[string]string{LabelManagedBy: ManagedBy, LabelLattice: "default"}
+
+func link(actor, provider, contract, name string, values map[string]string) lattice.LinkDefinition {
+	l := lattice.LinkDefinition{ActorID: actor, ProviderID: provider, ContractID: contract, LinkName: name, Values: values}
+	l.Normalize()
+	return l
+}
+
+func TestPlanServices(t *testing.T) {
+	p := planServices([]lattice.LinkDefinition{
+		link(actorA, provB, HTTPServerContract, "zeta", map[string]string{"port": "1"}),
+		link(actorA, provA, HTTPServerContract, "default", map[string]string{"port": "2"}),
+		link(actorA, provA, "wasmcloud:keyvalue", "default", map[string]string{"port": "3"}),
+		link(actorB, provB, HTTPServerContract, "beta", map[string]string{"port": "x"}),
+		link(actorB, provA, HTTPServerContract, "alpha", nil),
+	}, managed)
+
+	require.Len(t, p.want, 2)
+	a := p.want[ServiceName(actorA)]
+	require.Equal(t, int32(2), a.port, "the default link name wins")
+	require.Equal(t, map[string]string{
+		LabelManagedBy: ManagedBy, LabelLattice: "default", LabelActorID: actorA, LabelContract: "httpserver",
+		LabelLinkName: "default", LabelProviderID: provA,
+	}, a.labels)
+	b := p.want[ServiceName(actorB)]
+	require.Equal(t, int32(DefaultPort), b.port, "else the first link name: alpha, without values")
+	require.Equal(t, "alpha", b.labels[LabelLinkName])
+	require.Empty(t, p.hold)
+
+	p = planServices([]lattice.LinkDefinition{link(actorB, provB, HTTPServerContract, "default", map[string]string{"port": "x"})}, managed)
+	require.Empty(t, p.want)
+	require.ErrorIs(t, p.hold[ServiceName(actorB)], ErrPort)
+}
+
+func TestLabelValue(t *testing.T) {
+	require.Equal(t, "default", labelValue("default"))
+	require.Equal(t, actorA, labelValue(actorA))
+	for _, bad := range []string{"has space", "-leading", strings.Repeat("a", 64), "a:b"} {
+		v := labelValue(bad)
+		require.Empty(t, validation.IsValidLabelValue(v), "%q → %q", bad, v)
+		require.Equal(t, v, labelValue(bad), "stable")
+		require.True(t, strings.HasPrefix(v, "sha256-"))
+	}
+	require.Equal(t, "httpserver", contractLabel("wasmcloud:httpserver"))
+	require.Equal(t, "messaging", contractLabel("wasmcloud:messaging"))
+}
+
+func TestServiceMatchesAndMutate(t *testing.T) {
+	p := planServices([]lattice.LinkDefinition{link(actorA, provA, HTTPServerContract, "default", map[string]string{"port": "8080"})}, managed)
+	d := p.want[ServiceName(actorA)]
+	sel := DefaultSelector()
+	svc := d.object("apps", sel)
+	require.True(t, d.matches(svc, sel))
+
+	svc.Labels["extra"] = "kept"
+	svc.Annotations = map[string]string{"note": "kept"}
+	require.True(t, d.matches(svc, sel), "other labels are fine")
+
+	for name, edit := range map[string]func(*corev1.Service){
+		"label changed":      func(s *corev1.Service) { s.Labels[LabelProviderID] = provB },
+		"selector extended":  func(s *corev1.Service) { s.Spec.Selector["x"] = "y" },
+		"port changed":       func(s *corev1.Service) { s.Spec.Ports[0].Port = 1 },
+		"target port named":  func(s *corev1.Service) { s.Spec.Ports[0].TargetPort = intstr.FromString("http") },
+		"udp":                func(s *corev1.Service) { s.Spec.Ports[0].Protocol = corev1.ProtocolUDP },
+		"a second port":      func(s *corev1.Service) { s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Port: 9}) },
+		"no ports":           func(s *corev1.Service) { s.Spec.Ports = nil },
+		"selector different": func(s *corev1.Service) { s.Spec.Selector = map[string]string{"app": "x"} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := svc.DeepCopy()
+			s.Spec.ClusterIP = "10.96.0.7"
+			s.Spec.Ports[0].NodePort = 30001
+			edit(s)
+			require.False(t, d.matches(s, sel))
+			d.mutate(s, sel)
+			require.True(t, d.matches(s, sel))
+			require.Equal(t, "kept", s.Labels["extra"])
+			require.Equal(t, "kept", s.Annotations["note"])
+			require.Equal(t, "10.96.0.7", s.Spec.ClusterIP)
+		})
+	}
+}

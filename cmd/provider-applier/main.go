@@ -1,0 +1,13 @@
+// Command provider-applier is the cosmonic:kubernetes_applier capability provider binary, which
+// also keeps a Kubernetes Service for every wasmcloud:httpserver link of its lattice: a host
+// launches it and writes its HostData line to stdin (see packages providers and applier).
+package main
+
+import (
+	"os"
+
+	"github.com/trellis-lattice/trellis/applier"
+	"github.com/trellis-lattice/trellis/providers"
+)
+
+func main() { os.Exit(providers.Main(applier.New(applier.DefaultConfig()), applier.ProviderConfig())) }
