@@ -140,6 +140,11 @@ func TestUpEndToEnd(t *testing.T) {
 	require.Contains(t, out, `{"body":[],"method":"GET","path":"/","query_string":""}`)
 	require.Contains(t, out, "statusCode: 200")
 
+	code, out, errOut = ctl("call", actorID, "HttpServer.HandleRequest",
+		`{"method":"GET","path":"/","queryString":"","header":{},"body":"hello"}`, "--rpc-timeout", "1m")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, `"body":[104,101,108,108,111]`)
+
 	code, out, errOut = ctl("get", "inventory", hostID, "-o", "json")
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, actorID)
