@@ -6,11 +6,12 @@ BIN       := bin/trellis
 ACTOR_DIR := build/actors
 PAR_DIR   := build/providers
 # Capability providers: cmd/provider-NAME, archived for these platforms by `make pars`.
-PROVIDERS := httpserver keyvalue messaging
+PROVIDERS := httpserver keyvalue messaging $(if $(wildcard cmd/provider-applier/*.go),applier)
 PAR_PLATFORMS := linux/amd64 linux/arm64
 CAPID_httpserver := wasmcloud:httpserver
 CAPID_keyvalue   := wasmcloud:keyvalue
 CAPID_messaging  := wasmcloud:messaging
+CAPID_applier    := cosmonic:kubernetes_applier
 # The example actors; kvcounter joins when it exists.
 ACTORS    := echo pinger ponger $(if $(wildcard actor/examples/kvcounter/*.go),kvcounter)
 
@@ -31,6 +32,11 @@ help:
 	@echo "make check   gofmt, go vet, go mod tidy must leave no diff"
 	@echo "make bench   run the benchmarks"
 	@echo "make clean   remove bin/ and build/"
+	@echo "make images          build the container images without Docker and push them to \$$REGISTRY ($(REGISTRY))"
+	@echo "make push-providers  push the provider archives to \$$REGISTRY/providers/NAME:\$$TAG"
+	@echo "make push-actors     push the signed example actors to \$$REGISTRY/actors/NAME:\$$TAG"
+	@echo "make helm            helm lint the chart and package it into build/charts/"
+	@echo "make e2e             the Kubernetes walkthrough on \$$KUBECONFIG, or on a throwaway local cluster (docs/kubernetes.md)"
 
 build:
 	$(GO) build -o $(BIN) ./cmd/trellis
@@ -59,8 +65,11 @@ check:
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
 
+# The applier's benchmark needs a kube-apiserver: hack/kube-apiserver.sh builds it once (minutes)
+# into ~/.cache/trellis/k8s and prints its path at once afterwards.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@kas=$${TRELLIS_KUBE_APISERVER:-$$(bash hack/kube-apiserver.sh)} && \
+	TRELLIS_KUBE_APISERVER="$$kas" $(GO) test -run '^$$' -bench . -benchmem ./...
 
 actors: build
 	@mkdir -p $(ACTOR_DIR)
@@ -84,9 +93,45 @@ pars: build
 			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags='-s -w' -o build/bin/provider-$$p-$$os-$$arch ./cmd/provider-$$p; \
 			bins="$$bins --binary $$target=build/bin/provider-$$p-$$os-$$arch"; \
 		done; \
-		capid=$$(case $$p in httpserver) echo $(CAPID_httpserver);; keyvalue) echo $(CAPID_keyvalue);; messaging) echo $(CAPID_messaging);; esac); \
+		capid=$$(case $$p in httpserver) echo $(CAPID_httpserver);; keyvalue) echo $(CAPID_keyvalue);; messaging) echo $(CAPID_messaging);; applier) echo $(CAPID_applier);; esac); \
 		$(BIN) par create --name $$p --capid $$capid --vendor Trellis $$bins -d $(PAR_DIR)/$$p.par.gz; \
 	done
 
 clean:
 	rm -rf bin build
+
+# ---- Kubernetes: images, registry pushes, the Helm chart and the end-to-end walkthrough
+# (docs/kubernetes.md). REGISTRY is where images, provider archives and actors go; INSECURE=1 pushes
+# over plain HTTP (the default for 127.0.0.1 and localhost). helm and crane are built from the Go
+# module proxy into ~/.cache/trellis/tools by hack/tools.sh unless HELM / CRANE name them.
+REGISTRY ?= 127.0.0.1:5000
+TAG      ?= $(shell sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$$/\1/p' charts/trellis/Chart.yaml)
+INSECURE ?= $(if $(filter 127.0.0.1:% localhost:% 127.0.0.1 localhost,$(REGISTRY)),1)
+REG_PUSH_FLAGS = $(if $(filter-out 0,$(INSECURE)),--insecure)
+
+.PHONY: images push-providers push-actors helm e2e
+
+images:
+	REGISTRY=$(REGISTRY) TAG=$(TAG) INSECURE=$(INSECURE) CRANE=$(CRANE) hack/images.sh
+
+push-providers: pars
+	@set -e; for p in $(PROVIDERS); do \
+		$(BIN) reg push $(REG_PUSH_FLAGS) $(REGISTRY)/providers/$$p:$(TAG) $(PAR_DIR)/$$p.par.gz; \
+	done
+
+push-actors: actors
+	@set -e; for a in $(ACTORS); do \
+		$(BIN) reg push $(REG_PUSH_FLAGS) $(REGISTRY)/actors/$$a:$(TAG) $(ACTOR_DIR)/$${a}_s.wasm; \
+	done
+
+helm:
+	@set -e; helm=$${HELM:-$$(hack/tools.sh helm)}; \
+	$$helm lint --strict charts/trellis; \
+	$$helm lint --strict charts/trellis -f test/chart/testdata/applier-external-nats.values.yaml; \
+	mkdir -p build/charts; $$helm package charts/trellis -d build/charts
+
+# With KUBECONFIG set: the walkthrough on that cluster, with images and artifacts pushed to
+# REGISTRY (which its nodes and pods must reach). Without: a throwaway single-node cluster on this
+# machine (hack/cluster, root, no Docker), torn down afterwards (KEEP_CLUSTER=1 keeps it).
+e2e:
+	REGISTRY=$(if $(filter command line environment,$(origin REGISTRY)),$(REGISTRY)) TAG=$(TAG) test/e2e/run.sh
