@@ -28,6 +28,9 @@ type actor struct {
 	sub  *nats.Subscription
 	mu   sync.Mutex
 	inst []lattice.ActorInstance // logical instances; len = pool size
+
+	inflight sync.WaitGroup // invocations handed to the actor and not yet answered
+	load     atomic.Int32   // how many, for tests and metrics
 }
 
 // actorModule is a verified, compiled revision of an actor with its instance pool.
@@ -155,9 +158,11 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 	am.pool.put(first)
 	a.mod.Store(am)
 	sub, err := h.nc.QueueSubscribe(h.subj.Actor(id), h.subj.Actor(id), func(m *nats.Msg) {
-		h.wg.Add(1)
+		a.inflight.Add(1)
+		a.load.Add(1)
 		go func() {
-			defer h.wg.Done()
+			defer a.inflight.Done()
+			defer a.load.Add(-1)
 			h.serveInvocation(a, m)
 		}()
 	})
@@ -231,12 +236,10 @@ func (h *Host) stopActor(a *actor, count int, annotations map[string]string) int
 	a.mu.Unlock()
 	am := a.mod.Load()
 	if len(kept) == 0 {
-		if a.sub != nil {
-			_ = a.sub.Unsubscribe()
-		}
 		h.actors.mu.Lock()
 		delete(h.actors.actors, a.id)
 		h.actors.mu.Unlock()
+		h.quiesceActor(a)
 		am.pool.close()
 	} else {
 		am.pool.resize(len(kept))
@@ -245,6 +248,24 @@ func (h *Host) stopActor(a *actor, count int, annotations map[string]string) int
 		h.publish(lattice.EventActorStopped, lattice.ActorStoppedData{PublicKey: a.id, InstanceID: in.InstanceID, Annotations: in.Annotations})
 	}
 	return len(removed)
+}
+
+// quiesceActor stops an actor taking invocations without losing any it was handed: the queue
+// subscription is drained (the server stops delivering, and what it had sent is still served),
+// then the invocations in flight are awaited. Other hosts' instances take the new ones.
+func (h *Host) quiesceActor(a *actor) {
+	if a.sub != nil {
+		closed := a.sub.StatusChanged(nats.SubscriptionClosed)
+		if err := a.sub.Drain(); err == nil {
+			select {
+			case <-closed:
+			case <-time.After(h.cfg.RPCTimeout):
+				h.log.Warn().Str("actor", a.id).Msg("draining the actor's subscription timed out")
+				_ = a.sub.Unsubscribe()
+			}
+		}
+	}
+	a.inflight.Wait()
 }
 
 // scaleActor sets the number of instances of a running actor, or starts it from ref when absent.

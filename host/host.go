@@ -177,7 +177,10 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	}
 }
 
-// shutdown stops actors, publishes host_stopped and closes connections. Idempotent.
+// shutdown stops the host in the order that loses no acknowledged work: the commands it acked
+// finish, then providers stop (each finishes what it is serving, which may still call actors
+// here), then actors (their subscriptions drained and their invocations in flight answered), and
+// last the connection.
 func (h *Host) shutdown() {
 	h.wg.Wait()
 	if h.nc != nil {
@@ -191,8 +194,13 @@ func (h *Host) shutdown() {
 		}
 		wg.Wait()
 		for _, a := range h.actors.all() {
-			h.stopActor(a, 0, nil)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h.stopActor(a, 0, nil)
+			}()
 		}
+		wg.Wait()
 	}
 	if h.nc != nil && !h.nc.IsClosed() {
 		h.publish(lattice.EventHostStopped, lattice.HostStoppedData{Labels: h.cfg.Labels})

@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,4 +143,78 @@ func TestScaleRunsInstancesInParallel(t *testing.T) {
 	inv, err := l.Ctl.GetInventory(ctx, h.ID())
 	require.NoError(t, err)
 	require.Len(t, inv.Actors[0].Instances, 1)
+}
+
+// TestStopActorAnswersInvocationsInFlight stops an actor while one invocation is inside it
+// (blocked in a host call the test holds) and more wait for its only instance: every one of them
+// is answered, and only then is the actor gone for good.
+func TestStopActorAnswersInvocationsInFlight(t *testing.T) {
+	l := hosttest.New(t)
+	h := l.StartHost()
+	relay := relayActor(t)
+	id := l.StartActor(h, relay.Path, 1)
+
+	holdKey := latticetest.Key(t, lattice.PrefixModule).PublicKey()
+	entered, release := make(chan struct{}), make(chan struct{})
+	sub, err := l.NC.Subscribe(l.Ctl.Subjects().Actor(holdKey), func(m *nats.Msg) {
+		go func() {
+			close(entered)
+			<-release
+			resp := lattice.InvocationResponse{Msg: []byte("held")}
+			if inv, err := lattice.DecodeInvocation(m.Data); err == nil {
+				resp.InvocationID = inv.ID
+			}
+			data, _ := resp.Encode()
+			_ = m.Respond(data)
+		}()
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+
+	held := make(chan error, 1)
+	go func() {
+		out, err := relayCall(l, id, "", holdKey, "Hold.Wait", nil)
+		if err == nil && string(out) != "held" {
+			err = fmt.Errorf("held call returned %q", out)
+		}
+		held <- err
+	}()
+	<-entered
+
+	// These wait for the one instance, which the held call occupies.
+	const queued = 5
+	errs := make(chan error, queued)
+	for i := range queued {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			want := fmt.Sprintf("queued %d", i)
+			out, err := l.Ctl.Call(ctx, id, "Relay.Echo", []byte(want))
+			if err == nil && string(out) != want {
+				err = fmt.Errorf("echo returned %q, want %q", out, want)
+			}
+			errs <- err
+		}()
+	}
+	require.Eventually(t, func() bool { return h.ActorLoad(id) == 1+queued }, 10*time.Second, 5*time.Millisecond,
+		"all calls should have reached the host")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, l.Ctl.StopActor(ctx, lattice.StopActorCommand{HostID: h.ID(), ActorRef: id}))
+	require.Eventually(t, func() bool {
+		inv, err := l.Ctl.GetInventory(ctx, h.ID())
+		return err == nil && len(inv.Actors) == 0
+	}, 10*time.Second, 5*time.Millisecond, "the actor leaves the inventory at once")
+	require.Empty(t, l.Events.Find(lattice.EventActorStopped, func(d map[string]any) bool { return d["public_key"] == id }),
+		"actor_stopped comes only after the invocations in flight are answered")
+
+	close(release)
+	require.NoError(t, <-held)
+	for range queued {
+		require.NoError(t, <-errs)
+	}
+	l.Events.Wait(t, lattice.EventActorStopped, func(d map[string]any) bool { return d["public_key"] == id })
+	_, err = l.Ctl.Call(ctx, id, "Relay.Echo", []byte("after"))
+	require.Error(t, err, "a stopped actor takes no more invocations")
 }
