@@ -23,6 +23,10 @@ type Config struct {
 	NATSCredsFile string
 	// EmbeddedNATS, when set, makes the host start its own nats-server with JetStream.
 	EmbeddedNATS *EmbeddedNATS
+	// ConnectTimeout is how long the host keeps trying to reach NATS and the lattice's JetStream
+	// bucket when it starts (a NATS server started alongside, as in a Helm release, may not be
+	// ready yet). Once connected, the host reconnects for as long as it runs.
+	ConnectTimeout time.Duration
 
 	// HostSeed is the host's identity (S N…); generated when empty.
 	HostSeed string
@@ -88,6 +92,7 @@ func DefaultConfig() Config {
 		Labels:                 map[string]string{},
 		DataDir:                dir,
 		RPCTimeout:             lattice.DefaultRPCTimeout * time.Millisecond,
+		ConnectTimeout:         time.Minute,
 		HeartbeatInterval:      30 * time.Second,
 		ProviderShutdownDelay:  2 * time.Second,
 		ProviderHealthDelay:    5 * time.Second,
@@ -140,6 +145,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RPCTimeout <= 0 {
 		errs = append(errs, errors.New("rpc timeout: must be positive"))
+	}
+	if c.ConnectTimeout <= 0 {
+		errs = append(errs, errors.New("connect timeout: must be positive"))
 	}
 	if c.ProviderShutdownDelay <= 0 || c.ProviderHealthDelay <= 0 || c.ProviderHealthInterval <= 0 {
 		errs = append(errs, errors.New("provider shutdown delay, health delay and health interval: must be positive"))

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -38,7 +39,14 @@ func (h *Host) connect(ctx context.Context) error {
 	if h.cfg.NATSCredsFile != "" {
 		opts = append(opts, nats.UserCredentials(h.cfg.NATSCredsFile))
 	}
-	nc, err := nats.Connect(url, opts...)
+	// At start the server may not be up yet: keep trying until ConnectTimeout, saying so.
+	cctx, ccancel := context.WithTimeout(ctx, h.cfg.ConnectTimeout)
+	defer ccancel()
+	var nc *nats.Conn
+	err := h.untilReady(cctx, "nats "+url, func() (err error) {
+		nc, err = nats.Connect(url, opts...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("connect to nats %s: %w", url, err)
 	}
@@ -54,15 +62,53 @@ func (h *Host) connect(ctx context.Context) error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	h.js = js
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	st, err := lattice.OpenStore(sctx, js, h.cfg.Lattice, 1)
+	var st *lattice.Store
+	err = h.untilReady(cctx, "jetstream bucket "+h.subj.Bucket(), func() (err error) {
+		sctx, cancel := context.WithTimeout(cctx, 10*time.Second)
+		defer cancel()
+		st, err = lattice.OpenStore(sctx, js, h.cfg.Lattice, 1)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("open lattice store %s (is JetStream enabled on %s?): %w", h.subj.Bucket(), url, err)
 	}
 	h.store = st
 	h.chunks = lattice.NewChunks(nc, h.cfg.JSDomain, h.cfg.Lattice, h.log)
 	return nil
+}
+
+// untilReady calls try until it succeeds, ctx ends, or the error cannot go away by waiting
+// (credentials refused), logging the first failure and then every ten seconds.
+func (h *Host) untilReady(ctx context.Context, what string, try func() error) error {
+	wait := 100 * time.Millisecond
+	var logged time.Time
+	for {
+		err := try()
+		if err == nil || permanent(err) {
+			return err
+		}
+		if time.Since(logged) >= 10*time.Second {
+			h.log.Warn().Err(err).Msgf("waiting for %s", what)
+			logged = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// permanent reports errors that waiting does not cure.
+func permanent(err error) bool {
+	for _, e := range []error{nats.ErrAuthorization, nats.ErrAuthExpired, nats.ErrAuthRevoked,
+		jetstream.ErrJetStreamNotEnabled, jetstream.ErrJetStreamNotEnabledForAccount} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // startEmbedded runs a nats-server with JetStream on a file store.

@@ -32,6 +32,7 @@ type hostFlags struct {
 	jsDomain       string
 	rpcTimeout     millis
 	provShutdown   millis
+	connectTimeout millis
 	logLevel       string
 	logFormat      string
 	dashboardAddr  string
@@ -68,6 +69,9 @@ func (f *hostFlags) register(fs *pflag.FlagSet, allowFileLoad bool) {
 	f.rpcTimeout = millis(def.RPCTimeout)
 	fs.Var(&f.rpcTimeout, "rpc-timeout", "timeout of invocations (duration or milliseconds)")
 	withEnvNames(fs, "rpc-timeout", "TRELLIS_RPC_TIMEOUT", "WASMCLOUD_RPC_TIMEOUT_MS")
+	f.connectTimeout = millis(def.ConnectTimeout)
+	fs.Var(&f.connectTimeout, "connect-timeout", "how long to keep trying to reach NATS and JetStream at start")
+	withEnvNames(fs, "connect-timeout", "TRELLIS_CONNECT_TIMEOUT")
 	f.provShutdown = millis(def.ProviderShutdownDelay)
 	fs.Var(&f.provShutdown, "provider-shutdown-delay", "how long a provider may take to exit after the shutdown request")
 	withEnvNames(fs, "provider-shutdown-delay", "TRELLIS_PROVIDER_SHUTDOWN_DELAY", "WASMCLOUD_PROV_SHUTDOWN_DELAY_MS")
@@ -108,6 +112,7 @@ func (f *hostFlags) config(stderr io.Writer) (host.Config, error) {
 	cfg.JSDomain = f.jsDomain
 	cfg.RPCTimeout = time.Duration(f.rpcTimeout)
 	cfg.ProviderShutdownDelay = time.Duration(f.provShutdown)
+	cfg.ConnectTimeout = time.Duration(f.connectTimeout)
 	labels, err := hostLabels(os.Environ(), f.labels)
 	if err != nil {
 		return cfg, err
