@@ -44,9 +44,15 @@ build:
 run: actors pars
 	$(BIN) up --demo build
 
+# The Kubernetes walkthrough (make e2e: root, a throwaway local cluster) is part of the tests in CI
+# (CI=true) or with E2E=1; elsewhere make test says it left it out.
+E2E ?= $(if $(filter true,$(CI)),1,0)
+
 test:
 	$(GO) test -race -count=1 ./...
 	@$(MAKE) --no-print-directory fuzz
+	@if [ "$(E2E)" = 1 ]; then $(MAKE) --no-print-directory e2e; \
+	else echo "make test: the Kubernetes walkthrough (make e2e) was not run: E2E=1 runs it (root, or KUBECONFIG and REGISTRY)"; fi
 
 # Every Fuzz target of every package, briefly: `make fuzz FUZZTIME=1m` for longer runs.
 fuzz:

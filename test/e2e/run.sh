@@ -66,5 +66,5 @@ MAKEVARS=(REGISTRY="$REGISTRY" INSECURE="${INSECURE:-}")
 
 phase "images: build and push" make --no-print-directory images "${MAKEVARS[@]}"
 phase "providers and actors: push" make --no-print-directory push-providers push-actors "${MAKEVARS[@]}" \
-	PAR_PLATFORMS="${E2E_PAR_PLATFORMS:-linux/$(go env GOARCH)}"
+	PAR_PLATFORMS="${E2E_PAR_PLATFORMS:-linux/$(go env GOARCH)}" PAR_DIR=build/e2e/providers
 phase "walkthrough" test/e2e/walkthrough.sh "$KUBECONFIG" "$REGISTRY"
