@@ -58,28 +58,27 @@ func (c *linkCache) putClaims(pk string, m map[string]string) {
 	}
 }
 
-// apply records a link put; reason is empty when the link is applied.
-func (c *linkCache) apply(l lattice.LinkDefinition, reason string) {
+// apply records a link put; reason is empty when the link is applied. It returns the link that
+// was applied for the same actor, contract and link name before, if any: the put replaces it.
+func (c *linkCache) apply(l lattice.LinkDefinition, reason string) (prev lattice.LinkDefinition, replaced bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := linkKey{l.ActorID, l.ContractID, l.LinkName}
+	prev, replaced = c.byKey[k]
+	if replaced && prev.ID != l.ID {
+		// The same link stored under another key (written by an older client): the newer wins.
+		delete(c.byID, prev.ID)
+		delete(c.rejected, prev.ID)
+	}
 	c.byID[l.ID] = l
 	if reason != "" {
 		c.rejected[l.ID] = reason
 		delete(c.byKey, k)
-		return
+		return prev, replaced
 	}
 	delete(c.rejected, l.ID)
 	c.byKey[k] = l
-}
-
-// applied reports whether the link with that id is currently applied.
-func (c *linkCache) applied(id string) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	_, seen := c.byID[id]
-	_, rejected := c.rejected[id]
-	return seen && !rejected
+	return prev, replaced
 }
 
 // remove forgets a link by id and returns it, with whether it had been applied.
@@ -162,9 +161,8 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 			if l.Values == nil {
 				l.Values = map[string]string{}
 			}
-			wasApplied := h.links.applied(l.ID)
 			reason := h.linkVerdict(&l)
-			h.links.apply(l, reason)
+			prev, replaced := h.links.apply(l, reason)
 			if reason != "" {
 				h.log.Warn().Str("link", l.ID).Str("reason", reason).Msg("link rejected")
 			}
@@ -175,12 +173,13 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 					h.publish(lattice.EventLinkdefSet, linkdefData(l, ""))
 				}
 			}
-			switch {
-			case reason == "":
+			if replaced && (reason != "" || prev.ProviderID != l.ProviderID) {
+				// The link moved to another provider, or was replaced by one this host does not
+				// accept: the provider that had it lets go of it.
+				h.linkChanged(prev, true, true)
+			}
+			if reason == "" {
 				h.linkChanged(l, true, false)
-			case wasApplied:
-				// The link was replaced by one this host does not accept: withdraw it.
-				h.linkChanged(l, true, true)
 			}
 		case ch.Kind == lattice.KindLink && ch.Op == lattice.OpDelete:
 			h.forgetLink(strings.TrimPrefix(ch.Key, lattice.LinkKeyPrefix), live)

@@ -70,6 +70,36 @@ func TestLinkDeleteClosesTheListenerAndTwoActorsServeAtOnce(t *testing.T) {
 	require.Equal(t, echoBody, body)
 }
 
+// TestLinkMovedToAnotherProvider puts the actor's link again with another provider: the new one
+// serves, and the one that had the link lets go of it (its listener closes).
+func TestLinkMovedToAnotherProvider(t *testing.T) {
+	l := hosttest.New(t)
+	h := l.StartHost()
+	echoID := l.StartActor(h, echoActor(t).Path, 1)
+	first := l.StartProvider(h, httpProvider(t).Path, "")
+	second := l.StartProvider(h, httpProvider(t).Path, "")
+	require.NotEqual(t, first, second)
+	p1, p2 := latticetest.FreePort(t), latticetest.FreePort(t)
+
+	l.PutLink(lattice.LinkDefinition{ActorID: echoID, ProviderID: first, ContractID: httpserver.ContractID, Values: map[string]string{"ADDRESS": addr(p1)}})
+	status, body := waitHTTP(t, url(p1, "/"))
+	require.Equal(t, 200, status)
+	require.Equal(t, echoBody, body)
+
+	l.PutLink(lattice.LinkDefinition{ActorID: echoID, ProviderID: second, ContractID: httpserver.ContractID, Values: map[string]string{"ADDRESS": addr(p2)}})
+	status, body = waitHTTP(t, url(p2, "/"))
+	require.Equal(t, 200, status)
+	require.Equal(t, echoBody, body)
+	waitClosed(t, p1)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	links, err := l.Ctl.GetLinks(ctx)
+	require.NoError(t, err)
+	require.Len(t, links, 1)
+	require.Equal(t, second, links[0].ProviderID)
+}
+
 func TestKVCounter(t *testing.T) {
 	for _, backend := range []string{"memory", "redis"} {
 		t.Run(backend, func(t *testing.T) {
