@@ -72,7 +72,7 @@ check:
 	$(GO) mod tidy -diff
 
 # The applier's benchmark needs a kube-apiserver: hack/kube-apiserver.sh builds it once (minutes)
-# into ~/.cache/trellis/k8s and prints its path at once afterwards.
+# into ~/.cache/trellis/cluster and prints its path at once afterwards.
 bench:
 	@kas=$${TRELLIS_KUBE_APISERVER:-$$(bash hack/kube-apiserver.sh)} && \
 	TRELLIS_KUBE_APISERVER="$$kas" $(GO) test -run '^$$' -bench . -benchmem ./...

@@ -48,7 +48,7 @@ const KubeAPIServerEnv = "TRELLIS_KUBE_APISERVER"
 
 // KubeAPIServerPath returns where the kube-apiserver binary is looked for: $TRELLIS_KUBE_APISERVER,
 // else envtest's $TEST_ASSET_KUBE_APISERVER, else the default output of hack/kube-apiserver.sh
-// (the user cache dir's trellis/k8s/bin/kube-apiserver). It does not check that the file exists.
+// (the user cache dir's trellis/cluster/bin/kube-apiserver). It does not check that the file exists.
 func KubeAPIServerPath() string {
 	for _, env := range []string{KubeAPIServerEnv, "TEST_ASSET_KUBE_APISERVER"} {
 		if p := os.Getenv(env); p != "" {
@@ -59,7 +59,7 @@ func KubeAPIServerPath() string {
 	if err != nil {
 		base = filepath.Join(os.TempDir(), "cache")
 	}
-	return filepath.Join(base, "trellis", "k8s", "bin", "kube-apiserver")
+	return filepath.Join(base, "trellis", "cluster", "bin", "kube-apiserver")
 }
 
 // NeedKubeAPIServer returns the path of the kube-apiserver binary. When it is missing the test
