@@ -149,6 +149,8 @@ func (h *Host) hostData(p *provider, links []lattice.LinkDefinition) (*lattice.H
 		ProviderKey: p.id.key, LinkDefinitions: nonNilLinks(links), ConfigJSON: p.config,
 		DefaultRPCTimeoutMS: uint64(h.cfg.RPCTimeout.Milliseconds()), ClusterIssuers: h.issuers,
 		InvocationSeed: seed, JSDomain: h.cfg.JSDomain, LogLevel: "info",
+		// JSON lines, so that lineLog keeps each entry's level and fields in the host's log.
+		StructuredLogging: true,
 	}
 	if h.cfg.NATSCredsFile != "" {
 		raw, err := os.ReadFile(h.cfg.NATSCredsFile)
@@ -320,7 +322,9 @@ func (h *Host) pushLink(p *provider, l lattice.LinkDefinition, deleted bool) {
 	}
 }
 
-// lineLog logs what a provider process writes, one log entry per line.
+// lineLog logs what a provider process writes, one log entry per line. A JSON line (a provider
+// told structured_logging) keeps its level, message and fields; any other line is logged as is,
+// at info.
 type lineLog struct {
 	log zerolog.Logger
 	mu  sync.Mutex
@@ -337,7 +341,7 @@ func (l *lineLog) Write(p []byte) (int, error) {
 			break
 		}
 		if line := strings.TrimSpace(string(l.buf[:i])); line != "" {
-			l.log.Info().Msg(line)
+			l.entry(line)
 		}
 		l.buf = l.buf[i+1:]
 	}
@@ -346,4 +350,36 @@ func (l *lineLog) Write(p []byte) (int, error) {
 		l.buf = l.buf[:0]
 	}
 	return len(p), nil
+}
+
+// entry logs one line of the provider's output.
+func (l *lineLog) entry(line string) {
+	var fields map[string]any
+	if line[0] != '{' || json.Unmarshal([]byte(line), &fields) != nil {
+		l.log.Info().Msg(line)
+		return
+	}
+	level := zerolog.InfoLevel
+	if s, ok := fields["level"].(string); ok {
+		switch lv := strings.ToLower(s); lv {
+		case "warning":
+			level = zerolog.WarnLevel
+		case "critical":
+			level = zerolog.ErrorLevel
+		default:
+			if parsed, err := zerolog.ParseLevel(lv); err == nil && parsed != zerolog.NoLevel {
+				level = parsed
+			}
+		}
+	}
+	msg, _ := fields["message"].(string)
+	if inner, ok := fields["fields"].(map[string]any); ok && msg == "" { // tracing's JSON layout
+		msg, _ = inner["message"].(string)
+		delete(inner, "message")
+	}
+	// The host's logger already says which component, provider and link name this is.
+	for _, k := range []string{"level", "message", "time", "timestamp", "component", "provider", "link_name"} {
+		delete(fields, k)
+	}
+	l.log.WithLevel(level).Fields(fields).Msg(msg)
 }
