@@ -85,6 +85,10 @@ func TestKubernetes(t *testing.T) {
 		require.Equal(t, corev1.ProtocolTCP, svc.Spec.Ports[0].Protocol)
 		require.Equal(t, int32(8080), svc.Spec.Ports[0].Port)
 		require.Equal(t, intstr.FromInt32(8080), svc.Spec.Ports[0].TargetPort)
+		// Owned by the applier's ServiceAccount, so deleting it (helm uninstall) takes the Service.
+		sa, err := c.admin.ServiceAccounts(c.ns).Get(context.Background(), serviceAccount, metav1.GetOptions{})
+		require.NoError(t, err)
+		require.Equal(t, []metav1.OwnerReference{{APIVersion: "v1", Kind: "ServiceAccount", Name: serviceAccount, UID: sa.UID}}, svc.OwnerReferences)
 
 		// A changed port updates the Service in place.
 		byAddress.Values = map[string]string{"ADDRESS": "0.0.0.0:8081"}
@@ -108,7 +112,7 @@ func TestKubernetes(t *testing.T) {
 		// A port changed by hand is put back.
 		edited := c.service(t, name)
 		edited.Spec.Ports[0].Port = 1234
-		_, err := c.admin.Services(c.ns).Update(context.Background(), edited, metav1.UpdateOptions{})
+		_, err = c.admin.Services(c.ns).Update(context.Background(), edited, metav1.UpdateOptions{})
 		require.NoError(t, err)
 		c.waitPorts(t, l.name, want)
 

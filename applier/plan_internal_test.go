@@ -1,13 +1,18 @@
 package applier
 
 import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/rest"
 
 	"github.com/trellis-lattice/trellis/lattice"
 )
@@ -70,12 +75,15 @@ func TestServiceMatchesAndMutate(t *testing.T) {
 	p := planServices([]lattice.LinkDefinition{link(actorA, provA, HTTPServerContract, "default", map[string]string{"port": "8080"})}, managed)
 	d := p.want[ServiceName(actorA)]
 	sel := DefaultSelector()
-	svc := d.object("apps", sel)
-	require.True(t, d.matches(svc, sel))
+	owner := &metav1.OwnerReference{APIVersion: "v1", Kind: "ServiceAccount", Name: "trellis-applier", UID: "0b5e1c2d-uid"}
+	svc := d.object("apps", sel, owner)
+	require.Equal(t, []metav1.OwnerReference{*owner}, svc.OwnerReferences)
+	require.True(t, d.matches(svc, sel, owner))
+	require.True(t, d.matches(svc, sel, nil), "no owner wanted: any owners are fine")
 
 	svc.Labels["extra"] = "kept"
 	svc.Annotations = map[string]string{"note": "kept"}
-	require.True(t, d.matches(svc, sel), "other labels are fine")
+	require.True(t, d.matches(svc, sel, owner), "other labels are fine")
 
 	for name, edit := range map[string]func(*corev1.Service){
 		"label changed":      func(s *corev1.Service) { s.Labels[LabelProviderID] = provB },
@@ -86,18 +94,49 @@ func TestServiceMatchesAndMutate(t *testing.T) {
 		"a second port":      func(s *corev1.Service) { s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Port: 9}) },
 		"no ports":           func(s *corev1.Service) { s.Spec.Ports = nil },
 		"selector different": func(s *corev1.Service) { s.Spec.Selector = map[string]string{"app": "x"} },
+		"owner missing": func(s *corev1.Service) {
+			s.OwnerReferences = []metav1.OwnerReference{{Kind: "Other", Name: "o", UID: "other"}}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := svc.DeepCopy()
 			s.Spec.ClusterIP = "10.96.0.7"
 			s.Spec.Ports[0].NodePort = 30001
 			edit(s)
-			require.False(t, d.matches(s, sel))
-			d.mutate(s, sel)
-			require.True(t, d.matches(s, sel))
+			require.False(t, d.matches(s, sel, owner))
+			d.mutate(s, sel, owner)
+			require.True(t, d.matches(s, sel, owner))
+			require.Len(t, s.OwnerReferences, map[bool]int{true: 2, false: 1}[name == "owner missing"], "other owners are kept")
 			require.Equal(t, "kept", s.Labels["extra"])
 			require.Equal(t, "kept", s.Annotations["note"])
 			require.Equal(t, "10.96.0.7", s.Spec.ClusterIP)
 		})
 	}
+}
+
+func TestTokenServiceAccount(t *testing.T) {
+	jwt := func(claims string) string {
+		enc := base64.RawURLEncoding.EncodeToString
+		return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(claims)) + ".c2ln"
+	}
+	for _, tc := range []struct {
+		name, token, ns, sa, uid string
+	}{
+		{"bound token", jwt(`{"kubernetes.io":{"namespace":"apps","serviceaccount":{"name":"demo-trellis","uid":"u-1"}}}`), "apps", "demo-trellis", "u-1"},
+		{"legacy secret token", jwt(`{"kubernetes.io/serviceaccount/namespace":"apps","kubernetes.io/serviceaccount/service-account.name":"old","kubernetes.io/serviceaccount/service-account.uid":"u-2"}`), "apps", "old", "u-2"},
+		{"a user's token", jwt(`{"sub":"jane"}`), "", "", ""},
+		{"not a JWT", "static-token", "", "", ""},
+		{"bad base64", "a.%%%.c", "", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns, sa, uid := tokenServiceAccount(tc.token)
+			require.Equal(t, []string{tc.ns, tc.sa, tc.uid}, []string{ns, sa, uid})
+		})
+	}
+	bound := jwt(`{"kubernetes.io":{"namespace":"apps","serviceaccount":{"name":"demo-trellis","uid":"u-1"}}}`)
+	require.NotNil(t, serviceAccountOwner(&rest.Config{BearerToken: bound}, "apps"))
+	require.Nil(t, serviceAccountOwner(&rest.Config{BearerToken: bound}, "other"), "an owner must be in the Service's namespace")
+	file := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(file, []byte(bound+"\n"), 0o600))
+	require.Equal(t, "demo-trellis", serviceAccountOwner(&rest.Config{BearerTokenFile: file}, "apps").Name)
 }

@@ -53,6 +53,7 @@ type serviceApplier struct {
 	linkErr     error                             // why the watch of the links ended, until it is back
 	reported    map[string]string                 // Service name → problem logged last
 	informer    cache.SharedIndexInformer
+	owner       *metav1.OwnerReference // put on every Service: see serviceAccountOwner
 }
 
 func newServiceApplier(cfg Config, a *access, nc *nats.Conn, jsDomain, latticeName string, log zerolog.Logger) (*serviceApplier, error) {
@@ -71,6 +72,7 @@ func newServiceApplier(cfg Config, a *access, nc *nats.Conn, jsDomain, latticeNa
 		fieldManager: cfg.FieldManager,
 		managed:      map[string]string{LabelManagedBy: ManagedBy, LabelLattice: labelValue(latticeName)},
 		services:     core.Services(a.namespace),
+		owner:        serviceAccountOwner(a.rest, a.namespace),
 		kick:         make(chan struct{}, 1),
 		links:        map[string]lattice.LinkDefinition{},
 		reported:     map[string]string{},
@@ -322,7 +324,7 @@ func (s *serviceApplier) reconcile(ctx context.Context, live bool) error {
 			err = s.create(ctx, d)
 		case !s.owns(cur):
 			err = errForeign
-		case !d.matches(cur, s.selector):
+		case !d.matches(cur, s.selector, s.owner):
 			err = s.update(ctx, d, cur)
 		}
 		if errors.Is(err, errForeign) {
@@ -370,7 +372,7 @@ func (s *serviceApplier) owns(svc *corev1.Service) bool {
 
 // create makes d's Service; when one exists it is updated if it is ours and left alone if not.
 func (s *serviceApplier) create(ctx context.Context, d desired) error {
-	_, err := s.services.Create(ctx, d.object(s.namespace, s.selector), metav1.CreateOptions{FieldManager: s.fieldManager})
+	_, err := s.services.Create(ctx, d.object(s.namespace, s.selector, s.owner), metav1.CreateOptions{FieldManager: s.fieldManager})
 	switch {
 	case err == nil:
 		s.log.Info().Str("service", d.name).Int32("port", d.port).Str("actor", d.link.ActorID).Msg("Service created")
@@ -398,11 +400,11 @@ func (s *serviceApplier) update(ctx context.Context, d desired, cur *corev1.Serv
 		if !s.owns(svc) {
 			return errForeign
 		}
-		if d.matches(svc, s.selector) {
+		if d.matches(svc, s.selector, s.owner) {
 			return nil
 		}
 		svc = svc.DeepCopy()
-		d.mutate(svc, s.selector)
+		d.mutate(svc, s.selector, s.owner)
 		if _, err := s.services.Update(ctx, svc, metav1.UpdateOptions{FieldManager: s.fieldManager}); err != nil {
 			return err
 		}

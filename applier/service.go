@@ -195,10 +195,14 @@ func (d desired) ports() []corev1.ServicePort {
 	}}
 }
 
-// object returns the Service to create.
-func (d desired) object(namespace string, selector map[string]string) *corev1.Service {
+// object returns the Service to create, owned by owner when it is not nil.
+func (d desired) object(namespace string, selector map[string]string, owner *metav1.OwnerReference) *corev1.Service {
+	var owners []metav1.OwnerReference
+	if owner != nil {
+		owners = []metav1.OwnerReference{*owner}
+	}
 	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: namespace, Labels: maps.Clone(d.labels)},
+		ObjectMeta: metav1.ObjectMeta{Name: d.name, Namespace: namespace, Labels: maps.Clone(d.labels), OwnerReferences: owners},
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: maps.Clone(selector),
@@ -208,8 +212,12 @@ func (d desired) object(namespace string, selector map[string]string) *corev1.Se
 }
 
 // matches reports whether svc already is what d calls for: d's labels (others may be there too),
-// exactly the selector, and one TCP port with d's port as port and target port.
-func (d desired) matches(svc *corev1.Service, selector map[string]string) bool {
+// owner among its owners, exactly the selector, and one TCP port with d's port as port and target
+// port.
+func (d desired) matches(svc *corev1.Service, selector map[string]string, owner *metav1.OwnerReference) bool {
+	if !hasOwner(svc.OwnerReferences, owner) {
+		return false
+	}
 	for k, v := range d.labels {
 		if svc.Labels[k] != v {
 			return false
@@ -223,10 +231,13 @@ func (d desired) matches(svc *corev1.Service, selector map[string]string) bool {
 }
 
 // mutate makes svc what d calls for, keeping everything else (cluster IP, other labels,
-// annotations). A node port of an unchanged port is kept.
-func (d desired) mutate(svc *corev1.Service, selector map[string]string) {
+// annotations, other owners). A node port of an unchanged port is kept.
+func (d desired) mutate(svc *corev1.Service, selector map[string]string, owner *metav1.OwnerReference) {
 	if svc.Labels == nil {
 		svc.Labels = map[string]string{}
+	}
+	if !hasOwner(svc.OwnerReferences, owner) {
+		svc.OwnerReferences = append(svc.OwnerReferences, *owner)
 	}
 	maps.Copy(svc.Labels, d.labels)
 	svc.Spec.Selector = maps.Clone(selector)

@@ -241,6 +241,7 @@ func TestNotes(t *testing.T) {
 		"wasmcloud:httpserver ADDRESS=0.0.0.0:8080",
 		"kubectl -n app port-forward svc/<the actor id, lowercased> 8080",
 		"curl localhost:8080",
+		"owned by this release's ServiceAccount demo-trellis",
 	} {
 		require.Contains(t, out, want)
 	}

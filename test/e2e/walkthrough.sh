@@ -13,7 +13,9 @@
 #      each pod's host id: test/e2e/rpcwatch counts them); deleting one host pod while a client
 #      keeps calling does not break the Service, and once the replacement host runs the providers
 #      and the actor (started by this script, as an operator would), both pods serve again;
-#   5. `link del` -> the applier deletes the Service; `helm uninstall` leaves nothing in the namespace.
+#   5. `link del` -> the applier deletes the Service; `link put` again -> it is back; `helm
+#      uninstall` with the link in place leaves nothing in the namespace (the applier's Services
+#      are owned by the release's ServiceAccount).
 #
 # REGISTRY must hold what `make images push-providers push-actors REGISTRY=… TAG=…` pushes, and be
 # reachable from this machine, the cluster's nodes (images) and its pods (actors and providers).
@@ -282,15 +284,27 @@ grep ' fail' "$WORK/steady.log" | head -5 >&2 || true
 served_by 40
 [ "$(served "$H2")" -gt 0 ] 2>/dev/null && [ "$(served "$H3")" -gt 0 ] 2>/dev/null || fail "not served by both hosts after the replacement: $SERVED"
 
-step "link del -> the applier deletes the Service; helm uninstall leaves nothing"
+step "link del -> the applier deletes the Service; link put brings it back"
 ctl link del "$ACTOR" wasmcloud:httpserver >&2
 retry 60 service_gone || fail "Service $SVC is still there after link del"
+ctl link put "$ACTOR" "$HTTP" wasmcloud:httpserver ADDRESS=0.0.0.0:8080 >&2
+retry 60 k get service "$SVC" || fail "no Service $SVC after the link was put again"
+OWNER=$(k get service "$SVC" -o jsonpath='{.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}')
+say "Service $SVC is back, owned by $OWNER"
+
+step "helm uninstall with the link in place leaves nothing"
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 PIDS=()
 "$HELM" uninstall "$RELEASE" -n "$NS" --wait --timeout 3m >&2
 retry 120 no_pods || fail "pods left: $(k get pods -o name)"
-LEFT=$(k get all,configmaps,secrets,serviceaccounts,roles,rolebindings,persistentvolumeclaims,endpointslices -o name |
-	grep -v -x -e configmap/kube-root-ca.crt -e serviceaccount/default || true)
+left() {
+	k get all,configmaps,secrets,serviceaccounts,roles,rolebindings,persistentvolumeclaims,endpointslices -o name |
+		grep -v -x -e configmap/kube-root-ca.crt -e serviceaccount/default || true
+}
+nothing_left() { [ -z "$(left)" ]; }
+# the applier's Services go with the ServiceAccount that owns them (Kubernetes' garbage collector)
+retry 60 nothing_left || true
+LEFT=$(left)
 [ -z "$LEFT" ] || fail "left in namespace $NS after helm uninstall: $LEFT"
 say "namespace $NS holds nothing but its default ServiceAccount and root CA ConfigMap"
 "$KUBECTL" delete namespace "$NS" --wait=false >/dev/null
