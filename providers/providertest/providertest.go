@@ -222,6 +222,22 @@ func newLattice(t *testing.T, ns *server.Server) *testLattice {
 	}
 }
 
+// hostData is the HostData of a fresh provider on the lattice, as a host would write it.
+func (lat *testLattice) hostData(t testing.TB) lattice.HostData {
+	return lattice.HostData{
+		HostID:              latticetest.Key(t, lattice.PrefixServer).PublicKey(),
+		LatticeRPCPrefix:    lat.subj.Lattice,
+		LinkName:            lattice.DefaultLinkName,
+		LatticeRPCURL:       fmt.Sprintf("127.0.0.1:%d", latticetest.Port(t, lat.ns)),
+		EnvValues:           map[string]string{},
+		InstanceID:          uuid.NewString(),
+		ProviderKey:         latticetest.Key(t, lattice.PrefixService).PublicKey(),
+		DefaultRPCTimeoutMS: 2000,
+		ClusterIssuers:      []string{lat.cluster.PublicKey()},
+		InvocationSeed:      lat.seed,
+	}
+}
+
 // provider is one providers.Run under test.
 type provider struct {
 	lat    *testLattice
@@ -234,19 +250,7 @@ type provider struct {
 // start runs a fresh provider; edit may adjust its HostData.
 func (lat *testLattice) start(t *testing.T, s Subject, edit func(*lattice.HostData, *provider)) *provider {
 	t.Helper()
-	hd := lattice.HostData{
-		HostID:              latticetest.Key(t, lattice.PrefixServer).PublicKey(),
-		LatticeRPCPrefix:    lat.subj.Lattice,
-		LinkName:            lattice.DefaultLinkName,
-		LatticeRPCURL:       fmt.Sprintf("127.0.0.1:%d", latticetest.Port(t, lat.ns)),
-		EnvValues:           map[string]string{},
-		InstanceID:          uuid.NewString(),
-		ProviderKey:         latticetest.Key(t, lattice.PrefixService).PublicKey(),
-		DefaultRPCTimeoutMS: 2000,
-		ClusterIssuers:      []string{lat.cluster.PublicKey()},
-		InvocationSeed:      lat.seed,
-	}
-	pr := &provider{lat: lat, hd: hd, cfg: s.Config}
+	pr := &provider{lat: lat, hd: lat.hostData(t), cfg: s.Config}
 	if edit != nil {
 		edit(&pr.hd, pr)
 	}
