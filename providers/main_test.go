@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -84,24 +83,6 @@ func TestReadHostData(t *testing.T) {
 	require.Equal(t, hd.ProviderKey, got.ProviderKey)
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestMainRunsUntilShutdown(t *testing.T) {
 	ns := latticetest.RunNATS(t)
 	nc := latticetest.Connect(t, ns)
@@ -109,7 +90,7 @@ func TestMainRunsUntilShutdown(t *testing.T) {
 	hd.StructuredLogging = true
 	hd.LogLevel = "DEBUG"
 
-	var stderr syncBuffer
+	var stderr latticetest.SyncBuffer
 	code := make(chan int, 1)
 	go func() {
 		code <- run(context.Background(), strings.NewReader(encodeLine(t, hd)), &stderr, nopProvider{}, DefaultConfig("test:nop"))

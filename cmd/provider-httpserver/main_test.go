@@ -98,7 +98,7 @@ func TestProcess(t *testing.T) {
 
 	line, err := hd.Encode()
 	require.NoError(t, err)
-	var stderr syncBuffer
+	var stderr latticetest.SyncBuffer
 	cmd := exec.Command(bin)
 	cmd.Stdin = bytes.NewReader(line)
 	cmd.Stderr = &stderr
@@ -152,7 +152,7 @@ func TestSIGTERMExitsCleanly(t *testing.T) {
 	}
 	line, err := hd.Encode()
 	require.NoError(t, err)
-	var stderr syncBuffer
+	var stderr latticetest.SyncBuffer
 	cmd := exec.Command(bin)
 	cmd.Stdin = bytes.NewReader(line)
 	cmd.Stderr = &stderr

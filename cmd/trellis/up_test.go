@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -11,30 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/trellis-lattice/trellis/lattice/latticetest"
 )
-
-// syncBuffer is a bytes.Buffer safe to write from the CLI's goroutine while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // buildExampleActor compiles actor/examples/<name> for wasip1 into dir.
 func buildExampleActor(t *testing.T, dir, name string) string {
@@ -77,7 +59,7 @@ func TestUpEndToEnd(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var upOut, upErr syncBuffer
+	var upOut, upErr latticetest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"up", "--nats-port", "0", "--dashboard-addr", "",
@@ -165,7 +147,7 @@ func TestUpEndToEnd(t *testing.T) {
 	// A second host joins with `trellis host`, using the cluster key `up` saved.
 	hostCtx, stopHost := context.WithCancel(context.Background())
 	defer stopHost()
-	var hostOut, hostErr syncBuffer
+	var hostOut, hostErr latticetest.SyncBuffer
 	hostDone := make(chan int, 1)
 	go func() {
 		hostDone <- run(hostCtx, []string{"host", "--nats-url", url, "--dashboard-addr", "", "--data-dir", filepath.Join(dir, "data2"), "--log-level", "warn"}, &hostOut, &hostErr)
@@ -236,7 +218,7 @@ func TestUpDashboard(t *testing.T) {
 	useTempKeys(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var upOut, upErr syncBuffer
+	var upOut, upErr latticetest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"up", "--nats-port", "0", "--dashboard-addr", "127.0.0.1:0",

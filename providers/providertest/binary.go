@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -56,7 +55,7 @@ func RunBinary(t *testing.T, b Binary) {
 		line, err := pr.hd.Encode()
 		require.NoError(t, err)
 
-		var logs lockedBuffer
+		var logs latticetest.SyncBuffer
 		cmd := exec.Command(bin)
 		cmd.Stdin = bytes.NewReader(line)
 		cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -91,22 +90,4 @@ func RunBinary(t *testing.T, b Binary) {
 			t.Fatalf("the provider did not exit within 10s of the shutdown request; logs:\n%s", &logs)
 		}
 	})
-}
-
-// lockedBuffer collects a process's output, safe to read while it writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
