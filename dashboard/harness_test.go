@@ -17,13 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/trellis-lattice/trellis/dashboard"
 	"github.com/trellis-lattice/trellis/host"
+	"github.com/trellis-lattice/trellis/host/hosttest"
 	"github.com/trellis-lattice/trellis/lattice"
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
 )
@@ -46,8 +46,7 @@ func TestMain(m *testing.M) {
 // and a running dashboard served over HTTP.
 type env struct {
 	t    *testing.T
-	ns   *server.Server
-	seed string
+	lat  *hosttest.Lattice
 	nc   *nats.Conn
 	ctl  *lattice.Client
 	dash *dashboard.Dashboard
@@ -60,11 +59,8 @@ type envOpt func(*dashboard.Config)
 // is ready.
 func newEnv(t *testing.T, opts ...envOpt) *env {
 	t.Helper()
-	ns := latticetest.RunNATS(t)
-	cluster := latticetest.Key(t, lattice.PrefixCluster)
-	seed, err := cluster.Seed()
-	require.NoError(t, err)
-	nc := latticetest.Connect(t, ns)
+	lat := hosttest.New(t)
+	nc := lat.NC
 	ctl, err := lattice.NewClient(nc, lattice.ClientConfig{Timeout: 5 * time.Second, HostsQuietPeriod: 200 * time.Millisecond})
 	require.NoError(t, err)
 
@@ -92,55 +88,19 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	})
 	srv := httptest.NewServer(d.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, ns: ns, seed: seed, nc: nc, ctl: ctl, dash: d, srv: srv}
+	e := &env{t: t, lat: lat, nc: nc, ctl: ctl, dash: d, srv: srv}
 	require.Eventually(t, d.Ready, 10*time.Second, 10*time.Millisecond, "dashboard not ready")
 	return e
 }
 
-type hostOpt func(*host.Config)
-
-// startHost runs a host on the lattice until the test ends.
-func (e *env) startHost(opts ...hostOpt) *host.Host {
-	t := e.t
-	t.Helper()
-	cfg := host.DefaultConfig()
-	cfg.NATSURL = e.ns.ClientURL()
-	cfg.ClusterSeed = e.seed
-	cfg.DataDir = t.TempDir()
-	cfg.CacheDir = latticetest.CompilationCacheDir()
-	cfg.AllowFileLoad = true
-	cfg.RPCTimeout = 5 * time.Second
-	cfg.ProviderHealthDelay = 300 * time.Millisecond
-	cfg.ProviderHealthInterval = 2 * time.Second
-	cfg.ProviderShutdownDelay = time.Second
-	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	for _, o := range opts {
-		o(&cfg)
-	}
-	h, err := host.New(cfg)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	select {
-	case <-h.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("host did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("host not ready after 30s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("host did not stop within 30s")
-		}
-	})
-	return h
+// startHost runs a host on the lattice until the test ends, checking provider health often.
+func (e *env) startHost(opts ...hosttest.Option) *host.Host {
+	e.t.Helper()
+	return e.lat.StartHost(append([]hosttest.Option{func(c *host.Config) {
+		c.ProviderHealthDelay = 300 * time.Millisecond
+		c.ProviderHealthInterval = 2 * time.Second
+		c.ProviderShutdownDelay = time.Second
+	}}, opts...)...)
 }
 
 // url is the dashboard's address of path.
