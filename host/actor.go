@@ -88,7 +88,17 @@ func (h *Host) loadModule(ctx context.Context, ref string) ([]byte, error) {
 		}
 		return b, nil
 	}
-	return h.pullModule(ctx, ref)
+	m, err := h.pullModule(ctx, ref)
+	return m, h.refError(ref, err)
+}
+
+// refError says, for a reference that is not an OCI reference on a host that loads files, that it
+// is not a file either: "echo.wasm" is most often a file the user expected this host to have.
+func (h *Host) refError(ref string, err error) error {
+	if err != nil && h.cfg.AllowFileLoad && errors.Is(err, lattice.ErrBadOCIRef) {
+		return fmt.Errorf("%s is not a file on this host, nor an OCI reference: %w", ref, err)
+	}
+	return err
 }
 
 // filePath reports whether ref names a local file (file:// URL, absolute or relative path, or an

@@ -186,6 +186,8 @@ func TestOCIStartFailuresNameTheReferenceAndTheReason(t *testing.T) {
 		{"no tag", reg.Addr + "/echo", true, "no tag means :latest"},
 		{"plain HTTP not allowed", notAllowed, false, "localhost:" + port + " is plain HTTP and not in --allowed-insecure"},
 		{"no registry", "echo:1.0.0", false, "no registry host"},
+		{"missing actor file", "nosuch_s.wasm", false, "nosuch_s.wasm is not a file on this host, nor an OCI reference"},
+		{"missing archive file", "nosuch.par.gz", true, "nosuch.par.gz is not a file on this host, nor an OCI reference"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

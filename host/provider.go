@@ -130,7 +130,8 @@ func (h *Host) runsProvider(ref, linkName string) bool {
 func (h *Host) loadArchive(ctx context.Context, ref string) (*lattice.ProviderArchive, error) {
 	path, ok := filePath(ref)
 	if !ok {
-		return h.pullArchive(ctx, ref)
+		par, err := h.pullArchive(ctx, ref)
+		return par, h.refError(ref, err)
 	}
 	if !h.cfg.AllowFileLoad {
 		return nil, fmt.Errorf("%s looks like a file path, but this host does not allow loading from files (--allow-file-load)", ref)
