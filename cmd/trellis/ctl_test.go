@@ -66,6 +66,8 @@ func TestCtlWithoutHosts(t *testing.T) {
 			[]string{`link value "ADDRESS": want KEY=VALUE`}},
 		{"link put bad provider", []string{"ctl", "link", "put", actor.PublicKey(), "VPROVIDER", "wasmcloud:httpserver", "A=1"},
 			[]string{"link provider_id", "VPROVIDER"}},
+		{"link del with a provider id", []string{"ctl", "link", "del", actor.PublicKey(), "VPROVIDER", "wasmcloud:httpserver"},
+			[]string{"accepts 2 arg(s), received 3", "usage: trellis ctl link del ACTOR_ID CONTRACT_ID", "see `trellis ctl link del --help`"}},
 		{"link put key as contract", []string{"ctl", "link", "put", actor.PublicKey(), actor.PublicKey(), actor.PublicKey()},
 			[]string{"looks like an actor or provider id"}},
 	} {
