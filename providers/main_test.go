@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/trellis-lattice/trellis/lattice"
@@ -132,4 +134,29 @@ func TestParseLevel(t *testing.T) {
 		_, ok := parseLevel(in)
 		require.Equal(t, known, ok, in)
 	}
+}
+
+func TestConnectLogsOnlyLostConnections(t *testing.T) {
+	ns := latticetest.RunNATS(t)
+	hd := validHostData(t, ns.ClientURL())
+	connectWithLogs := func() (*nats.Conn, *latticetest.SyncBuffer, chan struct{}) {
+		var logs latticetest.SyncBuffer
+		closed := make(chan struct{})
+		nc, err := connect(hd, Config{ContractID: "wasmcloud:testing"}, zerolog.New(&logs), closed)
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		return nc, &logs, closed
+	}
+
+	// An orderly close runs the disconnect callback too, before the closed one.
+	nc, logs, closed := connectWithLogs()
+	nc.Close()
+	<-closed
+	require.NotContains(t, logs.String(), "connection lost")
+
+	// The server going away is a lost connection.
+	_, logs, _ = connectWithLogs()
+	ns.Shutdown()
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "lattice connection lost; reconnecting") },
+		5*time.Second, 10*time.Millisecond)
 }

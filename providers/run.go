@@ -492,8 +492,10 @@ func connect(hd lattice.HostData, cfg Config, log zerolog.Logger, closed chan st
 		nats.Name(cfg.name() + " provider " + hd.ProviderKey),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn().Err(err).Msg("lattice connection lost; reconnecting")
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if !nc.IsClosed() { // Close runs this callback too
+				log.Warn().Err(err).Msg("lattice connection lost; reconnecting")
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("lattice connection back")

@@ -86,6 +86,7 @@ func RunBinary(t *testing.T, b Binary) {
 		case err := <-exited:
 			exited <- err // for the cleanup
 			require.NoError(t, err, "exit status; logs:\n%s", &logs)
+			require.NotContains(t, logs.String(), "connection lost", "an orderly shutdown is not a lost connection")
 		case <-time.After(10 * time.Second):
 			t.Fatalf("the provider did not exit within 10s of the shutdown request; logs:\n%s", &logs)
 		}
