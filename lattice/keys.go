@@ -3,8 +3,10 @@ package lattice
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base32"
 	"encoding/binary"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,6 +130,31 @@ func KeyPairFromSeed(seed string) (*KeyPair, error) {
 	priv := ed25519.NewKeyFromSeed(raw[2:])
 	return &KeyPair{prefix: p, pub: priv.Public().(ed25519.PublicKey), priv: priv}, nil
 }
+
+// KeyPairFromPEM reads a PEM "PRIVATE KEY" block holding a PKCS#8 ed25519 key (what Helm's
+// genPrivateKey "ed25519" and `openssl genpkey -algorithm ed25519` write) as a key of kind: the
+// key's 32-byte seed is the nkey seed, so SeedOf the result is the same key as an S… seed.
+func KeyPairFromPEM(kind KeyPrefix, data []byte) (*KeyPair, error) {
+	if !validPrefix(kind) {
+		return nil, fmt.Errorf("%w: unknown kind", ErrInvalidSeed)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("%w: no PEM PRIVATE KEY block", ErrInvalidSeed)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: PEM private key: %v", ErrInvalidSeed, err)
+	}
+	priv, ok := key.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: PEM private key is a %T, want ed25519", ErrInvalidSeed, key)
+	}
+	return &KeyPair{prefix: kind, pub: priv.Public().(ed25519.PublicKey), priv: priv}, nil
+}
+
+// IsPEM reports whether s looks like PEM text rather than an S… seed.
+func IsPEM(s string) bool { return strings.HasPrefix(strings.TrimSpace(s), "-----BEGIN ") }
 
 // KeyPairFromPublicKey decodes a public key; the pair can verify but not sign.
 func KeyPairFromPublicKey(public string) (*KeyPair, error) {

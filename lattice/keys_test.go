@@ -1,6 +1,11 @@
 package lattice
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"testing"
 
 	"github.com/nats-io/nkeys"
@@ -130,4 +135,44 @@ func TestKeysBadChecksum(t *testing.T) {
 		_, err := KeyPairFromSeed(pub)
 		require.ErrorIs(t, err, ErrInvalidSeed)
 	})
+}
+
+func TestKeyPairFromPEM(t *testing.T) {
+	// As Helm's genPrivateKey "ed25519" writes it.
+	const helmPEM = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINaihy/22yeODkPJYixBCpv4qi6dJ7lz4RhG2EedMfGo\n-----END PRIVATE KEY-----\n"
+	require.True(t, IsPEM("\n"+helmPEM))
+	kp, err := KeyPairFromPEM(PrefixCluster, []byte(helmPEM))
+	require.NoError(t, err)
+	require.Equal(t, PrefixCluster, kp.Prefix())
+
+	// The PEM key's seed is the nkey seed: the same key as nkeys makes from it.
+	block, _ := pem.Decode([]byte(helmPEM))
+	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	require.NoError(t, err)
+	ref, err := nkeys.FromRawSeed(nkeys.PrefixByteCluster, parsed.(ed25519.PrivateKey).Seed())
+	require.NoError(t, err)
+	refPub, err := ref.PublicKey()
+	require.NoError(t, err)
+	require.Equal(t, refPub, kp.PublicKey())
+	seed, err := kp.Seed()
+	require.NoError(t, err)
+	again, err := KeyPairFromSeed(seed)
+	require.NoError(t, err)
+	require.Equal(t, kp.PublicKey(), again.PublicKey())
+
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	rsaDER, err := x509.MarshalPKCS8PrivateKey(rsaKey)
+	require.NoError(t, err)
+	for _, tc := range []struct{ name, in, want string }{
+		{"not PEM", "SCAB", "no PEM PRIVATE KEY block"},
+		{"other block", "-----BEGIN CERTIFICATE-----\nMAo=\n-----END CERTIFICATE-----\n", "no PEM PRIVATE KEY block"},
+		{"rsa", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: rsaDER})), "want ed25519"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := KeyPairFromPEM(PrefixCluster, []byte(tc.in))
+			require.ErrorIs(t, err, ErrInvalidSeed)
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
 }

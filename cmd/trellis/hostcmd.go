@@ -46,7 +46,7 @@ func (f *hostFlags) register(fs *pflag.FlagSet, allowFileLoad bool) {
 	withEnv(fs, "lattice", "WASMCLOUD_LATTICE_PREFIX")
 	fs.StringVar(&f.hostSeed, "host-seed", "", "host seed (SN…); generated when empty, so the host id changes on each start")
 	withEnv(fs, "host-seed")
-	fs.StringVar(&f.clusterSeed, "cluster-seed", "", "cluster seed (SC…) that signs invocations; all hosts of a lattice should share it")
+	fs.StringVar(&f.clusterSeed, "cluster-seed", "", "cluster seed (SC…, or a PEM ed25519 private key) that signs invocations; all hosts of a lattice should share it")
 	withEnv(fs, "cluster-seed")
 	fs.StringSliceVar(&f.clusterIssuers, "cluster-issuers", nil, "more cluster public keys (C…) whose invocations are trusted (comma-separated)")
 	withEnv(fs, "cluster-issuers")
@@ -96,6 +96,13 @@ func (f *hostFlags) config(stderr io.Writer) (host.Config, error) {
 	cfg.Lattice = f.lattice
 	cfg.HostSeed = strings.TrimSpace(f.hostSeed)
 	cfg.ClusterSeed = strings.TrimSpace(f.clusterSeed)
+	if lattice.IsPEM(cfg.ClusterSeed) { // as the chart generates it
+		kp, err := lattice.KeyPairFromPEM(lattice.PrefixCluster, []byte(cfg.ClusterSeed))
+		if err != nil {
+			return cfg, fmt.Errorf("--cluster-seed: %w", err)
+		}
+		cfg.ClusterSeed, _ = kp.Seed()
+	}
 	cfg.ClusterIssuers = cleanList(f.clusterIssuers)
 	cfg.LinkIssuers = cleanList(f.linkIssuers)
 	cfg.FriendlyName = f.friendlyName

@@ -173,18 +173,25 @@ func readSeedFile(path string) (*lattice.KeyPair, error) {
 	return kp, nil
 }
 
-// seedOrFile resolves a flag value that is either a seed or the path of a file holding one
-// (like wash), checking the key kind.
+// seedOrFile resolves a flag value that is a seed, a PEM ed25519 private key (as Helm's
+// genPrivateKey makes), or the path of a file holding either (like wash), checking the key kind.
 func seedOrFile(flag, value string, kind lattice.KeyPrefix) (*lattice.KeyPair, error) {
 	v := strings.TrimSpace(value)
 	var kp *lattice.KeyPair
 	var err error
-	if strings.HasPrefix(v, "S") && len(v) == 58 {
-		kp, err = lattice.KeyPairFromSeed(v)
-	} else if _, statErr := os.Stat(v); statErr == nil {
-		kp, err = readSeedFile(v)
-	} else {
-		return nil, fmt.Errorf("--%s: neither a seed (S%c…) nor an existing file", flag, kind.Letter())
+	switch _, statErr := os.Stat(v); {
+	case strings.HasPrefix(v, "S") && len(v) == 58, lattice.IsPEM(v):
+		kp, err = keyFromText(kind, v)
+	case statErr == nil:
+		var b []byte
+		if b, err = os.ReadFile(v); err == nil {
+			kp, err = keyFromText(kind, string(b))
+		}
+		if err != nil {
+			err = fmt.Errorf("key file %s: %w", v, err)
+		}
+	default:
+		return nil, fmt.Errorf("--%s: neither a seed (S%c…), a PEM ed25519 key, nor an existing file", flag, kind.Letter())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("--%s: %w", flag, err)
@@ -193,6 +200,14 @@ func seedOrFile(flag, value string, kind lattice.KeyPrefix) (*lattice.KeyPair, e
 		return nil, fmt.Errorf("--%s: is %s %s seed, want %s %s seed (S%c…)", flag, article(kp.Prefix().String()), kp.Prefix(), article(kind.String()), kind, kind.Letter())
 	}
 	return kp, nil
+}
+
+// keyFromText reads an S… seed, or a PEM ed25519 private key as a key of kind.
+func keyFromText(kind lattice.KeyPrefix, text string) (*lattice.KeyPair, error) {
+	if lattice.IsPEM(text) {
+		return lattice.KeyPairFromPEM(kind, []byte(text))
+	}
+	return lattice.KeyPairFromSeed(strings.TrimSpace(text))
 }
 
 // accountKeyName is the keystore name of the user's default account key.
