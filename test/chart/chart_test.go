@@ -102,6 +102,7 @@ func TestTemplateGolden(t *testing.T) {
 			}
 			got, err := template(t, args...)
 			require.NoError(t, err, got)
+			got = generatedKey.ReplaceAllString(got, "(generated ed25519 key)")
 			golden := filepath.Join("testdata", tc.name+".golden.yaml")
 			if *update {
 				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
@@ -113,6 +114,9 @@ func TestTemplateGolden(t *testing.T) {
 		})
 	}
 }
+
+// generatedKey is a cluster key the chart makes; it differs on every render.
+var generatedKey = regexp.MustCompile(`-----BEGIN PRIVATE KEY-----\\n[A-Za-z0-9+/=]+\\n-----END PRIVATE KEY-----\\n`)
 
 // The golden output of each case must hold the objects the case is about; the golden files could
 // otherwise be rewritten with a regression in them.
@@ -127,9 +131,18 @@ func TestTemplateContents(t *testing.T) {
 	} {
 		require.Contains(t, def, want)
 	}
-	for _, unwanted := range []string{"kind: Role", "kind: ServiceAccount", "kind: PersistentVolumeClaim", "volumeClaimTemplates", "kind: Secret", "wasmcloud.dev/route-to"} {
+	for _, unwanted := range []string{"kind: Role", "kind: ServiceAccount", "kind: PersistentVolumeClaim", "volumeClaimTemplates", "wasmcloud.dev/route-to"} {
 		require.NotContains(t, def, unwanted)
 	}
+	// Without a seed the chart makes a cluster key for the hosts to share, a new one each time.
+	secret := object(t, def, "Secret")
+	require.Contains(t, secret, "name: demo-trellis-cluster")
+	key := generatedKey.FindString(secret)
+	require.NotEmpty(t, key, secret)
+	require.Contains(t, def, "name: TRELLIS_CLUSTER_SEED")
+	again, err := template(t)
+	require.NoError(t, err, again)
+	require.NotContains(t, again, key, "a cluster key must not be fixed in the chart")
 
 	app, err := template(t, "-f", "testdata/applier-external-nats.values.yaml")
 	require.NoError(t, err, app)
@@ -185,8 +198,7 @@ func TestTemplateRefuses(t *testing.T) {
 		set  []string
 		want string
 	}{
-		{"replicas without a shared seed", []string{"replicaCount=2"}, "the hosts must share a cluster seed"},
-		{"seed that is not a cluster seed", []string{"cluster.seed=SAAB"}, "cluster.seed must be a cluster seed (SC…)"},
+		{"seed that is not a cluster seed", []string{"cluster.seed=SAAB"}, "cluster.seed must be a cluster seed (SC…, from `trellis keys gen cluster`) or a PEM ed25519 private key"},
 		{"issuer that is not a cluster key", []string{"cluster.seed=SCAB", "cluster.issuers={ABCD}"}, `"ABCD" is not a cluster public key`},
 		{"existing secret and inline seed", []string{"cluster.existingSecret=keys", "cluster.seed=SCAB"}, "leave cluster.seed and cluster.issuers empty"},
 		{"external NATS while deploying one", []string{"nats.external.url=nats://x:4222"}, "set nats.enabled=false"},

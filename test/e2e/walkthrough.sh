@@ -2,18 +2,21 @@
 # test/e2e/walkthrough.sh KUBECONFIG REGISTRY - the Kubernetes walkthrough of docs/kubernetes.md,
 # run as a test against any cluster (the throwaway one of hack/cluster, kind, k3d, a real one):
 #
-#   1. helm install --wait the chart into a new namespace: two host replicas sharing a fresh
-#      cluster seed, applier support, pods labelled wasmcloud.dev/route-to=true, the chart's NATS;
+#   1. helm install --wait the chart into a new namespace: two host replicas sharing the cluster
+#      key the chart makes, applier support, pods labelled wasmcloud.dev/route-to=true, the chart's
+#      NATS;
 #   2. through a port-forward to NATS, `trellis ctl` starts the httpserver and applier providers
 #      and the echo actor on both hosts, from OCI references in REGISTRY;
 #   3. `link put … ADDRESS=0.0.0.0:8080` -> the applier creates Service <actor id, lowercased> ->
 #      `kubectl port-forward svc/<id>` -> curl answers the echo body; the dashboard answers through
 #      `kubectl port-forward deployment/<release>-trellis`;
-#   4. requests through the Service from a client pod reach both host pods (the invocations carry
+#   4. `trellis ctl call` signed with the chart's cluster key (read from its Secret) answers;
+#      `helm upgrade` keeps that key;
+#   5. requests through the Service from a client pod reach both host pods (the invocations carry
 #      each pod's host id: test/e2e/rpcwatch counts them); deleting one host pod while a client
 #      keeps calling does not break the Service, and once the replacement host runs the providers
 #      and the actor (started by this script, as an operator would), both pods serve again;
-#   5. `link del` -> the applier deletes the Service; `link put` again -> it is back; `helm
+#   6. `link del` -> the applier deletes the Service; `link put` again -> it is back; `helm
 #      uninstall` with the link in place leaves nothing in the namespace (the applier's Services
 #      are owned by the release's ServiceAccount).
 #
@@ -178,7 +181,6 @@ go build -o "$WORK/rpcwatch" ./test/e2e/rpcwatch
 "$KUBECTL" version >&2
 "$HELM" version --short >&2
 export TRELLIS_KEYS_DIR=$WORK/keys TRELLIS_LATTICE=default
-SEED=$("$TRELLIS" keys gen cluster -o json | jq -r .seed)
 say "namespace $NS, release $RELEASE, images and artifacts from $CLUSTER_REGISTRY (tag $TAG)"
 
 step "helm install --wait (2 replicas, applier support, the chart's NATS)"
@@ -189,7 +191,6 @@ nats:
   image: {repository: "$CLUSTER_REGISTRY/nats-server", tag: "$NATS_TAG", pullPolicy: Always}
 enableApplierSupport: true
 customLabels: {wasmcloud.dev/route-to: "true"}
-cluster: {seed: "$SEED"}
 host:
   allowedInsecure: [$([ -n "${INSECURE:-}" ] && [ "$INSECURE" != 0 ] && echo "\"$CLUSTER_REGISTRY\"")]
 EOF
@@ -248,6 +249,18 @@ grep -qi '<html' <<<"$PAGE" || fail "the dashboard page is not HTML: $(head -c 3
 DASH_HOSTS=$(curl -sf -m 5 "http://127.0.0.1:$DASH_PORT/api/hosts" | jq length)
 say "dashboard: /api/readyz ok, page ok, /api/hosts lists $DASH_HOSTS hosts"
 [ "$DASH_HOSTS" = 2 ] || fail "the dashboard lists $DASH_HOSTS hosts, want 2"
+
+step "trellis ctl call signed with the chart's cluster key; helm upgrade keeps the key"
+KEY=$(k get secret "$FULL-cluster" -o jsonpath='{.data.clusterSeed}')
+[ -n "$KEY" ] || fail "no clusterSeed in Secret $FULL-cluster"
+base64 -d <<<"$KEY" >"$WORK/cluster.key"
+CALL=$(ctl call --cluster-seed "$WORK/cluster.key" "$ACTOR" HttpServer.HandleRequest '{"method":"GET","path":"/","queryString":"","header":{},"body":""}' 2>&1) ||
+	fail "ctl call: $CALL"
+grep -qF "body: $EXPECT" <<<"$CALL" || fail "ctl call answered $CALL, want the body $EXPECT"
+"$HELM" upgrade "$RELEASE" charts/trellis -n "$NS" --reuse-values --wait --timeout 5m >"$WORK/upgrade.txt" ||
+	fail "helm upgrade: $(cat "$WORK/upgrade.txt")"
+[ "$(k get secret "$FULL-cluster" -o jsonpath='{.data.clusterSeed}')" = "$KEY" ] || fail "helm upgrade changed the cluster key"
+say "ctl call with the key of Secret $FULL-cluster answered the echo body; helm upgrade kept the key"
 
 step "requests through the Service reach both host pods"
 served_by 40

@@ -75,12 +75,12 @@ Whether the chart creates a ServiceAccount.
 {{- end }}
 
 {{/*
-The Secret holding the cluster seed and issuers, or "" when the hosts make their own seed.
+The Secret holding the cluster seed and issuers: the user's, else the chart's.
 */}}
 {{- define "trellis.clusterSecretName" -}}
 {{- if .Values.cluster.existingSecret }}
 {{- .Values.cluster.existingSecret }}
-{{- else if or .Values.cluster.seed .Values.cluster.issuers }}
+{{- else }}
 {{- printf "%s-cluster" (include "trellis.fullname" .) }}
 {{- end }}
 {{- end }}
@@ -123,16 +123,13 @@ Checks of combinations of values; each failure says what to change.
 {{- if and .Values.cluster.existingSecret (or .Values.cluster.seed .Values.cluster.issuers) }}
 {{- fail "cluster.existingSecret is set: put the seed and issuers in that Secret and leave cluster.seed and cluster.issuers empty" }}
 {{- end }}
-{{- if and .Values.cluster.seed (not (hasPrefix "SC" .Values.cluster.seed)) }}
-{{- fail "cluster.seed must be a cluster seed (SC…): make one with `trellis keys gen cluster`" }}
+{{- if and .Values.cluster.seed (not (hasPrefix "SC" .Values.cluster.seed)) (not (hasPrefix "-----BEGIN PRIVATE KEY-----" .Values.cluster.seed)) }}
+{{- fail "cluster.seed must be a cluster seed (SC…, from `trellis keys gen cluster`) or a PEM ed25519 private key; leave it empty and the chart makes one" }}
 {{- end }}
 {{- range .Values.cluster.issuers }}
 {{- if not (hasPrefix "C" .) }}
 {{- fail (printf "cluster.issuers: %q is not a cluster public key (C…)" .) }}
 {{- end }}
-{{- end }}
-{{- if and (gt (int .Values.replicaCount) 1) (not .Values.cluster.seed) (not .Values.cluster.existingSecret) }}
-{{- fail "replicaCount > 1: the hosts must share a cluster seed to trust each other's invocations; set cluster.seed (make one with `trellis keys gen cluster`) or cluster.existingSecret" }}
 {{- end }}
 {{- if and .Values.registry.existingSecret (or .Values.registry.username .Values.registry.password) }}
 {{- fail "registry.existingSecret is set: leave registry.username and registry.password empty" }}
