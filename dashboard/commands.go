@@ -55,6 +55,14 @@ func (d *Dashboard) run(ctx context.Context, match func(lattice.CloudEvent) bool
 	return ev, true, nil
 }
 
+// isOutcome turns an outcome reader into the match of run.
+func isOutcome(outcome func(lattice.CloudEvent) (lattice.StartOutcome, bool)) func(lattice.CloudEvent) bool {
+	return func(ev lattice.CloudEvent) bool {
+		_, ok := outcome(ev)
+		return ok
+	}
+}
+
 // sendError answers the error of sending a command.
 func sendError(err error) *apiError {
 	var refused *lattice.RefusedError
@@ -220,40 +228,25 @@ func (d *Dashboard) startActor(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	match := func(ev lattice.CloudEvent) bool {
-		if ev.Source != host {
-			return false
-		}
-		switch ev.Name() {
-		case lattice.EventActorStarted:
-			var data lattice.ActorStartedData
-			return ev.DecodeData(&data) == nil && data.ImageRef == ref
-		case lattice.EventActorStartFailed:
-			var data lattice.ActorStartFailedData
-			return ev.DecodeData(&data) == nil && data.ActorRef == ref
-		}
-		return false
+	outcome := func(ev lattice.CloudEvent) (lattice.StartOutcome, bool) {
+		return lattice.ActorStartOutcome(ev, host, ref)
 	}
-	ev, done, e := d.run(ctx, match, func() error {
+	ev, done, e := d.run(ctx, isOutcome(outcome), func() error {
 		return d.client.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: host, Count: n})
 	}, true)
+	o, _ := outcome(ev)
 	switch {
 	case e != nil:
 		writeError(w, e)
 	case !done:
 		d.pending(w, host, "start actor "+ref)
-	case ev.Name() == lattice.EventActorStartFailed:
-		var data lattice.ActorStartFailedData
-		_ = ev.DecodeData(&data)
+	case o.Failed:
 		writeError(w, &apiError{Status: http.StatusUnprocessableEntity, Field: "ref",
-			Msg: fmt.Sprintf("host %s could not start the actor: %s", d.hostName(host), data.Error)})
+			Msg: fmt.Sprintf("host %s could not start the actor: %s", d.hostName(host), o.Error)})
 	default:
-		var data lattice.ActorStartedData
-		_ = ev.DecodeData(&data)
-		name, _ := data.Claims["name"].(string)
 		writeJSON(w, http.StatusOK, result{
-			Status: "done", HostID: host, ID: data.PublicKey, Event: ev.Name(),
-			Message: fmt.Sprintf("started %s on host %s", orDefault(name, shortKey(data.PublicKey)), d.hostName(host)),
+			Status: "done", HostID: host, ID: o.PublicKey, Event: ev.Name(),
+			Message: fmt.Sprintf("started %s on host %s", orDefault(o.Name, shortKey(o.PublicKey)), d.hostName(host)),
 		})
 	}
 }
@@ -406,23 +399,13 @@ func (d *Dashboard) startProvider(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	match := func(ev lattice.CloudEvent) bool {
-		if ev.Source != host {
-			return false
-		}
-		switch ev.Name() {
-		case lattice.EventProviderStarted:
-			var data lattice.ProviderStartedData
-			return ev.DecodeData(&data) == nil && data.ImageRef == ref && data.LinkName == link
-		case lattice.EventProviderStartFailed:
-			var data lattice.ProviderStartFailedData
-			return ev.DecodeData(&data) == nil && data.ProviderRef == ref && orDefault(data.LinkName, lattice.DefaultLinkName) == link
-		}
-		return false
+	outcome := func(ev lattice.CloudEvent) (lattice.StartOutcome, bool) {
+		return lattice.ProviderStartOutcome(ev, host, ref, link)
 	}
-	ev, done, e := d.run(ctx, match, func() error {
+	ev, done, e := d.run(ctx, isOutcome(outcome), func() error {
 		return d.client.StartProvider(ctx, lattice.StartProviderCommand{ProviderRef: ref, LinkName: link, HostID: host, Configuration: strings.TrimSpace(req.Config)})
 	}, true)
+	o, _ := outcome(ev)
 	switch {
 	case e != nil:
 		if e.Status == http.StatusConflict {
@@ -431,18 +414,13 @@ func (d *Dashboard) startProvider(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 	case !done:
 		d.pending(w, host, "start provider "+ref)
-	case ev.Name() == lattice.EventProviderStartFailed:
-		var data lattice.ProviderStartFailedData
-		_ = ev.DecodeData(&data)
+	case o.Failed:
 		writeError(w, &apiError{Status: http.StatusUnprocessableEntity, Field: "ref",
-			Msg: fmt.Sprintf("host %s could not start the provider: %s", d.hostName(host), data.Error)})
+			Msg: fmt.Sprintf("host %s could not start the provider: %s", d.hostName(host), o.Error)})
 	default:
-		var data lattice.ProviderStartedData
-		_ = ev.DecodeData(&data)
-		name, _ := data.Claims["name"].(string)
 		writeJSON(w, http.StatusOK, result{
-			Status: "done", HostID: host, ID: data.PublicKey, Event: ev.Name(),
-			Message: fmt.Sprintf("started %s (%s, link name %s) on host %s", orDefault(name, shortKey(data.PublicKey)), data.ContractID, link, d.hostName(host)),
+			Status: "done", HostID: host, ID: o.PublicKey, Event: ev.Name(),
+			Message: fmt.Sprintf("started %s (%s, link name %s) on host %s", orDefault(o.Name, shortKey(o.PublicKey)), o.ContractID, link, d.hostName(host)),
 		})
 	}
 }

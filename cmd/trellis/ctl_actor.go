@@ -115,32 +115,17 @@ A REF naming an existing local file is sent as an absolute path.`,
 			res := commandResult{HostID: host, Ref: ref}
 			wait.progress = newPullProgress(cmd.ErrOrStderr())
 			match := func(e lattice.CloudEvent) bool {
-				if e.Source != host {
-					return false
-				}
-				switch e.Name() {
-				case lattice.EventImagePullProgress:
-					return matchProgress(e, host, ref)
-				case lattice.EventActorStarted:
-					var d lattice.ActorStartedData
-					return e.DecodeData(&d) == nil && d.ImageRef == ref
-				case lattice.EventActorStartFailed:
-					var d lattice.ActorStartFailedData
-					return e.DecodeData(&d) == nil && d.ActorRef == ref
-				}
-				return false
+				_, ok := lattice.ActorStartOutcome(e, host, ref)
+				return ok || matchProgress(e, host, ref)
 			}
 			err = runCommand(ctx, s, &wait, match, func() error {
 				return s.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: host, Count: n})
 			}, &res, func(e lattice.CloudEvent) error {
-				if e.Name() == lattice.EventActorStartFailed {
-					var d lattice.ActorStartFailedData
-					_ = e.DecodeData(&d)
-					return fmt.Errorf("start actor %s on host %s failed: %s", ref, host, d.Error)
+				o, _ := lattice.ActorStartOutcome(e, host, ref)
+				if o.Failed {
+					return fmt.Errorf("start actor %s on host %s failed: %s", ref, host, o.Error)
 				}
-				var d lattice.ActorStartedData
-				_ = e.DecodeData(&d)
-				res.ID = d.PublicKey
+				res.ID = o.PublicKey
 				return nil
 			})
 			if err != nil {

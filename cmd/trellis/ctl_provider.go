@@ -41,32 +41,17 @@ lattice's only host.`,
 			res := commandResult{HostID: host, Ref: ref}
 			wait.progress = newPullProgress(cmd.ErrOrStderr())
 			match := func(e lattice.CloudEvent) bool {
-				if e.Source != host {
-					return false
-				}
-				switch e.Name() {
-				case lattice.EventImagePullProgress:
-					return matchProgress(e, host, ref)
-				case lattice.EventProviderStarted:
-					var d lattice.ProviderStartedData
-					return e.DecodeData(&d) == nil && d.ImageRef == ref && d.LinkName == linkName
-				case lattice.EventProviderStartFailed:
-					var d lattice.ProviderStartFailedData
-					return e.DecodeData(&d) == nil && d.ProviderRef == ref
-				}
-				return false
+				_, ok := lattice.ProviderStartOutcome(e, host, ref, linkName)
+				return ok || matchProgress(e, host, ref)
 			}
 			err = runCommand(ctx, s, &wait, match, func() error {
 				return s.StartProvider(ctx, lattice.StartProviderCommand{ProviderRef: ref, LinkName: linkName, HostID: host, Configuration: config})
 			}, &res, func(e lattice.CloudEvent) error {
-				if e.Name() == lattice.EventProviderStartFailed {
-					var d lattice.ProviderStartFailedData
-					_ = e.DecodeData(&d)
-					return fmt.Errorf("start provider %s on host %s failed: %s", ref, host, d.Error)
+				o, _ := lattice.ProviderStartOutcome(e, host, ref, linkName)
+				if o.Failed {
+					return fmt.Errorf("start provider %s on host %s failed: %s", ref, host, o.Error)
 				}
-				var d lattice.ProviderStartedData
-				_ = e.DecodeData(&d)
-				res.ID = d.PublicKey
+				res.ID = o.PublicKey
 				return nil
 			})
 			if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,13 +54,17 @@ func deployDemo(ctx context.Context, h *host.Host, cfg host.Config, dir, address
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 
-	actorID, err := demoStart(ctx, ctl, h.ID(), actorRef, lattice.EventActorStarted, lattice.EventActorStartFailed, func() error {
+	actorID, err := demoStart(ctx, ctl, func(e lattice.CloudEvent) (lattice.StartOutcome, bool) {
+		return lattice.ActorStartOutcome(e, h.ID(), actorRef)
+	}, func() error {
 		return ctl.StartActor(ctx, lattice.StartActorCommand{ActorRef: actorRef, HostID: h.ID(), Count: 1})
 	})
 	if err != nil {
 		return fmt.Errorf("echo demo: start actor %s: %w", actorRef, err)
 	}
-	providerID, err := demoStart(ctx, ctl, h.ID(), providerRef, lattice.EventProviderStarted, lattice.EventProviderStartFailed, func() error {
+	providerID, err := demoStart(ctx, ctl, func(e lattice.CloudEvent) (lattice.StartOutcome, bool) {
+		return lattice.ProviderStartOutcome(e, h.ID(), providerRef, "")
+	}, func() error {
 		return ctl.StartProvider(ctx, lattice.StartProviderCommand{ProviderRef: providerRef, HostID: h.ID()})
 	})
 	if err != nil {
@@ -75,20 +80,12 @@ func deployDemo(ctx context.Context, h *host.Host, cfg host.Config, dir, address
 	return nil
 }
 
-// demoStart sends a start command and waits for its started or failed event; it returns the
-// started entity's public key.
-func demoStart(ctx context.Context, ctl *lattice.Client, hostID, ref, ok, failed string, send func() error) (string, error) {
+// demoStart sends a start command and waits for the event outcome reads as its end; it returns
+// the started entity's public key.
+func demoStart(ctx context.Context, ctl *lattice.Client, outcome func(lattice.CloudEvent) (lattice.StartOutcome, bool), send func() error) (string, error) {
 	w, err := ctl.NewWaiter(func(ev lattice.CloudEvent) bool {
-		if ev.Source != hostID || (ev.Name() != ok && ev.Name() != failed) {
-			return false
-		}
-		var d struct {
-			ImageRef    string `json:"image_ref"`
-			ActorRef    string `json:"actor_ref"`
-			ProviderRef string `json:"provider_ref"`
-		}
-		_ = ev.DecodeData(&d)
-		return d.ImageRef == ref || d.ActorRef == ref || d.ProviderRef == ref
+		_, ok := outcome(ev)
+		return ok
 	})
 	if err != nil {
 		return "", err
@@ -101,15 +98,9 @@ func demoStart(ctx context.Context, ctl *lattice.Client, hostID, ref, ok, failed
 	if err != nil {
 		return "", err
 	}
-	var d struct {
-		PublicKey string `json:"public_key"`
-		Error     string `json:"error"`
+	o, _ := outcome(ev)
+	if o.Failed {
+		return "", errors.New(o.Error)
 	}
-	if err := ev.DecodeData(&d); err != nil {
-		return "", err
-	}
-	if ev.Name() == failed {
-		return "", fmt.Errorf("%s", d.Error)
-	}
-	return d.PublicKey, nil
+	return o.PublicKey, nil
 }

@@ -1,0 +1,61 @@
+package lattice
+
+// StartOutcome is how a host ended a start command, as its event tells: what started, or why
+// it did not.
+type StartOutcome struct {
+	// PublicKey and Name (from the claims) of what started; ContractID for a provider.
+	PublicKey, Name, ContractID string
+	// Failed is set by a *_start_failed event, with the host's Error.
+	Failed bool
+	Error  string
+}
+
+// ActorStartOutcome reads e as the outcome of starting the actor at ref on host; ok is false
+// when e is about something else.
+func ActorStartOutcome(e CloudEvent, host, ref string) (o StartOutcome, ok bool) {
+	if e.Source != host {
+		return o, false
+	}
+	switch e.Name() {
+	case EventActorStarted:
+		var d ActorStartedData
+		if e.DecodeData(&d) != nil || d.ImageRef != ref {
+			return o, false
+		}
+		name, _ := d.Claims["name"].(string)
+		return StartOutcome{PublicKey: d.PublicKey, Name: name}, true
+	case EventActorStartFailed:
+		var d ActorStartFailedData
+		if e.DecodeData(&d) != nil || d.ActorRef != ref {
+			return o, false
+		}
+		return StartOutcome{Failed: true, Error: d.Error}, true
+	}
+	return o, false
+}
+
+// ProviderStartOutcome reads e as the outcome of starting the provider at ref with linkName ("":
+// default) on host; ok is false when e is about something else. A failure event without a link
+// name (upstream hosts leave it out) matches any.
+func ProviderStartOutcome(e CloudEvent, host, ref, linkName string) (o StartOutcome, ok bool) {
+	if e.Source != host {
+		return o, false
+	}
+	linkName = orDefault(linkName, DefaultLinkName)
+	switch e.Name() {
+	case EventProviderStarted:
+		var d ProviderStartedData
+		if e.DecodeData(&d) != nil || d.ImageRef != ref || orDefault(d.LinkName, DefaultLinkName) != linkName {
+			return o, false
+		}
+		name, _ := d.Claims["name"].(string)
+		return StartOutcome{PublicKey: d.PublicKey, Name: name, ContractID: d.ContractID}, true
+	case EventProviderStartFailed:
+		var d ProviderStartFailedData
+		if e.DecodeData(&d) != nil || d.ProviderRef != ref || (d.LinkName != "" && d.LinkName != linkName) {
+			return o, false
+		}
+		return StartOutcome{Failed: true, Error: d.Error}, true
+	}
+	return o, false
+}
