@@ -87,37 +87,20 @@ func (c *Client) GetLinks(ctx context.Context) ([]LinkDefinition, error) {
 // answer. It collects answers for the whole AuctionTimeout (or until the context's deadline, if
 // sooner) and returns them sorted by host id; no answer is an empty list, not an error.
 func (c *Client) AuctionActor(ctx context.Context, req ActorAuctionRequest) ([]ActorAuctionAck, error) {
-	op := "auction actor " + req.ActorRef
 	if req.ActorRef == "" {
 		return nil, fmt.Errorf("auction actor: actor_ref is empty")
 	}
 	if req.Constraints == nil {
 		req.Constraints = map[string]string{}
 	}
-	acks := []ActorAuctionAck{}
-	err := c.gather(ctx, op, c.subj.AuctionActor(), req, c.cfg.AuctionTimeout, 0, func(data []byte) error {
-		var a ActorAuctionAck
-		if err := json.Unmarshal(data, &a); err != nil {
-			return fmt.Errorf("auction reply: %w", err)
-		}
-		if a.HostID == "" {
-			return errors.New("auction reply without a host id")
-		}
-		acks = append(acks, a)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(acks, func(a, b ActorAuctionAck) int { return cmp.Compare(a.HostID, b.HostID) })
-	return acks, nil
+	return auction(ctx, c, "auction actor "+req.ActorRef, c.subj.AuctionActor(), req,
+		func(a ActorAuctionAck) string { return a.HostID })
 }
 
 // AuctionProvider asks which hosts could run a provider with a link name: those whose labels
 // contain the constraints and that do not run it already answer. It collects answers like
 // AuctionActor.
 func (c *Client) AuctionProvider(ctx context.Context, req ProviderAuctionRequest) ([]ProviderAuctionAck, error) {
-	op := "auction provider " + req.ProviderRef
 	if req.ProviderRef == "" {
 		return nil, fmt.Errorf("auction provider: provider_ref is empty")
 	}
@@ -125,13 +108,19 @@ func (c *Client) AuctionProvider(ctx context.Context, req ProviderAuctionRequest
 	if req.Constraints == nil {
 		req.Constraints = map[string]string{}
 	}
-	acks := []ProviderAuctionAck{}
-	err := c.gather(ctx, op, c.subj.AuctionProvider(), req, c.cfg.AuctionTimeout, 0, func(data []byte) error {
-		var a ProviderAuctionAck
+	return auction(ctx, c, "auction provider "+req.ProviderRef, c.subj.AuctionProvider(), req,
+		func(a ProviderAuctionAck) string { return a.HostID })
+}
+
+// auction gathers the bids to req for AuctionTimeout, sorted by the host id of each.
+func auction[Ack any](ctx context.Context, c *Client, op, subject string, req any, hostID func(Ack) string) ([]Ack, error) {
+	acks := []Ack{}
+	err := c.gather(ctx, op, subject, req, c.cfg.AuctionTimeout, 0, func(data []byte) error {
+		var a Ack
 		if err := json.Unmarshal(data, &a); err != nil {
 			return fmt.Errorf("auction reply: %w", err)
 		}
-		if a.HostID == "" {
+		if hostID(a) == "" {
 			return errors.New("auction reply without a host id")
 		}
 		acks = append(acks, a)
@@ -140,6 +129,6 @@ func (c *Client) AuctionProvider(ctx context.Context, req ProviderAuctionRequest
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(acks, func(a, b ProviderAuctionAck) int { return cmp.Compare(a.HostID, b.HostID) })
+	slices.SortFunc(acks, func(a, b Ack) int { return cmp.Compare(hostID(a), hostID(b)) })
 	return acks, nil
 }
