@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strconv"
@@ -146,42 +147,14 @@ func writeInventory(w io.Writer, inv *lattice.HostInventory) error {
 }
 
 func newCtlGetClaimsCmd(f *ctlFlags) *cobra.Command {
-	var out outputFormat
-	cmd := &cobra.Command{
-		Use:   "claims",
-		Short: "List the claims of every actor and provider the lattice knows",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := f.connect(cmd, false)
-			if err != nil {
-				return err
+	return listCmd(f, "claims", "claims", "List the claims of every actor and provider the lattice knows",
+		(*ctlSession).GetClaims, func(t *table, c map[string]string) {
+			caps := c["caps"]
+			if caps == "" {
+				caps = c["contract_id"]
 			}
-			defer s.close()
-			claims, err := s.GetClaims(cmd.Context())
-			if err != nil {
-				return err
-			}
-			w := cmd.OutOrStdout()
-			if out == outputJSON {
-				return writeJSON(w, map[string]any{"claims": claims})
-			}
-			if len(claims) == 0 {
-				fmt.Fprintln(w, "No claims.")
-				return nil
-			}
-			t := newTable(w, "SUBJECT", "NAME", "CAPABILITIES / CONTRACT", "CALL ALIAS", "VERSION", "REV", "ISSUER", "IMAGE REF")
-			for _, c := range claims {
-				caps := c["caps"]
-				if caps == "" {
-					caps = c["contract_id"]
-				}
-				t.row(c["sub"], c["name"], caps, c["call_alias"], c["version"], c["rev"], c["iss"], c["image_ref"])
-			}
-			return t.flush()
-		},
-	}
-	addOutputFlag(cmd.Flags(), &out)
-	return cmd
+			t.row(c["sub"], c["name"], caps, c["call_alias"], c["version"], c["rev"], c["iss"], c["image_ref"])
+		}, "SUBJECT", "NAME", "CAPABILITIES / CONTRACT", "CALL ALIAS", "VERSION", "REV", "ISSUER", "IMAGE REF")
 }
 
 func newCtlGetLinksCmd(f *ctlFlags) *cobra.Command {
@@ -192,10 +165,20 @@ func newCtlGetLinksCmd(f *ctlFlags) *cobra.Command {
 
 // newLinksQueryCmd lists links; it serves both `ctl get links` and `ctl link query`.
 func newLinksQueryCmd(f *ctlFlags) *cobra.Command {
+	return listCmd(f, "query", "links", "List the links of the lattice",
+		(*ctlSession).GetLinks, func(t *table, l lattice.LinkDefinition) {
+			t.row(l.ActorID, l.ProviderID, l.ContractID, l.LinkName, formatValues(l.Values), l.Status)
+		}, "ACTOR", "PROVIDER", "CONTRACT", "LINK NAME", "VALUES", "STATUS")
+}
+
+// listCmd is a command that lists what fetch returns: with -o json as {"<what>": […]}, else a
+// table of one row per item (or "No <what>." for none).
+func listCmd[T any](f *ctlFlags, use, what, short string, fetch func(*ctlSession, context.Context) ([]T, error),
+	row func(*table, T), columns ...string) *cobra.Command {
 	var out outputFormat
 	cmd := &cobra.Command{
-		Use:   "query",
-		Short: "List the links of the lattice",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := f.connect(cmd, false)
@@ -203,21 +186,21 @@ func newLinksQueryCmd(f *ctlFlags) *cobra.Command {
 				return err
 			}
 			defer s.close()
-			links, err := s.GetLinks(cmd.Context())
+			items, err := fetch(s, cmd.Context())
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
 			if out == outputJSON {
-				return writeJSON(w, map[string]any{"links": links})
+				return writeJSON(w, map[string]any{what: items})
 			}
-			if len(links) == 0 {
-				fmt.Fprintln(w, "No links.")
+			if len(items) == 0 {
+				fmt.Fprintf(w, "No %s.\n", what)
 				return nil
 			}
-			t := newTable(w, "ACTOR", "PROVIDER", "CONTRACT", "LINK NAME", "VALUES", "STATUS")
-			for _, l := range links {
-				t.row(l.ActorID, l.ProviderID, l.ContractID, l.LinkName, formatValues(l.Values), l.Status)
+			t := newTable(w, columns...)
+			for _, it := range items {
+				row(t, it)
 			}
 			return t.flush()
 		},

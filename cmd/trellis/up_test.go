@@ -135,6 +135,18 @@ func TestUpEndToEnd(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, actorID)
 	require.Contains(t, out, "wasmcloud:httpserver")
+	code, out, errOut = ctl("get", "claims", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	var claims struct{ Claims []map[string]string }
+	require.NoError(t, json.Unmarshal([]byte(out), &claims), out)
+	require.Len(t, claims.Claims, 1)
+	require.Equal(t, actorID, claims.Claims[0]["sub"])
+	code, out, errOut = ctl("link", "query")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "No links.\n", out)
+	code, out, errOut = ctl("get", "links", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	require.JSONEq(t, `{"links":[]}`, out)
 
 	code, out, errOut = ctl("stop", "actor", actorID)
 	require.Equal(t, 0, code, errOut)
