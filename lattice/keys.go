@@ -133,7 +133,7 @@ func KeyPairFromSeed(seed string) (*KeyPair, error) {
 
 // KeyPairFromPEM reads a PEM "PRIVATE KEY" block holding a PKCS#8 ed25519 key (what Helm's
 // genPrivateKey "ed25519" and `openssl genpkey -algorithm ed25519` write) as a key of kind: the
-// key's 32-byte seed is the nkey seed, so SeedOf the result is the same key as an S… seed.
+// key's 32-byte seed is the nkey seed, so the result's Seed is the same key as an S… seed.
 func KeyPairFromPEM(kind KeyPrefix, data []byte) (*KeyPair, error) {
 	if !validPrefix(kind) {
 		return nil, fmt.Errorf("%w: unknown kind", ErrInvalidSeed)
