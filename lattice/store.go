@@ -87,8 +87,22 @@ func (s *Store) PutLink(ctx context.Context, l LinkDefinition) error {
 	if err != nil {
 		return fmt.Errorf("put link %s: %w", l.ID, err)
 	}
+	// Copies of the triple that older clients stored under other keys go, or a restart or the
+	// applier would read them as links still in effect.
+	found, err := s.linkEntries(ctx, l.ActorID, l.ContractID, l.LinkName, true)
+	if err != nil {
+		return fmt.Errorf("put link %s: %w", l.ID, err)
+	}
 	if _, err := s.kv.Put(ctx, l.Key(), raw); err != nil {
 		return fmt.Errorf("put link %s in %s: %w", l.ID, s.Bucket(), err)
+	}
+	for _, f := range found {
+		if f.key == l.Key() {
+			continue
+		}
+		if err := s.kv.Delete(ctx, f.key); err != nil {
+			return fmt.Errorf("put link %s: stored, but the older copy %s stays: %w", l.ID, f.key, err)
+		}
 	}
 	return nil
 }
@@ -96,75 +110,82 @@ func (s *Store) PutLink(ctx context.Context, l LinkDefinition) error {
 // Link returns the link of a triple (an empty link name means "default"). It is looked up under
 // its key; a link a client stored under another key (older clients used random ids) is found too.
 func (s *Store) Link(ctx context.Context, actorID, contractID, linkName string) (LinkDefinition, error) {
-	f, err := s.findLink(ctx, actorID, contractID, linkName)
+	found, err := s.linkEntries(ctx, actorID, contractID, linkName, false)
 	if err != nil {
 		return LinkDefinition{}, err
 	}
-	if f.key == "" {
+	if len(found) == 0 {
 		return LinkDefinition{}, linkNotFound(actorID, contractID, linkName)
 	}
-	if f.bad != nil {
-		return LinkDefinition{}, f.bad
+	if found[0].bad != nil {
+		return LinkDefinition{}, found[0].bad
 	}
-	return f.link, nil
+	return found[0].link, nil
 }
 
-// DeleteLink removes the link of a triple and returns what was deleted. It returns an error
-// wrapping ErrLinkNotFound, naming the triple, when there is no such link. An entry under the
-// link's own key is deleted even when its value is malformed; the returned link then holds only
-// what could be decoded.
+// DeleteLink removes the link of a triple, under its key and any other key an older client
+// stored it under, and returns what was deleted. It returns an error wrapping ErrLinkNotFound,
+// naming the triple, when there is no such link. An entry under the link's own key is deleted
+// even when its value is malformed; the returned link then holds only what could be decoded.
 func (s *Store) DeleteLink(ctx context.Context, actorID, contractID, linkName string) (LinkDefinition, error) {
-	f, err := s.findLink(ctx, actorID, contractID, linkName)
+	found, err := s.linkEntries(ctx, actorID, contractID, linkName, true)
 	if err != nil {
 		return LinkDefinition{}, err
 	}
-	if f.key == "" {
+	if len(found) == 0 {
 		return LinkDefinition{}, linkNotFound(actorID, contractID, linkName)
 	}
-	if err := s.kv.Delete(ctx, f.key); err != nil {
-		return LinkDefinition{}, fmt.Errorf("delete link %s from %s: %w", f.key, s.Bucket(), err)
+	for _, f := range found {
+		if err := s.kv.Delete(ctx, f.key); err != nil {
+			return LinkDefinition{}, fmt.Errorf("delete link %s from %s: %w", f.key, s.Bucket(), err)
+		}
 	}
-	return f.link, nil
+	return found[0].link, nil
 }
 
-// foundLink is the entry of a link: its key (empty when there is none), what was decoded, and why
-// the value is malformed, if it is.
+// foundLink is the entry of a link: its key, what was decoded, and why the value is malformed, if
+// it is.
 type foundLink struct {
 	key  string
 	link LinkDefinition
 	bad  error
 }
 
-func (s *Store) findLink(ctx context.Context, actorID, contractID, linkName string) (foundLink, error) {
+// linkEntries returns the entries of a triple: the one under its own key first (even when its
+// value is malformed), then those stored under other keys. Unless all, it stops at its own key.
+func (s *Store) linkEntries(ctx context.Context, actorID, contractID, linkName string, all bool) ([]foundLink, error) {
 	linkName = orDefault(linkName, DefaultLinkName)
 	same := func(l LinkDefinition) bool {
 		return l.ActorID == actorID && l.ContractID == contractID && l.LinkName == linkName
 	}
 	key := LinkKeyPrefix + LinkID(actorID, contractID, linkName)
+	var found []foundLink
 	entry, err := s.kv.Get(ctx, key)
 	switch {
 	case err == nil:
 		l, bad := decodeLink(key, entry.Value())
 		if bad != nil || same(l) {
-			return foundLink{key: key, link: l, bad: bad}, nil
+			found = append(found, foundLink{key: key, link: l, bad: bad})
 		}
 	case !errors.Is(err, jetstream.ErrKeyNotFound):
-		return foundLink{}, fmt.Errorf("get link %s from %s: %w", key, s.Bucket(), err)
+		return nil, fmt.Errorf("get link %s from %s: %w", key, s.Bucket(), err)
 	}
-	// Not under its own key: look through every link for one stored under another key.
+	if len(found) > 0 && !all {
+		return found, nil
+	}
 	entries, err := s.entries(ctx)
 	if err != nil {
-		return foundLink{}, err
+		return nil, err
 	}
 	for _, e := range entries {
-		if entryKind(e.Key()) != KindLink {
+		if e.Key() == key || entryKind(e.Key()) != KindLink {
 			continue
 		}
 		if l, bad := decodeLink(e.Key(), e.Value()); bad == nil && same(l) {
-			return foundLink{key: e.Key(), link: l}, nil
+			found = append(found, foundLink{key: e.Key(), link: l})
 		}
 	}
-	return foundLink{}, nil
+	return found, nil
 }
 
 func linkNotFound(actorID, contractID, linkName string) error {

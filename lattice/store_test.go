@@ -478,3 +478,43 @@ func TestStoreWatchFailsWhenBucketIsGone(t *testing.T) {
 	require.ErrorContains(t, err, st.Bucket())
 	require.NoError(t, wctx.Err(), "Watch returned at once rather than retrying")
 }
+
+// A link an older client stored under LINKDEF_{uuid} is replaced by a put of the same triple and
+// deleted with it: left in the bucket, it would come back at the next restart.
+func TestStoreLinkUnderForeignKeyIsReplacedAndDeleted(t *testing.T) {
+	ctx := context.Background()
+	js := latticetest.JetStream(t, latticetest.Connect(t, latticetest.RunNATS(t)))
+	st := openTestStore(t, js, "foreign-replaced")
+	kv, err := js.KeyValue(ctx, st.Bucket())
+	require.NoError(t, err)
+	l := testLink(t, "wasmcloud:keyvalue", map[string]string{"URL": "redis://old:6379"})
+	putForeign := func(key string) {
+		raw, err := json.Marshal(l)
+		require.NoError(t, err)
+		_, err = kv.Put(ctx, key, raw)
+		require.NoError(t, err)
+	}
+	const foreign = "LINKDEF_0b9a8c5e-6a4f-4c36-9d5e-1f0c3a7e2b11"
+	putForeign(foreign)
+
+	renewed := l
+	renewed.ID = ""
+	renewed.Values = map[string]string{"URL": "redis://new:6379"}
+	require.NoError(t, st.PutLink(ctx, renewed))
+	links, err := st.Links(ctx)
+	require.NoError(t, err)
+	require.Len(t, links, 1, "one link for the triple")
+	require.Equal(t, "redis://new:6379", links[0].Values["URL"])
+	_, err = kv.Get(ctx, foreign)
+	require.ErrorIs(t, err, jetstream.ErrKeyNotFound)
+
+	// An older client writes its copy again after Trellis did: a delete takes both.
+	putForeign(foreign)
+	_, err = st.DeleteLink(ctx, l.ActorID, l.ContractID, "")
+	require.NoError(t, err)
+	links, err = st.Links(ctx)
+	require.NoError(t, err)
+	require.Empty(t, links)
+	_, err = st.DeleteLink(ctx, l.ActorID, l.ContractID, "")
+	require.ErrorIs(t, err, lattice.ErrLinkNotFound)
+}
