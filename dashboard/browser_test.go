@@ -298,6 +298,20 @@ func TestBrowserDrivesTheLattice(t *testing.T) {
 	b.do("confirm", chromedp.Click(del))
 	b.waitFor("the link row goes", fmt.Sprintf(`!document.querySelector('#links-table tr[data-actor-id=%q]')`, echo.ID))
 	require.Equal(t, "still here", b.eval(`window.trellisNoReload`))
+
+	// A link the claims say cannot work is defined, and the form says why it will not work.
+	b.do("define a link for a contract neither side has",
+		chromedp.SetValue(chromedp.CSS(`#put-link input[name=contract_id]`), "wasmcloud:keyvalue"),
+		chromedp.Click(chromedp.CSS(`#put-link button[type=submit]`)),
+	)
+	b.waitFor("the form warns", `(() => {
+		const m = document.querySelector('#put-link-msg');
+		return !m.hidden && m.classList.contains('warn');
+	})()`)
+	warning := b.eval(`document.querySelector('#put-link-msg').textContent`)
+	require.Contains(t, warning, "implements wasmcloud:httpserver, not wasmcloud:keyvalue")
+	require.Contains(t, warning, "not signed with the wasmcloud:keyvalue capability")
+	b.screenshot(dir, "dashboard-warning.png")
 	require.Empty(t, b.pageProblems(), "the page logged errors")
 	require.False(t, strings.Contains(b.eval(`document.body.textContent`), "undefined"), "no undefined rendered")
 }

@@ -20,6 +20,8 @@ type result struct {
 	HostID  string `json:"host_id,omitempty"`
 	ID      string `json:"id,omitempty"`
 	Event   string `json:"event,omitempty"`
+	// Warnings say what may keep a command that was carried out from working.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // run sends a command and waits for the first event that match accepts. It returns the event and
@@ -488,6 +490,19 @@ func (d *Dashboard) providerContract(id string) string {
 	return ""
 }
 
+// claimsOf returns the claims the dashboard knows of the keys.
+func (d *Dashboard) claimsOf(keys ...string) []map[string]string {
+	d.state.mu.Lock()
+	defer d.state.mu.Unlock()
+	var out []map[string]string
+	for _, k := range keys {
+		if c, ok := d.state.claims[k]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // putLink: POST /api/links {actor_id, provider_id, contract_id?, link_name?, values?}. An empty
 // contract id is taken from the provider's claims.
 func (d *Dashboard) putLink(w http.ResponseWriter, r *http.Request) {
@@ -539,7 +554,8 @@ func (d *Dashboard) putLink(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, result{
 			Status: "done", ID: id, Event: ev.Name(),
-			Message: fmt.Sprintf("linked %s to %s (%s, link name %s)", d.nameOf(l.ActorID), d.nameOf(l.ProviderID), contract, link),
+			Message:  fmt.Sprintf("linked %s to %s (%s, link name %s)", d.nameOf(l.ActorID), d.nameOf(l.ProviderID), contract, link),
+			Warnings: lattice.LinkWarnings(d.claimsOf(l.ActorID, l.ProviderID), l),
 		})
 	}
 }

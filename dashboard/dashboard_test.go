@@ -90,6 +90,16 @@ func TestAPIListsTheLattice(t *testing.T) {
 	}
 	require.True(t, types[lattice.EventActorStarted], "events: %v", types)
 	require.True(t, types[lattice.EventLinkdefSet], "events: %v", types)
+
+	// A link the actor's claims do not allow is defined, with a warning that says so.
+	status, res := e.send(http.MethodPost, "/api/links", map[string]any{
+		"actor_id": echo.ID, "provider_id": providerID, "contract_id": "wasmcloud:keyvalue"})
+	require.Equal(t, http.StatusOK, status, "%+v", res)
+	require.Equal(t, []string{"actor " + echo.ID + " (echo) is not signed with the wasmcloud:keyvalue capability: hosts refuse calls over this link, either way"}, res.Warnings)
+	status, res = e.send(http.MethodPost, "/api/links", map[string]any{
+		"actor_id": echo.ID, "provider_id": providerID, "contract_id": "wasmcloud:httpserver", "values": "ADDRESS=127.0.0.1:9"})
+	require.Equal(t, http.StatusOK, status, "%+v", res)
+	require.Empty(t, res.Warnings)
 }
 
 // wsClient reads the dashboard's websocket.

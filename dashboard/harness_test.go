@@ -120,13 +120,14 @@ func (e *env) get(path string, v any) int {
 
 // answer is a command's JSON answer: a result or an error.
 type answer struct {
-	Status  string `json:"status"`
-	Message string `json:"message"`
-	HostID  string `json:"host_id"`
-	ID      string `json:"id"`
-	Event   string `json:"event"`
-	Error   string `json:"error"`
-	Field   string `json:"field"`
+	Status   string   `json:"status"`
+	Message  string   `json:"message"`
+	HostID   string   `json:"host_id"`
+	ID       string   `json:"id"`
+	Event    string   `json:"event"`
+	Error    string   `json:"error"`
+	Field    string   `json:"field"`
+	Warnings []string `json:"warnings"`
 }
 
 // send sends a JSON body (a string is sent as is) and returns the status and the answer.

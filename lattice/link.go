@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -100,4 +101,27 @@ const (
 type RefMap struct {
 	OCIURL    string `json:"oci_url"`
 	PublicKey string `json:"public_key"`
+}
+
+// LinkWarnings names what the lattice's claims say will keep a link from working: a provider that
+// implements another contract, an actor without the link's contract among its capabilities. The
+// link is published all the same, as wash does: claims can change, and links may come first.
+// claims are get.claims entries; those of other keys are passed over.
+func LinkWarnings(claims []map[string]string, l LinkDefinition) []string {
+	var out []string
+	for _, c := range claims {
+		switch c["sub"] {
+		case l.ProviderID:
+			if got := c["contract_id"]; got != "" && got != l.ContractID {
+				out = append(out, fmt.Sprintf("provider %s (%s) implements %s, not %s: no provider will serve this link",
+					l.ProviderID, c["name"], got, l.ContractID))
+			}
+		case l.ActorID:
+			if !slices.Contains(strings.Split(c["caps"], ","), l.ContractID) {
+				out = append(out, fmt.Sprintf("actor %s (%s) is not signed with the %s capability: hosts refuse calls over this link, either way",
+					l.ActorID, c["name"], l.ContractID))
+			}
+		}
+	}
+	return out
 }

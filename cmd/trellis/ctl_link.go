@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -72,7 +71,7 @@ link-issuer list require) with --account, else the keystore account key when it 
 			}
 			// A host took the link, so one answers for claims; without them there is nothing to say.
 			if claims, err := s.GetClaims(cmd.Context()); err == nil {
-				for _, w := range linkWarnings(claims, l) {
+				for _, w := range lattice.LinkWarnings(claims, l) {
 					fmt.Fprintln(cmd.ErrOrStderr(), "Warning:", w)
 				}
 			}
@@ -94,28 +93,6 @@ link-issuer list require) with --account, else the keystore account key when it 
 	cmd.Flags().BoolVar(&unsigned, "unsigned", false, "publish the link without signing it")
 	addOutputFlag(cmd.Flags(), &out)
 	return cmd
-}
-
-// linkWarnings names what the lattice's claims say will keep a link from working: a provider that
-// implements another contract, an actor without the link's contract among its capabilities. The
-// link is published all the same, as wash does: claims can change, and links may come first.
-func linkWarnings(claims []map[string]string, l lattice.LinkDefinition) []string {
-	var out []string
-	for _, c := range claims {
-		switch c["sub"] {
-		case l.ProviderID:
-			if got := c["contract_id"]; got != "" && got != l.ContractID {
-				out = append(out, fmt.Sprintf("provider %s (%s) implements %s, not %s: no provider will serve this link",
-					l.ProviderID, c["name"], got, l.ContractID))
-			}
-		case l.ActorID:
-			if !slices.Contains(strings.Split(c["caps"], ","), l.ContractID) {
-				out = append(out, fmt.Sprintf("actor %s (%s) is not signed with the %s capability: hosts refuse calls over this link, either way",
-					l.ActorID, c["name"], l.ContractID))
-			}
-		}
-	}
-	return out
 }
 
 // linkSigner is the account key that signs links: --account, else the keystore's account key

@@ -157,7 +157,7 @@
     el.className = `${el.classList.contains('card-msg') ? 'card-msg ' : ''}form-msg ${kind}`;
     const sentence = text ? text[0].toUpperCase() + text.slice(1) : '';
     if (kind === 'ok') el.replaceChildren(checkIcon(), ' ', sentence);
-    else el.replaceChildren(h('strong', {}, kind === 'error' ? 'Error' : 'Pending'), ' ', sentence);
+    else el.replaceChildren(h('strong', {}, { error: 'Error', warn: 'Warning' }[kind] || 'Pending'), ' ', sentence);
     el.hidden = false;
     if (kind === 'ok') msgTimers.set(el, setTimeout(() => { el.hidden = true; }, 6000));
   }
@@ -201,7 +201,11 @@
     form.setAttribute('aria-busy', 'true');
     try {
       const data = await api(method, path, body);
-      showMsg(msg, data.pending ? 'pending' : 'ok', data.message || 'Done.');
+      if (data.warnings && data.warnings.length) {
+        showMsg(msg, 'warn', `${data.message || 'done'}, but ${data.warnings.join('; ')}`);
+      } else {
+        showMsg(msg, data.pending ? 'pending' : 'ok', data.message || 'Done.');
+      }
       return data;
     } catch (e) {
       showMsg(msg, 'error', e.message);
