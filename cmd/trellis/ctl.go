@@ -36,7 +36,7 @@ func (f *ctlFlags) register(fs *pflag.FlagSet) {
 	f.timeout = millis(2 * time.Second)
 	fs.Var(&f.timeout, "ctl-timeout", "how long to wait for hosts to answer a request (duration or milliseconds)")
 	withEnvNames(fs, "ctl-timeout", "TRELLIS_CTL_TIMEOUT", "WASMCLOUD_CTL_TIMEOUT_MS")
-	fs.StringVar(&f.clusterSeed, "cluster-seed", "", "cluster seed (SC…) or a file holding it, to sign invocations (default: the keystore's <lattice>_cluster.nk)")
+	fs.StringVar(&f.clusterSeed, "cluster-seed", "", "cluster seed (SC…, or a PEM ed25519 key) or a file holding it, to sign invocations (default: the keystore's <lattice>_cluster.nk)")
 	withEnv(fs, "cluster-seed")
 }
 
