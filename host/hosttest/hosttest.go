@@ -108,81 +108,76 @@ func (l *Lattice) StartHost(opts ...Option) *host.Host {
 
 // StartActor starts the actor at ref on h, waits for its actor_started events and returns its key.
 func (l *Lattice) StartActor(h *host.Host, ref string, count int) string {
-	t := l.T
-	t.Helper()
-	ev := l.command(h.ID(), lattice.EventActorStarted, lattice.EventActorStartFailed, ref, func(ctx context.Context) error {
+	l.T.Helper()
+	o := l.start(ref, actorOutcome(h, ref), func(ctx context.Context) error {
 		return l.Ctl.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: h.ID(), Count: uint16(count)})
 	})
-	require.Equal(t, lattice.EventActorStarted, ev.Name(), "start %s: %s", ref, string(ev.Data))
-	var d lattice.ActorStartedData
-	require.NoError(t, ev.DecodeData(&d))
-	return d.PublicKey
+	require.False(l.T, o.Failed, "start %s: %s", ref, o.Error)
+	return o.PublicKey
 }
 
 // StartActorFails starts ref on h and returns the error of its actor_start_failed event.
 func (l *Lattice) StartActorFails(h *host.Host, ref string) string {
-	t := l.T
-	t.Helper()
-	ev := l.command(h.ID(), lattice.EventActorStarted, lattice.EventActorStartFailed, ref, func(ctx context.Context) error {
+	l.T.Helper()
+	o := l.start(ref, actorOutcome(h, ref), func(ctx context.Context) error {
 		return l.Ctl.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: h.ID(), Count: 1})
 	})
-	require.Equal(t, lattice.EventActorStartFailed, ev.Name(), "start %s should fail", ref)
-	var d lattice.ActorStartFailedData
-	require.NoError(t, ev.DecodeData(&d))
-	return d.Error
+	require.True(l.T, o.Failed, "start %s should fail", ref)
+	return o.Error
 }
 
 // StartProvider starts the provider archive at ref on h with a link name, waits for
 // provider_started and returns the provider's key.
 func (l *Lattice) StartProvider(h *host.Host, ref, linkName string) string {
-	t := l.T
-	t.Helper()
-	ev := l.command(h.ID(), lattice.EventProviderStarted, lattice.EventProviderStartFailed, ref, func(ctx context.Context) error {
+	l.T.Helper()
+	o := l.start(ref, providerOutcome(h, ref, linkName), func(ctx context.Context) error {
 		return l.Ctl.StartProvider(ctx, lattice.StartProviderCommand{ProviderRef: ref, LinkName: linkName, HostID: h.ID()})
 	})
-	require.Equal(t, lattice.EventProviderStarted, ev.Name(), "start %s: %s", ref, string(ev.Data))
-	var d lattice.ProviderStartedData
-	require.NoError(t, ev.DecodeData(&d))
-	return d.PublicKey
+	require.False(l.T, o.Failed, "start %s: %s", ref, o.Error)
+	return o.PublicKey
 }
 
 // StartProviderFails starts ref on h and returns the error of its provider_start_failed event.
 func (l *Lattice) StartProviderFails(h *host.Host, ref string) string {
-	t := l.T
-	t.Helper()
-	ev := l.command(h.ID(), lattice.EventProviderStarted, lattice.EventProviderStartFailed, ref, func(ctx context.Context) error {
+	l.T.Helper()
+	o := l.start(ref, providerOutcome(h, ref, ""), func(ctx context.Context) error {
 		return l.Ctl.StartProvider(ctx, lattice.StartProviderCommand{ProviderRef: ref, HostID: h.ID()})
 	})
-	require.Equal(t, lattice.EventProviderStartFailed, ev.Name(), "start %s should fail", ref)
-	var d lattice.ProviderStartFailedData
-	require.NoError(t, ev.DecodeData(&d))
-	return d.Error
+	require.True(l.T, o.Failed, "start %s should fail", ref)
+	return o.Error
 }
 
-// command sends a start command and waits for the success or failure event of that host and ref.
-func (l *Lattice) command(hostID, ok, failed, ref string, send func(context.Context) error) lattice.CloudEvent {
+type outcomeOf func(lattice.CloudEvent) (lattice.StartOutcome, bool)
+
+func actorOutcome(h *host.Host, ref string) outcomeOf {
+	return func(e lattice.CloudEvent) (lattice.StartOutcome, bool) {
+		return lattice.ActorStartOutcome(e, h.ID(), ref)
+	}
+}
+
+func providerOutcome(h *host.Host, ref, linkName string) outcomeOf {
+	return func(e lattice.CloudEvent) (lattice.StartOutcome, bool) {
+		return lattice.ProviderStartOutcome(e, h.ID(), ref, linkName)
+	}
+}
+
+// start sends a start command and waits for the event that tells how it ended.
+func (l *Lattice) start(ref string, outcome outcomeOf, send func(context.Context) error) lattice.StartOutcome {
 	t := l.T
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	w, err := l.Ctl.NewWaiter(func(ev lattice.CloudEvent) bool {
-		if ev.Source != hostID || (ev.Name() != ok && ev.Name() != failed) {
-			return false
-		}
-		var d struct {
-			ImageRef    string `json:"image_ref"`
-			ActorRef    string `json:"actor_ref"`
-			ProviderRef string `json:"provider_ref"`
-		}
-		_ = json.Unmarshal(ev.Data, &d)
-		return d.ImageRef == ref || d.ActorRef == ref || d.ProviderRef == ref
+		_, ok := outcome(ev)
+		return ok
 	})
 	require.NoError(t, err)
 	defer w.Stop()
 	require.NoError(t, send(ctx))
 	ev, err := w.Wait(ctx)
-	require.NoError(t, err, "waiting for %s or %s of %s", ok, failed, ref)
-	return ev
+	require.NoError(t, err, "waiting for the start of %s to end", ref)
+	o, _ := outcome(ev)
+	return o
 }
 
 // PutLink puts a link through the ctl interface and waits until the host has applied it.
