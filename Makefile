@@ -43,7 +43,11 @@ help:
 build:
 	$(GO) build -o $(BIN) ./cmd/trellis
 
-run: actors pars
+# The echo demo needs only the httpserver provider, and only for this machine: `make pars` builds
+# every provider for every platform.
+HOST_PLATFORM = $(shell $(GO) env GOOS)/$(shell $(GO) env GOARCH)
+run: actors
+	@$(MAKE) --no-print-directory pars PROVIDERS=httpserver PAR_PLATFORMS=$(HOST_PLATFORM)
 	$(BIN) up --demo build
 
 # The Kubernetes walkthrough (make e2e: root, a throwaway local cluster) is part of the tests in CI
