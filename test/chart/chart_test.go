@@ -254,10 +254,14 @@ func TestNotes(t *testing.T) {
 		"kubectl -n app port-forward svc/<the actor id, lowercased> 8080",
 		"curl localhost:8080",
 		"owned by this release's ServiceAccount demo-trellis",
+		"The hosts share the cluster key in Secret demo-trellis-cluster",
+		"kubectl -n app get secret demo-trellis-cluster -o jsonpath='{.data.clusterSeed}' | base64 -d > cluster.key",
+		"trellis ctl call --cluster-seed cluster.key M…",
 	} {
 		require.Contains(t, out, want)
 	}
 	require.NotContains(t, out, "WARNING")
+	require.NotContains(t, notes(t, "--set", "cluster.existingSecret=keys"), "cluster.key", "the user's own Secret is the user's to read")
 
 	out = notes(t, "--set", "enableApplierSupport=true")
 	require.Contains(t, out, `WARNING: customLabels lacks wasmcloud.dev/route-to: "true"`)
