@@ -176,3 +176,26 @@ func TestKeyPairFromPEM(t *testing.T) {
 		})
 	}
 }
+
+// FuzzKeyPairFromPEM feeds arbitrary text to the PEM reading of cluster keys (it comes from
+// flags, environment variables and Secrets): nothing may panic, and a key read is a whole one.
+func FuzzKeyPairFromPEM(f *testing.F) {
+	f.Add("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINaihy/22yeODkPJYixBCpv4qi6dJ7lz4RhG2EedMfGo\n-----END PRIVATE KEY-----\n")
+	f.Add("-----BEGIN PRIVATE KEY-----\nMAo=\n-----END PRIVATE KEY-----\n")
+	f.Add("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+	f.Add("SCAB")
+	f.Fuzz(func(t *testing.T, text string) {
+		kp, err := KeyPairFromPEM(PrefixCluster, []byte(text))
+		if err != nil {
+			return
+		}
+		seed, err := kp.Seed()
+		if err != nil {
+			t.Fatalf("a key read from PEM has no seed: %v", err)
+		}
+		again, err := KeyPairFromSeed(seed)
+		if err != nil || again.PublicKey() != kp.PublicKey() {
+			t.Fatalf("the seed of a key read from PEM does not give it back: %v", err)
+		}
+	})
+}
