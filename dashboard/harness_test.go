@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -93,14 +94,19 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	return e
 }
 
-// startHost runs a host on the lattice until the test ends, checking provider health often.
+// startHost runs a host on the lattice until the test ends, checking provider health often, and
+// returns once the dashboard lists it.
 func (e *env) startHost(opts ...hosttest.Option) *host.Host {
 	e.t.Helper()
-	return e.lat.StartHost(append([]hosttest.Option{func(c *host.Config) {
+	h := e.lat.StartHost(append([]hosttest.Option{func(c *host.Config) {
 		c.ProviderHealthDelay = 300 * time.Millisecond
 		c.ProviderHealthInterval = 2 * time.Second
 		c.ProviderShutdownDelay = time.Second
 	}}, opts...)...)
+	e.eventually(func(v dashboard.View) bool {
+		return slices.ContainsFunc(v.Hosts, func(hv dashboard.HostView) bool { return hv.ID == h.ID() })
+	}, "the dashboard lists host "+h.ID())
+	return h
 }
 
 // url is the dashboard's address of path.
