@@ -57,14 +57,6 @@ func (d *Dashboard) run(ctx context.Context, match func(lattice.CloudEvent) bool
 	return ev, true, nil
 }
 
-// isOutcome turns an outcome reader into the match of run.
-func isOutcome(outcome func(lattice.CloudEvent) (lattice.StartOutcome, bool)) func(lattice.CloudEvent) bool {
-	return func(ev lattice.CloudEvent) bool {
-		_, ok := outcome(ev)
-		return ok
-	}
-}
-
 // sendError answers the error of sending a command.
 func sendError(err error) *apiError {
 	var refused *lattice.RefusedError
@@ -230,10 +222,8 @@ func (d *Dashboard) startActor(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	outcome := func(ev lattice.CloudEvent) (lattice.StartOutcome, bool) {
-		return lattice.ActorStartOutcome(ev, host, ref)
-	}
-	ev, done, e := d.run(ctx, isOutcome(outcome), func() error {
+	outcome := lattice.ActorStart(host, ref)
+	ev, done, e := d.run(ctx, outcome.Match, func() error {
 		return d.client.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: host, Count: n})
 	}, true)
 	o, _ := outcome(ev)
@@ -401,10 +391,8 @@ func (d *Dashboard) startProvider(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	outcome := func(ev lattice.CloudEvent) (lattice.StartOutcome, bool) {
-		return lattice.ProviderStartOutcome(ev, host, ref, link)
-	}
-	ev, done, e := d.run(ctx, isOutcome(outcome), func() error {
+	outcome := lattice.ProviderStart(host, ref, link)
+	ev, done, e := d.run(ctx, outcome.Match, func() error {
 		return d.client.StartProvider(ctx, lattice.StartProviderCommand{ProviderRef: ref, LinkName: link, HostID: host, Configuration: strings.TrimSpace(req.Config)})
 	}, true)
 	o, _ := outcome(ev)

@@ -10,52 +10,64 @@ type StartOutcome struct {
 	Error  string
 }
 
-// ActorStartOutcome reads e as the outcome of starting the actor at ref on host; ok is false
-// when e is about something else.
-func ActorStartOutcome(e CloudEvent, host, ref string) (o StartOutcome, ok bool) {
-	if e.Source != host {
-		return o, false
-	}
-	switch e.Name() {
-	case EventActorStarted:
-		var d ActorStartedData
-		if e.DecodeData(&d) != nil || d.ImageRef != ref {
-			return o, false
-		}
-		name, _ := d.Claims["name"].(string)
-		return StartOutcome{PublicKey: d.PublicKey, Name: name}, true
-	case EventActorStartFailed:
-		var d ActorStartFailedData
-		if e.DecodeData(&d) != nil || d.ActorRef != ref {
-			return o, false
-		}
-		return StartOutcome{Failed: true, Error: d.Error}, true
-	}
-	return o, false
+// StartOf reads an event as the outcome of one start command; ok is false when the event is
+// about something else. ActorStart and ProviderStart make one.
+type StartOf func(e CloudEvent) (o StartOutcome, ok bool)
+
+// Match reports whether e ends the start: the match of a Waiter.
+func (f StartOf) Match(e CloudEvent) bool {
+	_, ok := f(e)
+	return ok
 }
 
-// ProviderStartOutcome reads e as the outcome of starting the provider at ref with linkName ("":
-// default) on host; ok is false when e is about something else. A failure event without a link
-// name (upstream hosts leave it out) matches any.
-func ProviderStartOutcome(e CloudEvent, host, ref, linkName string) (o StartOutcome, ok bool) {
-	if e.Source != host {
+// ActorStart reads the outcome of starting the actor at ref on host.
+func ActorStart(host, ref string) StartOf {
+	return func(e CloudEvent) (o StartOutcome, ok bool) {
+		if e.Source != host {
+			return o, false
+		}
+		switch e.Name() {
+		case EventActorStarted:
+			var d ActorStartedData
+			if e.DecodeData(&d) != nil || d.ImageRef != ref {
+				return o, false
+			}
+			name, _ := d.Claims["name"].(string)
+			return StartOutcome{PublicKey: d.PublicKey, Name: name}, true
+		case EventActorStartFailed:
+			var d ActorStartFailedData
+			if e.DecodeData(&d) != nil || d.ActorRef != ref {
+				return o, false
+			}
+			return StartOutcome{Failed: true, Error: d.Error}, true
+		}
 		return o, false
 	}
+}
+
+// ProviderStart reads the outcome of starting the provider at ref with linkName ("": default) on
+// host. A failure event without a link name (upstream hosts leave it out) matches any.
+func ProviderStart(host, ref, linkName string) StartOf {
 	linkName = orDefault(linkName, DefaultLinkName)
-	switch e.Name() {
-	case EventProviderStarted:
-		var d ProviderStartedData
-		if e.DecodeData(&d) != nil || d.ImageRef != ref || orDefault(d.LinkName, DefaultLinkName) != linkName {
+	return func(e CloudEvent) (o StartOutcome, ok bool) {
+		if e.Source != host {
 			return o, false
 		}
-		name, _ := d.Claims["name"].(string)
-		return StartOutcome{PublicKey: d.PublicKey, Name: name, ContractID: d.ContractID}, true
-	case EventProviderStartFailed:
-		var d ProviderStartFailedData
-		if e.DecodeData(&d) != nil || d.ProviderRef != ref || (d.LinkName != "" && d.LinkName != linkName) {
-			return o, false
+		switch e.Name() {
+		case EventProviderStarted:
+			var d ProviderStartedData
+			if e.DecodeData(&d) != nil || d.ImageRef != ref || orDefault(d.LinkName, DefaultLinkName) != linkName {
+				return o, false
+			}
+			name, _ := d.Claims["name"].(string)
+			return StartOutcome{PublicKey: d.PublicKey, Name: name, ContractID: d.ContractID}, true
+		case EventProviderStartFailed:
+			var d ProviderStartFailedData
+			if e.DecodeData(&d) != nil || d.ProviderRef != ref || (d.LinkName != "" && d.LinkName != linkName) {
+				return o, false
+			}
+			return StartOutcome{Failed: true, Error: d.Error}, true
 		}
-		return StartOutcome{Failed: true, Error: d.Error}, true
+		return o, false
 	}
-	return o, false
 }

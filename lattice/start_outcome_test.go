@@ -16,10 +16,10 @@ func TestStartOutcome(t *testing.T) {
 	started := ActorStartedData{PublicKey: "MECHO", ImageRef: ref, Claims: map[string]any{"name": "echo"}}
 	failed := ActorStartFailedData{ActorRef: ref, Error: "pull: manifest unknown"}
 
-	o, ok := ActorStartOutcome(event(EventActorStarted, host, started), host, ref)
+	o, ok := ActorStart(host, ref)(event(EventActorStarted, host, started))
 	require.True(t, ok)
 	require.Equal(t, StartOutcome{PublicKey: "MECHO", Name: "echo"}, o)
-	o, ok = ActorStartOutcome(event(EventActorStartFailed, host, failed), host, ref)
+	o, ok = ActorStart(host, ref)(event(EventActorStartFailed, host, failed))
 	require.True(t, ok)
 	require.Equal(t, StartOutcome{Failed: true, Error: "pull: manifest unknown"}, o)
 	for name, e := range map[string]CloudEvent{
@@ -28,21 +28,20 @@ func TestStartOutcome(t *testing.T) {
 		"another event":     event(EventActorStopped, host, ActorStoppedData{PublicKey: "MECHO"}),
 		"a provider":        event(EventProviderStarted, host, ProviderStartedData{PublicKey: "VHTTP", ImageRef: ref}),
 	} {
-		_, ok := ActorStartOutcome(e, host, ref)
-		require.False(t, ok, name)
+		require.False(t, ActorStart(host, ref).Match(e), name)
 	}
 
 	pStarted := ProviderStartedData{PublicKey: "VHTTP", ImageRef: ref, LinkName: "default", ContractID: "wasmcloud:httpserver", Claims: map[string]any{"name": "httpserver"}}
-	o, ok = ProviderStartOutcome(event(EventProviderStarted, host, pStarted), host, ref, "")
+	o, ok = ProviderStart(host, ref, "")(event(EventProviderStarted, host, pStarted))
 	require.True(t, ok, "an empty link name is the default one")
 	require.Equal(t, StartOutcome{PublicKey: "VHTTP", Name: "httpserver", ContractID: "wasmcloud:httpserver"}, o)
-	_, ok = ProviderStartOutcome(event(EventProviderStarted, host, pStarted), host, ref, "backup")
+	_, ok = ProviderStart(host, ref, "backup")(event(EventProviderStarted, host, pStarted))
 	require.False(t, ok, "another link name")
-	o, ok = ProviderStartOutcome(event(EventProviderStartFailed, host, ProviderStartFailedData{ProviderRef: ref, LinkName: "backup", Error: "bad"}), host, ref, "backup")
+	o, ok = ProviderStart(host, ref, "backup")(event(EventProviderStartFailed, host, ProviderStartFailedData{ProviderRef: ref, LinkName: "backup", Error: "bad"}))
 	require.True(t, ok)
 	require.Equal(t, StartOutcome{Failed: true, Error: "bad"}, o)
-	_, ok = ProviderStartOutcome(event(EventProviderStartFailed, host, ProviderStartFailedData{ProviderRef: ref, LinkName: "default", Error: "bad"}), host, ref, "backup")
+	_, ok = ProviderStart(host, ref, "backup")(event(EventProviderStartFailed, host, ProviderStartFailedData{ProviderRef: ref, LinkName: "default", Error: "bad"}))
 	require.False(t, ok, "a failure for another link name")
-	_, ok = ProviderStartOutcome(event(EventProviderStartFailed, host, ProviderStartFailedData{ProviderRef: ref, Error: "bad"}), host, ref, "backup")
+	_, ok = ProviderStart(host, ref, "backup")(event(EventProviderStartFailed, host, ProviderStartFailedData{ProviderRef: ref, Error: "bad"}))
 	require.True(t, ok, "a failure without a link name, as upstream hosts send it")
 }

@@ -114,14 +114,12 @@ A REF naming an existing local file is sent as an absolute path.`,
 			}
 			res := commandResult{HostID: host, Ref: ref}
 			wait.progress = newPullProgress(cmd.ErrOrStderr())
-			match := func(e lattice.CloudEvent) bool {
-				_, ok := lattice.ActorStartOutcome(e, host, ref)
-				return ok || matchProgress(e, host, ref)
-			}
+			outcome := lattice.ActorStart(host, ref)
+			match := func(e lattice.CloudEvent) bool { return outcome.Match(e) || matchProgress(e, host, ref) }
 			err = runCommand(ctx, s, &wait, match, func() error {
 				return s.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: host, Count: n})
 			}, &res, func(e lattice.CloudEvent) error {
-				o, _ := lattice.ActorStartOutcome(e, host, ref)
+				o, _ := outcome(e)
 				if o.Failed {
 					return fmt.Errorf("start actor %s on host %s failed: %s", ref, host, o.Error)
 				}

@@ -40,14 +40,12 @@ lattice's only host.`,
 			}
 			res := commandResult{HostID: host, Ref: ref}
 			wait.progress = newPullProgress(cmd.ErrOrStderr())
-			match := func(e lattice.CloudEvent) bool {
-				_, ok := lattice.ProviderStartOutcome(e, host, ref, linkName)
-				return ok || matchProgress(e, host, ref)
-			}
+			outcome := lattice.ProviderStart(host, ref, linkName)
+			match := func(e lattice.CloudEvent) bool { return outcome.Match(e) || matchProgress(e, host, ref) }
 			err = runCommand(ctx, s, &wait, match, func() error {
 				return s.StartProvider(ctx, lattice.StartProviderCommand{ProviderRef: ref, LinkName: linkName, HostID: host, Configuration: config})
 			}, &res, func(e lattice.CloudEvent) error {
-				o, _ := lattice.ProviderStartOutcome(e, host, ref, linkName)
+				o, _ := outcome(e)
 				if o.Failed {
 					return fmt.Errorf("start provider %s on host %s failed: %s", ref, host, o.Error)
 				}

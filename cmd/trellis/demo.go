@@ -54,17 +54,13 @@ func deployDemo(ctx context.Context, h *host.Host, cfg host.Config, dir, address
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 
-	actorID, err := demoStart(ctx, ctl, func(e lattice.CloudEvent) (lattice.StartOutcome, bool) {
-		return lattice.ActorStartOutcome(e, h.ID(), actorRef)
-	}, func() error {
+	actorID, err := demoStart(ctx, ctl, lattice.ActorStart(h.ID(), actorRef), func() error {
 		return ctl.StartActor(ctx, lattice.StartActorCommand{ActorRef: actorRef, HostID: h.ID(), Count: 1})
 	})
 	if err != nil {
 		return fmt.Errorf("echo demo: start actor %s: %w", actorRef, err)
 	}
-	providerID, err := demoStart(ctx, ctl, func(e lattice.CloudEvent) (lattice.StartOutcome, bool) {
-		return lattice.ProviderStartOutcome(e, h.ID(), providerRef, "")
-	}, func() error {
+	providerID, err := demoStart(ctx, ctl, lattice.ProviderStart(h.ID(), providerRef, ""), func() error {
 		return ctl.StartProvider(ctx, lattice.StartProviderCommand{ProviderRef: providerRef, HostID: h.ID()})
 	})
 	if err != nil {
@@ -80,13 +76,10 @@ func deployDemo(ctx context.Context, h *host.Host, cfg host.Config, dir, address
 	return nil
 }
 
-// demoStart sends a start command and waits for the event outcome reads as its end; it returns
-// the started entity's public key.
-func demoStart(ctx context.Context, ctl *lattice.Client, outcome func(lattice.CloudEvent) (lattice.StartOutcome, bool), send func() error) (string, error) {
-	w, err := ctl.NewWaiter(func(ev lattice.CloudEvent) bool {
-		_, ok := outcome(ev)
-		return ok
-	})
+// demoStart sends a start command and waits for the event that ends it; it returns the started
+// entity's public key.
+func demoStart(ctx context.Context, ctl *lattice.Client, outcome lattice.StartOf, send func() error) (string, error) {
+	w, err := ctl.NewWaiter(outcome.Match)
 	if err != nil {
 		return "", err
 	}

@@ -109,7 +109,7 @@ func (l *Lattice) StartHost(opts ...Option) *host.Host {
 // StartActor starts the actor at ref on h, waits for its actor_started events and returns its key.
 func (l *Lattice) StartActor(h *host.Host, ref string, count int) string {
 	l.T.Helper()
-	o := l.start(ref, actorOutcome(h, ref), func(ctx context.Context) error {
+	o := l.start(ref, lattice.ActorStart(h.ID(), ref), func(ctx context.Context) error {
 		return l.Ctl.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: h.ID(), Count: uint16(count)})
 	})
 	require.False(l.T, o.Failed, "start %s: %s", ref, o.Error)
@@ -119,7 +119,7 @@ func (l *Lattice) StartActor(h *host.Host, ref string, count int) string {
 // StartActorFails starts ref on h and returns the error of its actor_start_failed event.
 func (l *Lattice) StartActorFails(h *host.Host, ref string) string {
 	l.T.Helper()
-	o := l.start(ref, actorOutcome(h, ref), func(ctx context.Context) error {
+	o := l.start(ref, lattice.ActorStart(h.ID(), ref), func(ctx context.Context) error {
 		return l.Ctl.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: h.ID(), Count: 1})
 	})
 	require.True(l.T, o.Failed, "start %s should fail", ref)
@@ -130,7 +130,7 @@ func (l *Lattice) StartActorFails(h *host.Host, ref string) string {
 // provider_started and returns the provider's key.
 func (l *Lattice) StartProvider(h *host.Host, ref, linkName string) string {
 	l.T.Helper()
-	o := l.start(ref, providerOutcome(h, ref, linkName), func(ctx context.Context) error {
+	o := l.start(ref, lattice.ProviderStart(h.ID(), ref, linkName), func(ctx context.Context) error {
 		return l.Ctl.StartProvider(ctx, lattice.StartProviderCommand{ProviderRef: ref, LinkName: linkName, HostID: h.ID()})
 	})
 	require.False(l.T, o.Failed, "start %s: %s", ref, o.Error)
@@ -140,37 +140,20 @@ func (l *Lattice) StartProvider(h *host.Host, ref, linkName string) string {
 // StartProviderFails starts ref on h and returns the error of its provider_start_failed event.
 func (l *Lattice) StartProviderFails(h *host.Host, ref string) string {
 	l.T.Helper()
-	o := l.start(ref, providerOutcome(h, ref, ""), func(ctx context.Context) error {
+	o := l.start(ref, lattice.ProviderStart(h.ID(), ref, ""), func(ctx context.Context) error {
 		return l.Ctl.StartProvider(ctx, lattice.StartProviderCommand{ProviderRef: ref, HostID: h.ID()})
 	})
 	require.True(l.T, o.Failed, "start %s should fail", ref)
 	return o.Error
 }
 
-type outcomeOf func(lattice.CloudEvent) (lattice.StartOutcome, bool)
-
-func actorOutcome(h *host.Host, ref string) outcomeOf {
-	return func(e lattice.CloudEvent) (lattice.StartOutcome, bool) {
-		return lattice.ActorStartOutcome(e, h.ID(), ref)
-	}
-}
-
-func providerOutcome(h *host.Host, ref, linkName string) outcomeOf {
-	return func(e lattice.CloudEvent) (lattice.StartOutcome, bool) {
-		return lattice.ProviderStartOutcome(e, h.ID(), ref, linkName)
-	}
-}
-
 // start sends a start command and waits for the event that tells how it ended.
-func (l *Lattice) start(ref string, outcome outcomeOf, send func(context.Context) error) lattice.StartOutcome {
+func (l *Lattice) start(ref string, outcome lattice.StartOf, send func(context.Context) error) lattice.StartOutcome {
 	t := l.T
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	w, err := l.Ctl.NewWaiter(func(ev lattice.CloudEvent) bool {
-		_, ok := outcome(ev)
-		return ok
-	})
+	w, err := l.Ctl.NewWaiter(outcome.Match)
 	require.NoError(t, err)
 	defer w.Stop()
 	require.NoError(t, send(ctx))
