@@ -128,6 +128,7 @@ func (h *Host) spawnProvider(p *provider, links []lattice.LinkDefinition) (*exec
 	out := &lineLog{log: h.log.With().Str("provider", p.id.key).Str("link_name", p.id.linkName).Logger()}
 	cmd.Stdout = out
 	cmd.Stderr = out
+	dieWithHost(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start %s: %w", p.binPath, err)
 	}

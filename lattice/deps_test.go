@@ -44,16 +44,17 @@ func area(pkg string) (string, bool) {
 }
 
 // TestDependencyDirection enforces DESIGN.md: lattice imports nothing of the project; host,
-// dashboard, providers and applier import lattice but not each other (applier may use the
-// providers SDK); only cmd wires them together.
+// dashboard, providers, applier and reconciler import lattice but not each other (applier may use
+// the providers SDK); only cmd wires them together.
 func TestDependencyDirection(t *testing.T) {
 	forbidden := map[string][]string{
-		"lattice":   {"host", "providers", "applier", "dashboard", "actor", "cmd"},
-		"host":      {"providers", "applier", "dashboard", "cmd"},
-		"dashboard": {"host", "providers", "applier", "cmd"},
-		"providers": {"host", "applier", "dashboard", "cmd"},
-		"applier":   {"host", "dashboard", "cmd"},
-		"actor":     {"host", "providers", "applier", "dashboard", "cmd"},
+		"lattice":    {"host", "providers", "applier", "dashboard", "reconciler", "actor", "cmd"},
+		"host":       {"providers", "applier", "dashboard", "reconciler", "cmd"},
+		"dashboard":  {"host", "providers", "applier", "reconciler", "cmd"},
+		"providers":  {"host", "applier", "dashboard", "reconciler", "cmd"},
+		"applier":    {"host", "dashboard", "reconciler", "cmd"},
+		"reconciler": {"host", "providers", "applier", "dashboard", "actor", "cmd"},
+		"actor":      {"host", "providers", "applier", "dashboard", "reconciler", "cmd"},
 	}
 	for _, p := range listDeps(t) {
 		from, _ := area(p.ImportPath)

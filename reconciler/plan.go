@@ -1,0 +1,738 @@
+package reconciler
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/app"
+	"github.com/trellis-lattice/trellis/lattice/oam"
+)
+
+type actionKind int
+
+const (
+	startActor actionKind = iota
+	stopActor
+	updateActor
+	startProvider
+	stopProvider
+	putLink
+	deleteLink
+)
+
+func (k actionKind) String() string {
+	return [...]string{"start actor", "stop actor", "update actor", "start provider", "stop provider", "put link", "delete link"}[k]
+}
+
+// action is one control command a pass decided on.
+type action struct {
+	kind    actionKind
+	host    string
+	key     pendingKey // starts and stops: what to remember as in flight
+	current int        // starts and stops: what the host ran when it was decided
+	count   int
+	image   string // the reference to start or update to
+	actorID string
+	// providers
+	provider lattice.ProviderDescription // the one to stop
+	linkName string
+	contract string
+	config   string
+	// links
+	link lattice.LinkDefinition
+
+	annotations map[string]string
+}
+
+// planner decides, from one view of the lattice and what is in flight, what to do for each app
+// and what to say of it. It sends nothing.
+type planner struct {
+	w   *world
+	mem *inflight
+}
+
+// compPlan is what planning one component found.
+type compPlan struct {
+	status    app.ComponentStatus
+	failure   string          // why it cannot be brought up, "" when nothing is wrong
+	notReady  map[string]bool // hosts that do not run their share yet
+	ids       []string        // actor or provider keys running the right image, then others
+	updating  bool
+	extra     bool // more runs than desired (being stopped)
+	wrongHost int  // hosts still running an older image
+}
+
+// plan decides for a deployed app.
+func (p *planner) plan(name string, m *oam.Manifest, prev *app.Status) ([]action, app.Status) {
+	var acts []action
+	st := app.Status{Name: name, Version: m.Version()}
+	comps := map[string]*compPlan{}
+	for i := range m.Spec.Components {
+		c := &m.Spec.Components[i]
+		var cp *compPlan
+		switch c.Type {
+		case oam.TypeActor:
+			cp = p.actor(name, c, &acts)
+		case oam.TypeCapability:
+			cp = p.capability(name, c, &acts)
+		default:
+			continue
+		}
+		comps[c.Name] = cp
+		st.Components = append(st.Components, cp.status)
+	}
+	acts = append(acts, p.stopRemoved(name, m)...)
+	linkActs, links, linkMsgs := p.links(name, m, comps, prev)
+	acts = append(acts, linkActs...)
+	st.Links = links
+
+	var missing, failures []string
+	for i := range m.Spec.Components {
+		c := &m.Spec.Components[i]
+		cp := comps[c.Name]
+		if cp == nil {
+			continue
+		}
+		cs := cp.status
+		short := cs.Actual < cs.Desired
+		switch {
+		case short && cp.failure != "":
+			failures = append(failures, c.Name+": "+cp.failure)
+		case short:
+			missing = append(missing, fmt.Sprintf("%s: %d of %d %s", c.Name, cs.Actual, cs.Desired, unitWord(c.Type)))
+		case cp.updating || cp.wrongHost > 0:
+			missing = append(missing, fmt.Sprintf("%s: updating to %s on %d host(s)", c.Name, c.Properties.Image, cp.wrongHost))
+		case cp.extra:
+			missing = append(missing, c.Name+": stopping what is no longer wanted")
+		}
+	}
+	missing = append(missing, linkMsgs...)
+	for _, a := range acts {
+		if a.kind == stopActor || a.kind == stopProvider {
+			if !slices.Contains(missing, "stopping what the app no longer asks for") && !anyComp(comps, a) {
+				missing = append(missing, "stopping what the app no longer asks for")
+			}
+		}
+	}
+	switch {
+	case len(failures) > 0:
+		st.State = app.StateFailed
+		st.Message = strings.Join(append(failures, missing...), "; ")
+	case len(missing) > 0:
+		st.State = app.StateReconciling
+		st.Message = strings.Join(missing, "; ")
+	default:
+		st.State = app.StateDeployed
+	}
+	for _, h := range p.w.hosts {
+		ready := true
+		for _, cp := range comps {
+			if cp.notReady[h.id] {
+				ready = false
+			}
+		}
+		st.Hosts = append(st.Hosts, app.HostShare{HostID: h.id, Ready: ready})
+	}
+	return acts, st
+}
+
+// anyComp reports whether a stop belongs to a component of the app's manifest (a scale-down,
+// already said) rather than to one it dropped.
+func anyComp(comps map[string]*compPlan, a action) bool {
+	_, ok := comps[a.key.comp]
+	return ok && a.key.comp != ""
+}
+
+func unitWord(typ string) string {
+	if typ == oam.TypeCapability {
+		return "hosts"
+	}
+	return "instances"
+}
+
+// scaler returns the component's scaler kind, replicas and spreads (one unnamed spread when the
+// manifest gives none). Without a scaler trait nothing is to run.
+func scaler(c *oam.Component) (kind string, replicas int, spreads []oam.Spread) {
+	kind, sc := c.Scaler()
+	if sc == nil {
+		return "", 0, nil
+	}
+	spreads = sc.Spread
+	if len(spreads) == 0 {
+		spreads = []oam.Spread{{Name: defaultSpread}}
+	}
+	return kind, sc.Replicas, spreads
+}
+
+func spreadName(s oam.Spread) string {
+	if s.Name == "" {
+		return defaultSpread
+	}
+	return s.Name
+}
+
+func requirementText(req map[string]string) string {
+	keys := slices.Sorted(maps.Keys(req))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + req[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+// eligible returns the hosts whose labels meet the requirements, less those excluded.
+func (p *planner) eligible(req map[string]string, exclude func(*hostState) bool) []string {
+	var out []string
+	for _, h := range p.w.hosts {
+		if h.matches(req) && (exclude == nil || !exclude(h)) {
+			out = append(out, h.id)
+		}
+	}
+	return out
+}
+
+// actor plans an actor component: instances per spread and host, then the rolling update of
+// hosts that run an older image.
+func (p *planner) actor(appName string, c *oam.Component, acts *[]action) *compPlan {
+	cp := &compPlan{notReady: map[string]bool{}}
+	cp.status = app.ComponentStatus{Name: c.Name, Type: c.Type, Image: c.Properties.Image}
+	kind, replicas, spreads := scaler(c)
+	counts := spreadCounts(replicas, spreads)
+	units := map[string][]actorUnit{}
+	wrong := map[string]bool{} // hosts running an older image of the component
+	for _, h := range p.w.hosts {
+		units[h.id] = h.actorUnits(appName, c.Name)
+		for _, u := range units[h.id] {
+			if u.image != c.Properties.Image {
+				wrong[h.id] = true
+			}
+		}
+	}
+	busy := false // an update or replacement of this component is in flight somewhere
+	for _, h := range p.w.hosts {
+		hc := hostComp{h.id, appName, c.Name}
+		if !wrong[h.id] {
+			p.mem.updateDone(hc)
+		} else if p.mem.updating(hc) {
+			busy = true
+		}
+	}
+	known := map[string]bool{}
+	for i, s := range spreads {
+		sn := spreadName(s)
+		known[sn] = true
+		eligible := p.eligible(s.Requirements, nil)
+		cur := map[string]int{}
+		running := map[string]int{}
+		for _, h := range p.w.hosts {
+			run := 0
+			for _, u := range units[h.id] {
+				run += u.bySpread[sn]
+			}
+			running[h.id] = run
+			start := p.mem.remaining(pendingKey{h.id, appName, c.Name, sn, false}, run)
+			stop := p.mem.remaining(pendingKey{h.id, appName, c.Name, sn, true}, run)
+			cur[h.id] = max(run+start-stop, 0)
+		}
+		avoid := map[string]bool{}
+		for _, h := range p.w.hosts {
+			hc := hostComp{h.id, appName, c.Name}
+			if wrong[h.id] || p.mem.backingOff(hc) || p.mem.updating(hc) {
+				avoid[h.id] = true
+			}
+		}
+		target := map[string]int{}
+		want := 0
+		if kind == oam.TraitDaemonScaler {
+			for _, h := range eligible {
+				target[h] = replicas
+			}
+			want = replicas * len(eligible)
+		} else {
+			want = counts[i]
+			target = balance(cur, eligible, want, 0, avoid)
+		}
+		if replicas > 0 && len(eligible) == 0 && cp.failure == "" {
+			cp.failure = noHostText(s, len(p.w.hosts))
+		}
+		cp.status.Desired += want
+		for _, h := range p.w.hosts {
+			t, now := target[h.id], cur[h.id]
+			hc := hostComp{h.id, appName, c.Name}
+			key := pendingKey{h.id, appName, c.Name, sn, false}
+			switch {
+			case t > now && !avoid[h.id]:
+				*acts = append(*acts, action{kind: startActor, host: h.id, key: key, current: running[h.id],
+					count: t - now, image: c.Properties.Image, annotations: annotations(appName, c.Name, sn)})
+			case t < now:
+				if u, ok := stopUnit(units[h.id], sn, c.Properties.Image); ok {
+					key.stop = true
+					*acts = append(*acts, action{kind: stopActor, host: h.id, key: key, current: running[h.id],
+						count: min(now-t, u.bySpread[sn]), actorID: u.actorID, annotations: annotations(appName, c.Name, sn)})
+					cp.extra = true
+				}
+			}
+			good := 0
+			for _, u := range units[h.id] {
+				if u.image == c.Properties.Image {
+					good += u.bySpread[sn]
+				}
+			}
+			if good < t {
+				cp.notReady[h.id] = true
+			} else if t > 0 {
+				p.mem.succeeded(hc)
+			}
+			cp.status.Actual += min(good, max(t, 0))
+			if good > t {
+				cp.extra = true
+			}
+		}
+	}
+	// Instances of spreads the manifest no longer has.
+	for _, h := range p.w.hosts {
+		for _, u := range units[h.id] {
+			for sn, n := range u.bySpread {
+				if !known[sn] && n > 0 {
+					*acts = append(*acts, action{kind: stopActor, host: h.id, key: pendingKey{h.id, appName, c.Name, sn, true},
+						current: n, count: n, actorID: u.actorID, annotations: annotations(appName, c.Name, sn)})
+					cp.extra = true
+				}
+			}
+		}
+	}
+	// Hosts on an older image: one at a time, a live update, or a replacement when the host
+	// refused the update (a revision that is not higher, another actor key).
+	var wrongHosts []string
+	for _, h := range p.w.hosts {
+		if wrong[h.id] {
+			wrongHosts = append(wrongHosts, h.id)
+		}
+	}
+	cp.wrongHost = len(wrongHosts)
+	cp.updating = busy
+	if len(wrongHosts) > 0 && !busy {
+		hid := wrongHosts[0]
+		h := p.host(hid)
+		hc := hostComp{hid, appName, c.Name}
+		for _, u := range units[hid] {
+			if u.image == c.Properties.Image {
+				continue
+			}
+			switch {
+			case p.mem.mustReplace(hc) && h.unmanagedActor(u.actorID, appName, c.Name):
+				cp.failure = fmt.Sprintf("cannot replace actor %s on host %s: instances not managed by this app run there too", u.actorID, hid)
+			case p.mem.mustReplace(hc):
+				for sn, n := range u.bySpread {
+					*acts = append(*acts, action{kind: stopActor, host: hid, key: pendingKey{hid, appName, c.Name, sn, true},
+						current: n, count: n, actorID: u.actorID, annotations: annotations(appName, c.Name, sn)})
+				}
+				p.mem.updateSent(hc, c.Properties.Image)
+			default:
+				*acts = append(*acts, action{kind: updateActor, host: hid, key: pendingKey{host: hid, app: appName, comp: c.Name}, actorID: u.actorID, image: c.Properties.Image})
+				p.mem.updateSent(hc, c.Properties.Image)
+			}
+			cp.updating = true
+			break
+		}
+	}
+	if cp.failure == "" && cp.status.Actual < cp.status.Desired {
+		cp.failure = p.mem.failure(appName, c.Name)
+	}
+	cp.status.Message = cp.failure
+	// Keys: those running the right image first.
+	for _, right := range []bool{true, false} {
+		for _, h := range p.w.hosts {
+			for _, u := range units[h.id] {
+				if (u.image == c.Properties.Image) == right && !slices.Contains(cp.ids, u.actorID) {
+					cp.ids = append(cp.ids, u.actorID)
+				}
+			}
+		}
+	}
+	return cp
+}
+
+// stopUnit picks the unit to stop instances of in a spread: one on an older image first.
+func stopUnit(units []actorUnit, spread, image string) (actorUnit, bool) {
+	for _, older := range []bool{true, false} {
+		for _, u := range units {
+			if u.bySpread[spread] > 0 && (u.image != image) == older {
+				return u, true
+			}
+		}
+	}
+	return actorUnit{}, false
+}
+
+func noHostText(s oam.Spread, hosts int) string {
+	if hosts == 0 {
+		return "no host in the lattice"
+	}
+	if len(s.Requirements) == 0 {
+		return "no host can run it"
+	}
+	return "no host has label " + requirementText(s.Requirements)
+}
+
+func (p *planner) host(id string) *hostState {
+	for _, h := range p.w.hosts {
+		if h.id == id {
+			return h
+		}
+	}
+	return nil
+}
+
+// capability plans a provider component: at most one per host and link name.
+func (p *planner) capability(appName string, c *oam.Component, acts *[]action) *compPlan {
+	cp := &compPlan{notReady: map[string]bool{}}
+	cp.status = app.ComponentStatus{Name: c.Name, Type: c.Type, Image: c.Properties.Image}
+	kind, replicas, spreads := scaler(c)
+	counts := spreadCounts(replicas, spreads)
+	linkName := c.LinkNameOrDefault()
+	units := map[string][]lattice.ProviderDescription{}
+	wrong := map[string]bool{}
+	busy := false
+	for _, h := range p.w.hosts {
+		units[h.id] = h.providerUnits(appName, c.Name)
+		for _, u := range units[h.id] {
+			if u.ImageRef != c.Properties.Image {
+				wrong[h.id] = true
+			}
+		}
+		hc := hostComp{h.id, appName, c.Name}
+		if !wrong[h.id] {
+			p.mem.updateDone(hc)
+		} else if p.mem.updating(hc) {
+			busy = true
+		}
+	}
+	taken := func(h *hostState) bool { return h.providerTaken(c.Properties.Image, linkName, appName, c.Name) }
+	known := map[string]bool{}
+	for i, s := range spreads {
+		sn := spreadName(s)
+		known[sn] = true
+		eligible := p.eligible(s.Requirements, taken)
+		cur := map[string]int{}
+		running := map[string]int{}
+		for _, h := range p.w.hosts {
+			run := 0
+			for _, u := range units[h.id] {
+				if spreadOf(u.Annotations) == sn {
+					run++
+				}
+			}
+			running[h.id] = run
+			start := p.mem.remaining(pendingKey{h.id, appName, c.Name, sn, false}, run)
+			stop := p.mem.remaining(pendingKey{h.id, appName, c.Name, sn, true}, run)
+			cur[h.id] = max(run+start-stop, 0)
+		}
+		avoid := map[string]bool{}
+		for _, h := range p.w.hosts {
+			hc := hostComp{h.id, appName, c.Name}
+			if p.mem.backingOff(hc) || p.mem.updating(hc) {
+				avoid[h.id] = true
+			}
+		}
+		// A host runs the component's provider in one spread at most.
+		for _, h := range p.w.hosts {
+			for _, u := range units[h.id] {
+				if spreadOf(u.Annotations) != sn {
+					avoid[h.id] = true
+				}
+			}
+		}
+		target := map[string]int{}
+		want := 0
+		if kind == oam.TraitDaemonScaler {
+			for _, h := range eligible {
+				if !avoidOther(units[h], sn) {
+					target[h] = 1
+					want++
+				}
+			}
+		} else {
+			want = counts[i]
+			target = balance(cur, eligible, want, 1, avoid)
+		}
+		if replicas > 0 && len(eligible) == 0 && cp.failure == "" {
+			if hosts := p.eligible(s.Requirements, nil); len(hosts) > 0 {
+				cp.failure = fmt.Sprintf("every host with the required labels already runs %s with link name %s, not managed by this app", c.Properties.Image, linkName)
+			} else {
+				cp.failure = noHostText(s, len(p.w.hosts))
+			}
+		}
+		cp.status.Desired += want
+		for _, h := range p.w.hosts {
+			t, now := target[h.id], cur[h.id]
+			hc := hostComp{h.id, appName, c.Name}
+			key := pendingKey{h.id, appName, c.Name, sn, false}
+			switch {
+			case t > now && !avoid[h.id]:
+				*acts = append(*acts, action{kind: startProvider, host: h.id, key: key, current: running[h.id], count: 1,
+					image: c.Properties.Image, linkName: linkName, contract: c.Properties.Contract,
+					config: c.ConfigJSON(), annotations: annotations(appName, c.Name, sn)})
+			case t < now:
+				for _, u := range units[h.id] {
+					if spreadOf(u.Annotations) == sn {
+						key.stop = true
+						*acts = append(*acts, action{kind: stopProvider, host: h.id, key: key, current: running[h.id], count: 1, provider: u})
+						cp.extra = true
+						break
+					}
+				}
+			}
+			good := 0
+			for _, u := range units[h.id] {
+				if spreadOf(u.Annotations) == sn && u.ImageRef == c.Properties.Image {
+					good++
+				}
+			}
+			if good < t {
+				cp.notReady[h.id] = true
+			} else if t > 0 {
+				p.mem.succeeded(hc)
+			}
+			cp.status.Actual += min(good, t)
+		}
+	}
+	for _, h := range p.w.hosts {
+		for _, u := range units[h.id] {
+			if sn := spreadOf(u.Annotations); !known[sn] {
+				*acts = append(*acts, action{kind: stopProvider, host: h.id, key: pendingKey{h.id, appName, c.Name, sn, true}, current: 1, count: 1, provider: u})
+				cp.extra = true
+			}
+		}
+	}
+	// Hosts on an older image: replaced one at a time (a provider has no live update).
+	var wrongHosts []string
+	for _, h := range p.w.hosts {
+		if wrong[h.id] {
+			wrongHosts = append(wrongHosts, h.id)
+		}
+	}
+	cp.wrongHost = len(wrongHosts)
+	cp.updating = busy
+	if len(wrongHosts) > 0 && !busy {
+		hid := wrongHosts[0]
+		for _, u := range units[hid] {
+			if u.ImageRef != c.Properties.Image {
+				*acts = append(*acts, action{kind: stopProvider, host: hid, key: pendingKey{hid, appName, c.Name, spreadOf(u.Annotations), true}, current: 1, count: 1, provider: u})
+			}
+		}
+		p.mem.updateSent(hostComp{hid, appName, c.Name}, c.Properties.Image)
+		cp.updating = true
+	}
+	if cp.failure == "" && cp.status.Actual < cp.status.Desired {
+		cp.failure = p.mem.failure(appName, c.Name)
+	}
+	cp.status.Message = cp.failure
+	for _, right := range []bool{true, false} {
+		for _, h := range p.w.hosts {
+			for _, u := range units[h.id] {
+				if (u.ImageRef == c.Properties.Image) == right && !slices.Contains(cp.ids, u.ID) {
+					cp.ids = append(cp.ids, u.ID)
+				}
+			}
+		}
+	}
+	return cp
+}
+
+// avoidOther reports whether the host runs the component's provider in a spread other than sn.
+func avoidOther(units []lattice.ProviderDescription, sn string) bool {
+	for _, u := range units {
+		if spreadOf(u.Annotations) != sn {
+			return true
+		}
+	}
+	return false
+}
+
+func spreadOf(a map[string]string) string {
+	if s := a[AnnotationSpread]; s != "" {
+		return s
+	}
+	return defaultSpread
+}
+
+// stopRemoved stops what the app runs for components its manifest no longer has.
+func (p *planner) stopRemoved(appName string, m *oam.Manifest) []action {
+	var acts []action
+	for _, h := range p.w.hosts {
+		for _, a := range h.actors {
+			perComp := map[string]map[string]int{}
+			for _, in := range a.Instances {
+				an, comp, sn, ok := managedBy(in.Annotations)
+				if !ok || an != appName {
+					continue
+				}
+				if c, ok := m.Component(comp); ok && c.Type == oam.TypeActor {
+					continue
+				}
+				if perComp[comp] == nil {
+					perComp[comp] = map[string]int{}
+				}
+				perComp[comp][sn]++
+			}
+			for comp, spreads := range perComp {
+				for sn, n := range spreads {
+					acts = append(acts, action{kind: stopActor, host: h.id, key: pendingKey{h.id, appName, comp, sn, true},
+						current: n, count: n, actorID: a.ID, annotations: annotations(appName, comp, sn)})
+				}
+			}
+		}
+		for _, pr := range h.providers {
+			an, comp, sn, ok := managedBy(pr.Annotations)
+			if !ok || an != appName {
+				continue
+			}
+			if c, ok := m.Component(comp); ok && c.Type == oam.TypeCapability {
+				continue
+			}
+			acts = append(acts, action{kind: stopProvider, host: h.id, key: pendingKey{h.id, appName, comp, orDefault(sn), true}, current: 1, count: 1, provider: pr})
+		}
+	}
+	return acts
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return defaultSpread
+	}
+	return s
+}
+
+// links plans the app's links: each linkdef of an actor to a capability, once both run; and the
+// deletion of the links an earlier version put that this one does not declare.
+func (p *planner) links(appName string, m *oam.Manifest, comps map[string]*compPlan, prev *app.Status) ([]action, []app.LinkStatus, []string) {
+	var acts []action
+	var out []app.LinkStatus
+	var msgs []string
+	want := map[string]bool{}
+	for i := range m.Spec.Components {
+		c := &m.Spec.Components[i]
+		if c.Type != oam.TypeActor {
+			continue
+		}
+		for _, ld := range c.LinkDefs() {
+			target, ok := m.Component(ld.Target)
+			if !ok {
+				continue
+			}
+			ls := app.LinkStatus{ContractID: target.Properties.Contract, LinkName: target.LinkNameOrDefault(), Source: c.Name, Target: target.Name}
+			if ids := comps[c.Name].ids; len(ids) > 0 {
+				ls.ActorID = ids[0]
+			}
+			if ids := comps[target.Name].ids; len(ids) > 0 {
+				ls.ProviderID = ids[0]
+			}
+			if ls.ActorID == "" || ls.ProviderID == "" {
+				waiting := c.Name
+				if ls.ActorID != "" {
+					waiting = target.Name
+				}
+				msgs = append(msgs, fmt.Sprintf("link %s → %s: waiting for %s to run", c.Name, target.Name, waiting))
+				out = append(out, ls)
+				continue
+			}
+			want[lattice.LinkID(ls.ActorID, ls.ContractID, ls.LinkName)] = true
+			have, ok := p.w.link(ls.ActorID, ls.ContractID, ls.LinkName)
+			values := ld.Values
+			if values == nil {
+				values = map[string]string{}
+			}
+			if ok && have.ProviderID == ls.ProviderID && maps.Equal(have.Values, values) {
+				ls.Ready = true
+			} else {
+				l := lattice.LinkDefinition{ActorID: ls.ActorID, ProviderID: ls.ProviderID, ContractID: ls.ContractID,
+					LinkName: ls.LinkName, Values: maps.Clone(values)}
+				l.Normalize()
+				acts = append(acts, action{kind: putLink, link: l})
+				msgs = append(msgs, fmt.Sprintf("link %s → %s: being put", c.Name, target.Name))
+			}
+			out = append(out, ls)
+		}
+	}
+	acts = append(acts, p.dropLinks(prev, want, &out, &msgs)...)
+	return acts, out, msgs
+}
+
+// dropLinks deletes the links a status records that are no longer wanted, if they are still as
+// the reconciler put them (same provider); links someone else changed since are left alone.
+// Those still in the bucket stay in the status, marked as being removed, so they are not
+// forgotten if the deletion fails.
+func (p *planner) dropLinks(prev *app.Status, want map[string]bool, out *[]app.LinkStatus, msgs *[]string) []action {
+	if prev == nil {
+		return nil
+	}
+	var acts []action
+	for _, ls := range prev.Links {
+		if ls.ActorID == "" || ls.ProviderID == "" {
+			continue
+		}
+		id := lattice.LinkID(ls.ActorID, ls.ContractID, ls.LinkName)
+		if want[id] {
+			continue
+		}
+		have, ok := p.w.link(ls.ActorID, ls.ContractID, ls.LinkName)
+		if !ok || have.ProviderID != ls.ProviderID {
+			continue
+		}
+		acts = append(acts, action{kind: deleteLink, link: have})
+		ls.Ready = false
+		ls.Removing = true
+		*out = append(*out, ls)
+		*msgs = append(*msgs, fmt.Sprintf("link %s → %s: being removed", ls.Source, ls.Target))
+	}
+	return acts
+}
+
+// cleanup plans for an app that is not deployed (or no longer exists): stop everything managed
+// for it and delete the links its status records. done says nothing is left.
+func (p *planner) cleanup(name string, prev *app.Status) ([]action, app.Status, bool) {
+	empty := &oam.Manifest{}
+	acts := p.stopRemoved(name, empty)
+	st := app.Status{Name: name, State: app.StateUndeployed}
+	var msgs []string
+	acts = append(acts, p.dropLinks(prev, map[string]bool{}, &st.Links, &msgs)...)
+	counts := map[string]*app.ComponentStatus{}
+	var order []string
+	if prev != nil {
+		for _, c := range prev.Components {
+			counts[c.Name] = &app.ComponentStatus{Name: c.Name, Type: c.Type, Image: c.Image}
+			order = append(order, c.Name)
+		}
+	}
+	for _, a := range acts {
+		comp := a.key.comp
+		if a.kind != stopActor && a.kind != stopProvider {
+			continue
+		}
+		cs, ok := counts[comp]
+		if !ok {
+			typ := oam.TypeActor
+			if a.kind == stopProvider {
+				typ = oam.TypeCapability
+			}
+			cs = &app.ComponentStatus{Name: comp, Type: typ}
+			counts[comp] = cs
+			order = append(order, comp)
+		}
+		cs.Actual += a.count
+	}
+	sort.Strings(order)
+	for _, n := range slices.Compact(order) {
+		st.Components = append(st.Components, *counts[n])
+	}
+	if len(acts) > 0 {
+		msgs = append([]string{"removing what the app started"}, msgs...)
+		st.Message = strings.Join(msgs, "; ")
+	}
+	return acts, st, len(acts) == 0
+}
