@@ -392,14 +392,25 @@ func (r *Reconciler) pass(ctx context.Context) {
 		}
 		out = append(out, st)
 	}
+	// Commands to different hosts and components go out together; each gets its own timeout.
+	g := new(errgroup.Group)
+	g.SetLimit(16)
 	for _, a := range acts {
-		r.act(pctx, a)
+		g.Go(func() error {
+			actx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+			defer cancel()
+			r.act(actx, a)
+			return nil
+		})
 	}
+	_ = g.Wait()
+	sctx, scancel := context.WithTimeout(ctx, 4*r.cfg.RequestTimeout)
+	defer scancel()
 	for _, st := range out {
-		r.writeStatus(pctx, st, statusPtr(statuses, st.Name))
+		r.writeStatus(sctx, st, statusPtr(statuses, st.Name))
 	}
 	for _, name := range gone {
-		if err := r.store.DeleteStatus(pctx, name); err != nil {
+		if err := r.store.DeleteStatus(sctx, name); err != nil {
 			r.log.Warn().Err(err).Str("app", name).Msg("reconcile: delete status")
 		}
 	}

@@ -28,7 +28,7 @@ const echoBody = `{"body":[],"method":"GET","path":"/","query_string":""}`
 
 // rig is a test lattice whose hosts each run a reconciler, as `trellis host` does.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	l     *hosttest.Lattice
 	store *app.Store
 	nodes []*node
@@ -42,7 +42,7 @@ type node struct {
 	done   chan error
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	l := hosttest.New(t)
 	js, err := jetstream.New(l.NC)
 	require.NoError(t, err)

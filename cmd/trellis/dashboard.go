@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
@@ -44,14 +43,11 @@ func (d *dashboardServer) URL() string {
 }
 
 // start connects to the host's NATS server and serves the dashboard until ctx ends.
-func (d *dashboardServer) start(ctx context.Context, natsURL, creds, latticeName string, log zerolog.Logger) error {
-	opts := []nats.Option{nats.Name("trellis dashboard"), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
-	if creds != "" {
-		opts = append(opts, nats.UserCredentials(creds))
-	}
-	nc, err := nats.Connect(natsURL, opts...)
+// ready, when set, must also pass for the dashboard's readiness probe.
+func (d *dashboardServer) start(ctx context.Context, natsURL, creds, latticeName string, ready func() error, log zerolog.Logger) error {
+	nc, err := connectLattice(natsURL, creds, "trellis dashboard")
 	if err != nil {
-		return fmt.Errorf("dashboard: connect to NATS at %s: %w", natsURL, err)
+		return err
 	}
 	client, err := lattice.NewClient(nc, lattice.ClientConfig{Lattice: latticeName, Logger: log})
 	if err != nil {
@@ -60,6 +56,7 @@ func (d *dashboardServer) start(ctx context.Context, natsURL, creds, latticeName
 	}
 	cfg := dashboard.DefaultConfig()
 	cfg.Client, cfg.NC, cfg.Logger = client, nc, log
+	cfg.ReadyCheck = ready
 	dash, err := dashboard.New(cfg)
 	if err != nil {
 		nc.Close()

@@ -38,6 +38,7 @@ type hostFlags struct {
 	dashboardAddr  string
 	demoDir        string // up only: deploy the echo demo from this directory
 	demoAddress    string
+	apps           appFlags
 }
 
 func (f *hostFlags) register(fs *pflag.FlagSet, allowFileLoad bool) {
@@ -81,6 +82,7 @@ func (f *hostFlags) register(fs *pflag.FlagSet, allowFileLoad bool) {
 	withEnv(fs, "log-format")
 	fs.StringVar(&f.dashboardAddr, "dashboard-addr", f.dashboardAddr, `address the web dashboard listens on ("" disables it)`)
 	withEnv(fs, "dashboard-addr")
+	f.apps.register(fs)
 }
 
 func defaultDataDir() string {

@@ -101,10 +101,18 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 		return nil // stopped before it was ready
 	case <-h.Ready():
 	}
+	apps, err := startApps(ctx, &f.apps, h.ID(), h.NATSURL(), cfg.NATSCredsFile, cfg.Lattice, cfg.Logger)
+	if err != nil {
+		cancel()
+		<-done
+		_ = dash.wait()
+		return err
+	}
 	if dash != nil {
-		if err := dash.start(ctx, h.NATSURL(), cfg.NATSCredsFile, cfg.Lattice, cfg.Logger); err != nil {
+		if err := dash.start(ctx, h.NATSURL(), cfg.NATSCredsFile, cfg.Lattice, apps.Ready, cfg.Logger); err != nil {
 			cancel()
 			<-done
+			_ = apps.wait()
 			_ = dash.wait()
 			return err
 		}
@@ -117,6 +125,9 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 	}
 	err = <-done
 	cancel()
+	if aerr := apps.wait(); aerr != nil && err == nil {
+		err = aerr
+	}
 	if derr := dash.wait(); derr != nil && err == nil {
 		err = derr
 	}

@@ -26,10 +26,11 @@ type Lease struct {
 	kv     jetstream.KeyValue
 	holder string
 	ttl    time.Duration
-	rev    uint64 // revision of our entry while we hold it
+	rev    uint64    // revision of our entry while we hold it
+	since  time.Time // when we took it
 }
 
-// LeaseHolder is the lease's value.
+// LeaseHolder is the lease's value: who holds it and since when (renewals keep the time).
 type LeaseHolder struct {
 	Holder string    `json:"holder"`
 	Since  time.Time `json:"since"`
@@ -74,7 +75,11 @@ func (l *Lease) Held() bool { return l.rev != 0 }
 // whether this holder has it now. An error means the bucket could not be reached: the caller
 // must then act as if it did not hold the lease.
 func (l *Lease) Acquire(ctx context.Context) (bool, error) {
-	raw, err := json.Marshal(LeaseHolder{Holder: l.holder, Since: time.Now().UTC()})
+	since := l.since
+	if l.rev == 0 {
+		since = time.Now().UTC()
+	}
+	raw, err := json.Marshal(LeaseHolder{Holder: l.holder, Since: since})
 	if err != nil {
 		return false, err
 	}
@@ -92,7 +97,7 @@ func (l *Lease) Acquire(ctx context.Context) (bool, error) {
 	}
 	rev, err := l.kv.Create(ctx, leaseKey, raw)
 	if err == nil {
-		l.rev = rev
+		l.rev, l.since = rev, since
 		return true, nil
 	}
 	if !conflict(err) {
@@ -109,7 +114,7 @@ func (l *Lease) Acquire(ctx context.Context) (bool, error) {
 	var cur LeaseHolder
 	if json.Unmarshal(e.Value(), &cur) == nil && cur.Holder == l.holder {
 		if rev, err := l.kv.Update(ctx, leaseKey, raw, e.Revision()); err == nil {
-			l.rev = rev
+			l.rev, l.since = rev, since
 			return true, nil
 		}
 	}
