@@ -55,7 +55,7 @@ var sharedPAR struct {
 
 // ociHTTPProvider is httpProvider, made once for these tests: writing a provider archive takes
 // over a minute under -race.
-func ociHTTPProvider(t *testing.T) latticetest.Provider {
+func ociHTTPProvider(t testing.TB) latticetest.Provider {
 	t.Helper()
 	sharedPAR.Lock()
 	defer sharedPAR.Unlock()
