@@ -1,0 +1,115 @@
+package oam
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"slices"
+)
+
+// Canonical is the manifest as compact JSON, the same bytes for the same manifest: fields in a
+// fixed order, map keys and config keys sorted, no HTML escaping. Parse reads it back to an equal
+// manifest, so it is the form to store and to compare.
+func (m *Manifest) Canonical() ([]byte, error) {
+	c := *m
+	c.Spec.Components = make([]Component, len(m.Spec.Components))
+	for i, comp := range m.Spec.Components {
+		if len(comp.Properties.Config) > 0 {
+			raw, err := canonicalJSON(comp.Properties.Config)
+			if err != nil {
+				return nil, err
+			}
+			comp.Properties.Config = raw
+		}
+		c.Spec.Components[i] = comp
+	}
+	if m.Spec.Components == nil {
+		c.Spec.Components = nil
+	}
+	return marshal(&c)
+}
+
+// marshal is json.Marshal without HTML escaping or the encoder's newline.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
+
+// canonicalJSON rewrites JSON with sorted keys, numbers kept as written.
+func canonicalJSON(raw json.RawMessage) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return marshal(v)
+}
+
+// MarshalYAML writes the manifest as YAML in the field order of Canonical (yaml.Marshal(m)).
+// Read YAML with Parse.
+func (m Manifest) MarshalYAML() (any, error) {
+	data, err := m.Canonical()
+	if err != nil {
+		return nil, err
+	}
+	n, err := jsonNode(data, true)
+	if err != nil {
+		return nil, err
+	}
+	return n.Content[0], nil
+}
+
+// Clone is a deep copy of the manifest.
+func (m *Manifest) Clone() *Manifest {
+	if m == nil {
+		return nil
+	}
+	c := *m
+	c.Metadata.Annotations = maps.Clone(m.Metadata.Annotations)
+	c.Metadata.Labels = maps.Clone(m.Metadata.Labels)
+	if m.Spec.Components != nil {
+		c.Spec.Components = make([]Component, len(m.Spec.Components))
+		for i := range m.Spec.Components {
+			c.Spec.Components[i] = m.Spec.Components[i].clone()
+		}
+	}
+	return &c
+}
+
+func (c Component) clone() Component {
+	c.Properties.Config = slices.Clone(c.Properties.Config)
+	if c.Traits != nil {
+		traits := make([]Trait, len(c.Traits))
+		for i, t := range c.Traits {
+			if t.Scaler != nil {
+				s := *t.Scaler
+				if s.Spread != nil {
+					s.Spread = make([]Spread, len(t.Scaler.Spread))
+					for k, sd := range t.Scaler.Spread {
+						sd.Requirements = maps.Clone(sd.Requirements)
+						if sd.Weight != nil {
+							w := *sd.Weight
+							sd.Weight = &w
+						}
+						s.Spread[k] = sd
+					}
+				}
+				t.Scaler = &s
+			}
+			if t.Link != nil {
+				l := *t.Link
+				l.Values = maps.Clone(t.Link.Values)
+				t.Link = &l
+			}
+			traits[i] = t
+		}
+		c.Traits = traits
+	}
+	return c
+}
