@@ -4,37 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/trellis-lattice/trellis/lattice/oam"
 )
-
-func weight(w int) *int { return &w }
-
-func TestSpreadCounts(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		total   int
-		spreads []oam.Spread
-		want    []int
-	}{
-		{"one spread takes all", 4, []oam.Spread{{Name: "a"}}, []int{4}},
-		{"80/20 of 10", 10, []oam.Spread{{Name: "east", Weight: weight(80)}, {Name: "west", Weight: weight(20)}}, []int{8, 2}},
-		{"remainder to the largest fraction", 3, []oam.Spread{{Name: "a", Weight: weight(50)}, {Name: "b", Weight: weight(50)}}, []int{2, 1}},
-		{"no weights share equally", 5, []oam.Spread{{Name: "a"}, {Name: "b"}, {Name: "c"}}, []int{2, 2, 1}},
-		{"zero total", 0, []oam.Spread{{Name: "a"}}, []int{0}},
-		{"70/20/10 of 7", 7, []oam.Spread{{Name: "a", Weight: weight(70)}, {Name: "b", Weight: weight(20)}, {Name: "c", Weight: weight(10)}}, []int{5, 1, 1}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := spreadCounts(tc.total, tc.spreads)
-			require.Equal(t, tc.want, got)
-			sum := 0
-			for _, n := range got {
-				sum += n
-			}
-			require.Equal(t, tc.total, sum)
-		})
-	}
-}
 
 func TestBalance(t *testing.T) {
 	for _, tc := range []struct {

@@ -154,18 +154,20 @@ func unitWord(typ string) string {
 	return "instances"
 }
 
-// scaler returns the component's scaler kind, replicas and spreads (one unnamed spread when the
-// manifest gives none). Without a scaler trait nothing is to run.
-func scaler(c *oam.Component) (kind string, replicas int, spreads []oam.Spread) {
-	kind, sc := c.Scaler()
+// scaler returns the component's scaler kind, replicas, spreads (one unnamed spread when the
+// manifest gives none) and, for a spreadscaler, each spread's share of the replicas (wadm's
+// split, oam.ScalerProperties.SpreadReplicas). Without a scaler (wadm's implied one included,
+// oam.Component.EffectiveScaler) nothing is to run.
+func scaler(c *oam.Component) (kind string, replicas int, spreads []oam.Spread, counts []int) {
+	kind, sc := c.EffectiveScaler()
 	if sc == nil {
-		return "", 0, nil
+		return "", 0, nil, nil
 	}
-	spreads = sc.Spread
+	spreads, counts = sc.Spread, sc.SpreadReplicas()
 	if len(spreads) == 0 {
-		spreads = []oam.Spread{{Name: defaultSpread}}
+		spreads, counts = []oam.Spread{{Name: defaultSpread}}, []int{sc.Replicas}
 	}
-	return kind, sc.Replicas, spreads
+	return kind, sc.Replicas, spreads, counts
 }
 
 func spreadName(s oam.Spread) string {
@@ -200,8 +202,7 @@ func (p *planner) eligible(req map[string]string, exclude func(*hostState) bool)
 func (p *planner) actor(appName string, c *oam.Component, acts *[]action) *compPlan {
 	cp := &compPlan{notReady: map[string]bool{}}
 	cp.status = app.ComponentStatus{Name: c.Name, Type: c.Type, Image: c.Properties.Image}
-	kind, replicas, spreads := scaler(c)
-	counts := spreadCounts(replicas, spreads)
+	kind, replicas, spreads, counts := scaler(c)
 	units := map[string][]actorUnit{}
 	wrong := map[string]bool{} // hosts running an older image of the component
 	for _, h := range p.w.hosts {
@@ -392,8 +393,7 @@ func (p *planner) host(id string) *hostState {
 func (p *planner) capability(appName string, c *oam.Component, acts *[]action) *compPlan {
 	cp := &compPlan{notReady: map[string]bool{}}
 	cp.status = app.ComponentStatus{Name: c.Name, Type: c.Type, Image: c.Properties.Image}
-	kind, replicas, spreads := scaler(c)
-	counts := spreadCounts(replicas, spreads)
+	kind, replicas, spreads, counts := scaler(c)
 	linkName := c.LinkNameOrDefault()
 	units := map[string][]lattice.ProviderDescription{}
 	wrong := map[string]bool{}
