@@ -76,7 +76,11 @@ func (c *Client) ScaleActor(ctx context.Context, cmd ScaleActorCommand) error {
 	return c.command(ctx, op, c.subj.Command(cmd.HostID, CmdScaleActor), cmd.HostID, cmd)
 }
 
-// UpdateActor asks a host to replace a running actor with the one at NewActorRef (same key).
+// UpdateActor asks a host to replace the module of a running actor with the one at NewActorRef.
+// wasmCloud's rule applies: the same key and a strictly higher claims revision (the module already
+// running is a no-op). The ack refuses an actor the host does not run; the rest is known after
+// the pull, from the host's actor_updated (one per instance) or actor_update_failed event: wait
+// for it with a Waiter matching ActorUpdate.
 func (c *Client) UpdateActor(ctx context.Context, cmd UpdateActorCommand) error {
 	op := "update actor " + cmd.ActorID
 	if err := checkHostID(op, cmd.HostID); err != nil {

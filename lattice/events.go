@@ -19,6 +19,7 @@ const (
 	EventActorStartFailed    = "actor_start_failed"
 	EventActorStopped        = "actor_stopped"
 	EventActorUpdated        = "actor_updated"
+	EventActorUpdateFailed   = "actor_update_failed"
 	EventProviderStarted     = "provider_started"
 	EventProviderStartFailed = "provider_start_failed"
 	EventProviderStopped     = "provider_stopped"
@@ -116,6 +117,30 @@ type ActorStartedData struct {
 type ActorStartFailedData struct {
 	ActorRef string `json:"actor_ref"`
 	Error    string `json:"error"`
+}
+
+// ActorUpdatedData is the data of actor_updated, published for each instance of an actor after
+// upd replaced its module (or found that module already running), as the OTP host publishes it:
+// public_key, revision (the one now running) and instance_id. image_ref (the reference the
+// update came from) and previous_revision are Trellis additions.
+type ActorUpdatedData struct {
+	PublicKey        string `json:"public_key"`
+	Revision         int    `json:"revision"`
+	InstanceID       string `json:"instance_id"`
+	ImageRef         string `json:"image_ref"`
+	PreviousRevision int    `json:"previous_revision"`
+}
+
+// ActorUpdateFailedData is the data of actor_update_failed: a host refused or could not make an
+// update, and the actor keeps running what it ran. The OTP host sent it per instance with
+// instance_id when swapping the module failed; Trellis sends one per update command, with the
+// revision the new module holds (0 when it could not be read) and image_ref, the reference of
+// the command.
+type ActorUpdateFailedData struct {
+	PublicKey string `json:"public_key"`
+	Revision  int    `json:"revision"`
+	ImageRef  string `json:"image_ref"`
+	Reason    string `json:"reason"`
 }
 
 type ActorStoppedData struct {
