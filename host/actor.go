@@ -21,13 +21,13 @@ import (
 
 // actor is one actor running on this host.
 type actor struct {
-	id       string
-	imageRef string
+	id  string
+	mod atomic.Pointer[actorModule] // swapped by upd
+	sub *nats.Subscription
 
-	mod  atomic.Pointer[actorModule] // swapped by upd
-	sub  *nats.Subscription
-	mu   sync.Mutex
-	inst []lattice.ActorInstance // logical instances; len = pool size
+	mu       sync.Mutex
+	imageRef string                  // where mod came from
+	inst     []lattice.ActorInstance // logical instances; len = pool size
 
 	inflight sync.WaitGroup // invocations handed to the actor and not yet answered
 	load     atomic.Int32   // how many, for tests and metrics
@@ -41,6 +41,13 @@ type actorModule struct {
 }
 
 func (a *actor) claims() *lattice.ActorClaims { return a.mod.Load().claims }
+
+// ref is the reference the running module came from: the first start's, or the last update's.
+func (a *actor) ref() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.imageRef
+}
 
 func (a *actor) instances() []lattice.ActorInstance {
 	a.mu.Lock()
@@ -116,8 +123,14 @@ func filePath(ref string) (string, bool) {
 	return "", false
 }
 
-// prepareModule verifies the module's claims and compiles it.
-func (h *Host) prepareModule(ctx context.Context, module []byte) (*actorModule, error) {
+// verifiedModule is an actor module whose claims have been checked, not yet compiled.
+type verifiedModule struct {
+	claims *lattice.ActorClaims
+	code   []byte // the module without its claims section
+}
+
+// verifyModule checks the module's claims (signature, times, hash) and strips them off.
+func verifyModule(module []byte) (*verifiedModule, error) {
 	claims, err := lattice.VerifyActor(module, time.Now())
 	if err != nil {
 		return nil, err
@@ -129,14 +142,28 @@ func (h *Host) prepareModule(ctx context.Context, module []byte) (*actorModule, 
 	if err != nil {
 		return nil, err
 	}
-	cm, err := h.rt.compile(ctx, code)
+	return &verifiedModule{claims: claims, code: code}, nil
+}
+
+// compileModule compiles a verified module; its pool is the caller's to make.
+func (h *Host) compileModule(ctx context.Context, v *verifiedModule) (*actorModule, error) {
+	cm, err := h.rt.compile(ctx, v.code)
 	if err != nil {
 		return nil, err
 	}
-	return &actorModule{claims: claims, compiled: cm}, nil
+	return &actorModule{claims: v.claims, compiled: cm}, nil
 }
 
-// startActor runs count more instances of the actor at ref; it returns the actor's key.
+// close closes the module's pool, then its compiled code once no instance of it is busy or being
+// made: instances busy at that moment finish their call first.
+func (am *actorModule) close() {
+	am.pool.close(func() { _ = am.compiled.Close(context.Background()) })
+}
+
+// startActor runs count more instances of the actor at ref; it returns the actor's key. When the
+// actor already runs here, ref must hold the same module (the same claims hash): more instances
+// of it are added, and their actor_started events carry ref. Other bytes under the same key are
+// refused, pointing to an update.
 func (h *Host) startActor(ctx context.Context, ref string, count int, annotations map[string]string) (string, error) {
 	if count <= 0 {
 		count = 1
@@ -145,17 +172,30 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 	if err != nil {
 		return "", err
 	}
-	am, err := h.prepareModule(ctx, module)
+	v, err := verifyModule(module)
 	if err != nil {
 		return "", err
 	}
-	id := am.claims.Subject
+	id := v.claims.Subject
+	// Running already: no compile needed to add instances or to refuse.
+	if added, err := h.addToRunning(id, ref, v.claims, count, annotations); err != nil {
+		return "", err
+	} else if added {
+		return id, nil
+	}
+	am, err := h.compileModule(ctx, v)
+	if err != nil {
+		return "", err
+	}
 
 	h.actors.lifecycle.Lock()
 	defer h.actors.lifecycle.Unlock()
-	if a, ok := h.actors.get(id); ok {
+	if a, ok := h.actors.get(id); ok { // started by another command while this one compiled
 		_ = am.compiled.Close(ctx)
-		h.addInstances(a, count, annotations)
+		if err := sameModule(a, ref, v.claims); err != nil {
+			return "", err
+		}
+		h.addInstances(a, count, annotations, ref)
 		return id, nil
 	}
 	a := &actor{id: id, imageRef: ref}
@@ -177,8 +217,7 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 		}()
 	})
 	if err != nil {
-		am.pool.close()
-		_ = am.compiled.Close(ctx)
+		am.close()
 		return "", fmt.Errorf("subscribe %s: %w", h.subj.Actor(id), err)
 	}
 	a.sub = sub
@@ -189,8 +228,44 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 		h.log.Warn().Err(err).Str("actor", id).Msg("store claims")
 	}
 	h.links.putClaims(id, am.claims.StringMap())
-	h.addInstances(a, count, annotations)
+	h.addInstances(a, count, annotations, ref)
 	return id, nil
+}
+
+// addToRunning adds count instances to actor id when it runs here and ref holds its module;
+// added is false when the actor does not run here.
+func (h *Host) addToRunning(id, ref string, claims *lattice.ActorClaims, count int, annotations map[string]string) (added bool, err error) {
+	h.actors.lifecycle.Lock()
+	defer h.actors.lifecycle.Unlock()
+	a, ok := h.actors.get(id)
+	if !ok {
+		return false, nil
+	}
+	if err := sameModule(a, ref, claims); err != nil {
+		return false, err
+	}
+	h.addInstances(a, count, annotations, ref)
+	return true, nil
+}
+
+// sameModule checks that claims, read from ref, are of the module actor a runs: a start adds
+// instances of the running module, and only an update replaces it.
+func sameModule(a *actor, ref string, claims *lattice.ActorClaims) error {
+	cur := a.claims()
+	if cur.Actor.Hash == claims.Actor.Hash {
+		return nil
+	}
+	running, rev := a.ref(), claims.Revision()
+	holds := ref + " holds other bytes"
+	if ref == running {
+		holds = ref + " now holds other bytes"
+	}
+	hint := fmt.Sprintf("use \"trellis ctl update actor %s %s\" to replace it", a.id, ref)
+	if rev <= cur.Revision() {
+		hint = fmt.Sprintf("to replace it, sign it with a revision above %d and use \"trellis ctl update actor %s %s\"", cur.Revision(), a.id, ref)
+	}
+	return fmt.Errorf("actor %s already runs on this host from %s (revision %d); %s (revision %d): %s",
+		a.id, running, cur.Revision(), holds, rev, hint)
 }
 
 // instanceMaker returns the pool's constructor for new instances of a module.
@@ -209,8 +284,9 @@ func (h *Host) guestLog(id string) io.Writer {
 	return h.log.With().Str("actor", id).Logger()
 }
 
-// addInstances grows the actor by n logical instances and publishes actor_started for each.
-func (h *Host) addInstances(a *actor, n int, annotations map[string]string) {
+// addInstances grows the actor by n logical instances and publishes actor_started for each, with
+// ref (the reference of the command that asked for them) as image_ref.
+func (h *Host) addInstances(a *actor, n int, annotations map[string]string, ref string) {
 	am := a.mod.Load()
 	a.mu.Lock()
 	added := make([]lattice.ActorInstance, n)
@@ -223,7 +299,7 @@ func (h *Host) addInstances(a *actor, n int, annotations map[string]string) {
 	am.pool.resize(size)
 	for _, in := range added {
 		h.publish(lattice.EventActorStarted, lattice.ActorStartedData{
-			PublicKey: a.id, ImageRef: a.imageRef, APIVersion: "n/a", InstanceID: in.InstanceID,
+			PublicKey: a.id, ImageRef: ref, APIVersion: "n/a", InstanceID: in.InstanceID,
 			Annotations: in.Annotations, Claims: am.claims.EventMap(),
 		})
 	}
@@ -250,7 +326,7 @@ func (h *Host) stopActor(a *actor, count int, annotations map[string]string) int
 		delete(h.actors.actors, a.id)
 		h.actors.mu.Unlock()
 		h.quiesceActor(a)
-		am.pool.close()
+		am.close()
 	} else {
 		am.pool.resize(len(kept))
 	}
@@ -302,47 +378,10 @@ func (h *Host) scaleActor(ctx context.Context, id, ref string, count int, annota
 	cur := len(a.instances())
 	switch {
 	case count > cur:
-		h.addInstances(a, count-cur, annotations)
+		h.addInstances(a, count-cur, annotations, a.ref())
 	case count < cur:
 		h.stopActor(a, cur-count, nil)
 	}
-	return nil
-}
-
-// updateActor swaps a running actor's module for the one at ref, which must have the same subject.
-func (h *Host) updateActor(ctx context.Context, id, ref string) error {
-	a, ok := h.actors.get(id)
-	if !ok {
-		return fmt.Errorf("actor %s is not running on this host", id)
-	}
-	module, err := h.loadModule(ctx, ref)
-	if err != nil {
-		return err
-	}
-	am, err := h.prepareModule(ctx, module)
-	if err != nil {
-		return err
-	}
-	if am.claims.Subject != id {
-		_ = am.compiled.Close(ctx)
-		return fmt.Errorf("new actor_ref %s holds actor %s, not %s: an update keeps the same subject", ref, am.claims.Subject, id)
-	}
-	h.actors.lifecycle.Lock()
-	defer h.actors.lifecycle.Unlock()
-	am.pool = newPool(len(a.instances()), h.instanceMaker(a, am))
-	old := a.mod.Swap(am)
-	a.mu.Lock()
-	a.imageRef = ref
-	for i := range a.inst {
-		a.inst[i].Revision = am.claims.Actor.Rev
-	}
-	a.mu.Unlock()
-	old.pool.close()
-	if err := h.store.PutClaims(ctx, id, am.claims.StringMap()); err != nil {
-		h.log.Warn().Err(err).Str("actor", id).Msg("store claims")
-	}
-	h.links.putClaims(id, am.claims.StringMap())
-	h.publish(lattice.EventActorUpdated, map[string]any{"public_key": id, "revision": am.claims.Actor.Rev, "image_ref": ref})
 	return nil
 }
 

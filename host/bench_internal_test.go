@@ -31,7 +31,11 @@ func BenchmarkActorCallInProcess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	am, err := h.prepareModule(ctx, module)
+	v, err := verifyModule(module)
+	if err != nil {
+		b.Fatal(err)
+	}
+	am, err := h.compileModule(ctx, v)
 	if err != nil {
 		b.Fatal(err)
 	}

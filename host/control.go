@@ -106,11 +106,8 @@ func (h *Host) inventory() lattice.HostInventory {
 	inv := lattice.HostInventory{HostID: h.ID(), Issuer: h.cluster.PublicKey(), Labels: h.cfg.Labels,
 		FriendlyName: h.friendlyName(), Actors: []lattice.ActorDescription{}, Providers: h.providerInventory()}
 	for _, a := range h.actors.all() {
-		a.mu.Lock()
-		ref := a.imageRef
-		a.mu.Unlock()
 		inv.Actors = append(inv.Actors, lattice.ActorDescription{
-			ID: a.id, ImageRef: ref, Name: a.claims().Actor.Name, Instances: a.instances(),
+			ID: a.id, ImageRef: a.ref(), Name: a.claims().Actor.Name, Instances: a.instances(),
 		})
 	}
 	return inv
@@ -239,14 +236,24 @@ func (h *Host) handleCommand(m *nats.Msg) {
 			h.ack(m, err)
 			return
 		}
+		if err := lattice.CheckPublicKey(lattice.PrefixModule, c.ActorID); err != nil {
+			h.ack(m, fmt.Errorf("update actor_id: %w", err))
+			return
+		}
+		if strings.TrimSpace(c.NewActorRef) == "" {
+			h.ack(m, fmt.Errorf("update actor %s: new_actor_ref is empty", c.ActorID))
+			return
+		}
 		if _, ok := h.actors.get(c.ActorID); !ok {
 			h.ack(m, fmt.Errorf("update actor %s: %w", c.ActorID, errNotRunning))
 			return
 		}
 		h.ack(m, nil)
 		h.background(func(ctx context.Context) {
-			if err := h.updateActor(ctx, c.ActorID, c.NewActorRef); err != nil {
-				h.publish(lattice.EventActorStartFailed, lattice.ActorStartFailedData{ActorRef: c.NewActorRef, Error: err.Error()})
+			if rev, err := h.updateActor(ctx, c.ActorID, c.NewActorRef); err != nil {
+				h.publish(lattice.EventActorUpdateFailed, lattice.ActorUpdateFailedData{
+					PublicKey: c.ActorID, Revision: rev, ImageRef: c.NewActorRef, Reason: err.Error(),
+				})
 			}
 		})
 	case lattice.CmdLaunchProvider:

@@ -7,10 +7,14 @@
 // Actor lifecycle, per actor on this host:
 //
 //	         la (verify claims, compile, instantiate one)
-//	(none) ─────────────────────────────────────────────▶ running(N instances)
+//	(none) ─────────────────────────────────────────────▶ running(N instances of revision R)
 //	   ▲                                                   │  ▲   │
-//	   │ sa count=0 / scale 0 / host stop                  │  └───┘ la / scale / upd (swap module)
-//	   └───────────────────────────────────────────────────┘
+//	   │ sa count=0 / scale 0 / host stop                  │  └───┘ la of the same module, scale: N changes
+//	   └───────────────────────────────────────────────────┘        upd to a revision above R: module swapped
+//
+// la of other bytes under a running key is refused (actor_start_failed, pointing to upd); upd to
+// a revision not above R is refused (actor_update_failed); upd to the module already running does
+// nothing and reports actor_updated.
 //
 // A running actor has one queue subscription on wasmbus.rpc.{L}.{A} and a pool of at most N wasm
 // instances; a call takes a free instance (instantiating one when none is idle and fewer than N

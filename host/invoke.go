@@ -82,10 +82,12 @@ func (h *Host) checkInvocation(a *actor, inv *lattice.Invocation) error {
 	return nil
 }
 
-// runActor runs one operation in a free instance of a local actor.
+// runActor runs one operation in a free instance of a local actor. The call runs on one module
+// from start to end, its code and its claims: when an update replaces the module while the call
+// waits for an instance, the call takes one of the new module instead (the old pool is closed
+// after the swap), so an update fails no call.
 func (h *Host) runActor(ctx context.Context, a *actor, op string, msg []byte) ([]byte, error) {
-	am := a.mod.Load()
-	in, err := am.pool.acquire(ctx)
+	am, in, err := acquire(ctx, a)
 	if err != nil {
 		return nil, fmt.Errorf("actor %s: no instance free: %w", a.id, err)
 	}
@@ -93,7 +95,7 @@ func (h *Host) runActor(ctx context.Context, a *actor, op string, msg []byte) ([
 		op:  []byte(op),
 		msg: msg,
 		hostCall: func(ctx context.Context, binding, ns, op string, msg []byte) ([]byte, error) {
-			return h.hostCall(ctx, a, binding, ns, op, msg)
+			return h.hostCall(ctx, a, am.claims, binding, ns, op, msg)
 		},
 		log: func(s string) { h.log.Info().Str("actor", a.id).Msg(s) },
 	}
@@ -109,13 +111,25 @@ func (h *Host) runActor(ctx context.Context, a *actor, op string, msg []byte) ([
 	return out, nil
 }
 
+// acquire takes a free instance of the actor's current module, moving on to the module that
+// replaced it when its pool closes under the call.
+func acquire(ctx context.Context, a *actor) (*actorModule, *instance, error) {
+	for {
+		am := a.mod.Load()
+		in, err := am.pool.acquire(ctx)
+		if errors.Is(err, errStopped) && a.mod.Load() != am {
+			continue // replaced by an update
+		}
+		return am, in, err
+	}
+}
+
 // hostCall routes an actor's __host_call (PROTOCOL.md §3): builtins, then a link to a provider,
-// then an actor by key, then a call alias.
-func (h *Host) hostCall(ctx context.Context, a *actor, binding, ns, op string, msg []byte) ([]byte, error) {
+// then an actor by key, then a call alias. claims are those of the module making the call.
+func (h *Host) hostCall(ctx context.Context, a *actor, claims *lattice.ActorClaims, binding, ns, op string, msg []byte) ([]byte, error) {
 	if binding == "" {
 		binding = lattice.DefaultLinkName
 	}
-	claims := a.claims()
 	if b, ok := builtins[ns]; ok {
 		if !claims.HasCap(ns) {
 			return nil, fmt.Errorf("actor %s is not allowed to call %s: the capability is not in its claims", a.id, ns)

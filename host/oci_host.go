@@ -36,7 +36,7 @@ func (h *Host) pullModule(ctx context.Context, ref string) ([]byte, error) {
 		return nil, err
 	}
 	h.logPull(ref, a)
-	// prepareModule verifies the module again and reports what is wrong with it; here the claims
+	// verifyModule verifies the module again and reports what is wrong with it; here the claims
 	// only name the key for the refmap.
 	if claims, err := lattice.VerifyActor(a.Data, time.Now()); err == nil {
 		h.putRefMap(ctx, ref, claims.Subject)

@@ -16,6 +16,7 @@ type pool struct {
 	idle    []*instance
 	waiters []chan struct{}
 	closed  bool
+	drained func() // after close, called once no instance is busy (or being made)
 }
 
 func newPool(size int, mk func(context.Context) (*instance, error)) *pool {
@@ -53,7 +54,11 @@ func (p *pool) acquire(ctx context.Context) (*instance, error) {
 				p.mu.Lock()
 				p.busy--
 				p.wakeLocked()
+				drained := p.drainedLocked()
 				p.mu.Unlock()
+				if drained != nil {
+					drained()
+				}
 				return nil, err
 			}
 			return in, nil
@@ -86,10 +91,24 @@ func (p *pool) release(in *instance) {
 		p.idle = append(p.idle, in)
 	}
 	p.wakeLocked()
+	drained := p.drainedLocked()
 	p.mu.Unlock()
 	if !keep {
 		in.close(context.Background())
 	}
+	if drained != nil {
+		drained()
+	}
+}
+
+// drainedLocked returns the drained callback when it is due, once.
+func (p *pool) drainedLocked() func() {
+	if !p.closed || p.busy > 0 {
+		return nil
+	}
+	f := p.drained
+	p.drained = nil
+	return f
 }
 
 func (p *pool) wakeLocked() {
@@ -117,19 +136,26 @@ func (p *pool) resize(size int) {
 	}
 }
 
-// close stops handing out instances and closes the idle ones; busy ones close on release.
-func (p *pool) close() {
+// close stops handing out instances and closes the idle ones; busy ones close on release. Calls
+// waiting for an instance get errStopped. drained (may be nil) runs once no instance is busy:
+// at once, or after the last release.
+func (p *pool) close(drained func()) {
 	p.mu.Lock()
 	p.closed = true
+	p.drained = drained
 	idle := p.idle
 	p.idle = nil
 	for _, w := range p.waiters {
 		close(w)
 	}
 	p.waiters = nil
+	due := p.drainedLocked()
 	p.mu.Unlock()
 	for _, in := range idle {
 		in.close(context.Background())
+	}
+	if due != nil {
+		due()
 	}
 }
 
