@@ -147,7 +147,16 @@ func (l *Lattice) StartProviderFails(h *host.Host, ref string) string {
 	return o.Error
 }
 
-// start sends a start command and waits for the event that tells how it ended.
+// UpdateActor sends upd for actor id on h with the module at ref and returns how it ended, from
+// its first actor_updated or its actor_update_failed event. A refused ack fails the test.
+func (l *Lattice) UpdateActor(h *host.Host, id, ref string) lattice.StartOutcome {
+	l.T.Helper()
+	return l.start(ref, lattice.ActorUpdate(h.ID(), id, ref), func(ctx context.Context) error {
+		return l.Ctl.UpdateActor(ctx, lattice.UpdateActorCommand{ActorID: id, NewActorRef: ref, HostID: h.ID()})
+	})
+}
+
+// start sends a start (or update) command and waits for the event that tells how it ended.
 func (l *Lattice) start(ref string, outcome lattice.StartOf, send func(context.Context) error) lattice.StartOutcome {
 	t := l.T
 	t.Helper()
@@ -158,7 +167,7 @@ func (l *Lattice) start(ref string, outcome lattice.StartOf, send func(context.C
 	defer w.Stop()
 	require.NoError(t, send(ctx))
 	ev, err := w.Wait(ctx)
-	require.NoError(t, err, "waiting for the start of %s to end", ref)
+	require.NoError(t, err, "waiting for the command on %s to end", ref)
 	o, _ := outcome(ev)
 	return o
 }
