@@ -120,7 +120,7 @@ Tables by default; -o json for scripts.`,
 	}
 	f.register(cmd.PersistentFlags())
 	cmd.AddCommand(newCtlGetCmd(f), newCtlStartCmd(f), newCtlStopCmd(f), newCtlScaleCmd(f),
-		newCtlLinkCmd(f), newCtlCallCmd(f))
+		newCtlUpdateCmd(f), newCtlLinkCmd(f), newCtlCallCmd(f))
 	return cmd
 }
 

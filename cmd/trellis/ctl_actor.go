@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -391,4 +392,164 @@ starts or stops.`,
 	cmd.Flags().IntVar(&count, "count", 1, "number of instances to run (required)")
 	addOutputFlag(cmd.Flags(), &out)
 	return cmd
+}
+
+func newCtlUpdateCmd(f *ctlFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "update", Short: "Replace a running actor's module with a higher revision"}
+	cmd.AddCommand(newCtlUpdateActorCmd(f))
+	return cmd
+}
+
+// updateResult is how one host ended `ctl update actor`.
+type updateResult struct {
+	commandResult
+	// Revision runs now; PreviousRevision ran before (equal: the module already ran). 0 when the
+	// host did not say.
+	Revision         int    `json:"revision,omitempty"`
+	PreviousRevision int    `json:"previous_revision,omitempty"`
+	Error            string `json:"error,omitempty"`
+	// Skipped: not tried, because an earlier host failed.
+	Skipped bool `json:"skipped,omitempty"`
+}
+
+// updateReport is what `ctl update actor -o json` prints.
+type updateReport struct {
+	ActorID string         `json:"actor_id"`
+	Ref     string         `json:"ref"`
+	Hosts   []updateResult `json:"hosts"`
+}
+
+func newCtlUpdateActorCmd(f *ctlFlags) *cobra.Command {
+	var (
+		hostID string
+		wait   waitFlags
+		out    outputFormat
+	)
+	cmd := &cobra.Command{
+		Use:   "actor ACTOR_ID NEW_REF",
+		Short: "Replace an actor's module with the one at NEW_REF, on every host running it",
+		Long: `Replace the module of a running actor with the one at NEW_REF (upd), as wash ctl update
+actor does. wasmCloud's rule applies: NEW_REF must hold the same actor (key) signed with a higher
+revision; the module already running is a no-op that succeeds. Calls in flight finish on the old
+revision and new ones go to the new one: none fails.
+
+Without --host-id every host whose inventory runs the actor is updated, one after the other, each
+waited for through its actor_updated (or actor_update_failed) event for up to --timeout. The first
+failure ends the command: the hosts after it are left as they were (update them with --host-id).
+A NEW_REF naming an existing local file is sent as an absolute path.`,
+		Example: "  trellis ctl update actor MB2… registry.example:5000/echo:0.2.0\n  trellis ctl update actor MB2… build/actors/echo_s.wasm --host-id NC3…",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			actor, ref := args[0], localRef(args[1])
+			if err := lattice.CheckPublicKey(lattice.PrefixModule, actor); err != nil {
+				return fmt.Errorf("actor id: %w", err)
+			}
+			s, err := f.connect(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer s.close()
+			ctx := cmd.Context()
+			hosts, err := updateHosts(ctx, s, actor, hostID)
+			if err != nil {
+				return err
+			}
+			report := updateReport{ActorID: actor, Ref: ref}
+			var failed error
+			for _, host := range hosts {
+				res := updateResult{commandResult: commandResult{HostID: host, Ref: ref, ID: actor}}
+				if failed != nil {
+					res.Skipped = true
+					report.Hosts = append(report.Hosts, res)
+					continue
+				}
+				if err := updateOn(ctx, cmd, s, &wait, host, actor, ref, &res); err != nil {
+					res.Error = err.Error()
+					failed = err
+				}
+				report.Hosts = append(report.Hosts, res)
+			}
+			if err := printUpdate(cmd, out, report); err != nil {
+				return err
+			}
+			if failed != nil && len(hosts) > 1 {
+				return fmt.Errorf("%w (%d of %d hosts updated; the others run what they ran)", failed, updated(report), len(hosts))
+			}
+			return failed
+		},
+	}
+	cmd.Flags().StringVar(&hostID, "host-id", "", "host to update it on (default: every host running it)")
+	wait.register(cmd, "actor_updated")
+	addOutputFlag(cmd.Flags(), &out)
+	return cmd
+}
+
+// updateHosts is --host-id, else every host whose inventory runs the actor, sorted.
+func updateHosts(ctx context.Context, s *ctlSession, actor, hostID string) ([]string, error) {
+	if hostID != "" {
+		if err := lattice.CheckPublicKey(lattice.PrefixServer, hostID); err != nil {
+			return nil, fmt.Errorf("--host-id: %w", err)
+		}
+		return []string{hostID}, nil
+	}
+	running, err := hostsRunning(ctx, s, actor)
+	if err != nil {
+		return nil, err
+	}
+	if len(running) == 0 {
+		return nil, fmt.Errorf("update actor %s: no host of lattice %s runs it (see `trellis ctl get inventory`)", actor, s.Lattice())
+	}
+	return slices.Sorted(maps.Keys(running)), nil
+}
+
+// updateOn sends upd to one host and waits for how it ended, into res.
+func updateOn(ctx context.Context, cmd *cobra.Command, s *ctlSession, wait *waitFlags, host, actor, ref string, res *updateResult) error {
+	wait.progress = newPullProgress(cmd.ErrOrStderr())
+	outcome := lattice.ActorUpdate(host, actor, ref)
+	match := func(e lattice.CloudEvent) bool { return outcome.Match(e) || matchProgress(e, host, ref) }
+	return runCommand(ctx, s, wait, match, func() error {
+		return s.UpdateActor(ctx, lattice.UpdateActorCommand{ActorID: actor, HostID: host, NewActorRef: ref})
+	}, &res.commandResult, func(e lattice.CloudEvent) error {
+		o, _ := outcome(e)
+		res.Revision, res.PreviousRevision = o.Revision, o.PreviousRevision
+		if o.Failed {
+			return fmt.Errorf("update actor %s on host %s failed: %s", actor, host, strings.TrimPrefix(o.Error, "update actor "+actor+": "))
+		}
+		return nil
+	})
+}
+
+func updated(r updateReport) int {
+	n := 0
+	for _, h := range r.Hosts {
+		if h.Accepted && h.Error == "" {
+			n++
+		}
+	}
+	return n
+}
+
+// printUpdate prints the report: JSON, or a line for each host that was updated or skipped (the
+// failure is the command's error).
+func printUpdate(cmd *cobra.Command, out outputFormat, r updateReport) error {
+	if out == outputJSON {
+		return writeJSON(cmd.OutOrStdout(), r)
+	}
+	w := cmd.OutOrStdout()
+	for _, h := range r.Hosts {
+		switch {
+		case h.Skipped:
+			fmt.Fprintf(w, "Host %s: not updated (an earlier host failed)\n", h.HostID)
+		case h.Error != "":
+		case !h.Waited:
+			fmt.Fprintf(w, "Host %s accepted to update actor %s to %s (not waiting for it)\n", h.HostID, r.ActorID, r.Ref)
+		case h.PreviousRevision != 0 && h.PreviousRevision == h.Revision:
+			fmt.Fprintf(w, "Host %s: actor %s already runs revision %d of %s: nothing to do\n", h.HostID, r.ActorID, h.Revision, r.Ref)
+		case h.PreviousRevision != 0:
+			fmt.Fprintf(w, "Host %s: actor %s updated from revision %d to %d (%s)\n", h.HostID, r.ActorID, h.PreviousRevision, h.Revision, r.Ref)
+		default:
+			fmt.Fprintf(w, "Host %s: actor %s updated to revision %d (%s)\n", h.HostID, r.ActorID, h.Revision, r.Ref)
+		}
+	}
+	return nil
 }
