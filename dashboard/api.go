@@ -49,6 +49,13 @@ func (d *Dashboard) routes() http.Handler {
 	mux.HandleFunc("POST /api/links", d.putLink)
 	mux.HandleFunc("DELETE /api/links", d.deleteLink)
 	mux.HandleFunc("POST /api/links/delete", d.deleteLink)
+	mux.HandleFunc("POST /api/actors/update", d.updateActor)
+
+	mux.HandleFunc("GET /api/apps", d.listApps)
+	mux.HandleFunc("GET /api/apps/{name}", d.getApp)
+	mux.HandleFunc("POST /api/apps", d.putApp)
+	mux.HandleFunc("POST /api/apps/{name}/deploy", d.deployApp)
+	mux.HandleFunc("POST /api/apps/{name}/undeploy", d.undeployApp)
 
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Msg: "no endpoint " + r.Method + " " + r.URL.Path + " (docs/dashboard.md lists them)"})
@@ -97,6 +104,12 @@ func (d *Dashboard) readyz(w http.ResponseWriter, _ *http.Request) {
 	if ok, why := d.readiness(); !ok {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": why})
 		return
+	}
+	if d.cfg.ReadyCheck != nil {
+		if err := d.cfg.ReadyCheck(); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": err.Error()})
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
 }

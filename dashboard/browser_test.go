@@ -240,7 +240,7 @@ func TestBrowserDrivesTheLattice(t *testing.T) {
 	// Scale from the table row.
 	b.do("scale the actor to 2",
 		chromedp.SetValue(chromedp.CSS(fmt.Sprintf(`#actors-table tr[data-actor-id=%q] input.scale`, echo.ID)), "2"),
-		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#actors-table tr[data-actor-id=%q] button.btn:not(.danger)`, echo.ID))),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`#actors-table tr[data-actor-id=%q] button.scale-btn`, echo.ID))),
 	)
 	b.waitFor("the row shows 2 instances", fmt.Sprintf(`(() => {
 		const tr = document.querySelector('#actors-table tr[data-actor-id=%q]');
@@ -255,6 +255,11 @@ func TestBrowserDrivesTheLattice(t *testing.T) {
 	})()`)
 	require.Equal(t, "1", b.eval(`String(document.querySelectorAll('#hosts-table tbody tr[data-host-id]').length)`))
 	require.Equal(t, "still here", b.eval(`window.trellisNoReload`), "the page was never reloaded")
+
+	// An app as a reconciler on the host would have it, for the picture: two versions, the newer
+	// deployed and running, and the host holding the reconciler lease.
+	deployedApp(t, e, h.ID())
+	b.waitFor("the Applications section shows the app", `document.querySelector('#apps-table tr[data-app="echo-app"]')?.dataset.state === 'deployed'`)
 	shot := b.screenshot(dir, "dashboard.png")
 	if os.Getenv("TRELLIS_UPDATE_SCREENSHOT") == "1" {
 		png, err := os.ReadFile(shot)

@@ -20,6 +20,10 @@ type result struct {
 	HostID  string `json:"host_id,omitempty"`
 	ID      string `json:"id,omitempty"`
 	Event   string `json:"event,omitempty"`
+	// Version is the app version an app command deployed (or undeployed).
+	Version string `json:"version,omitempty"`
+	// Revision is the actor's revision after an update.
+	Revision *int `json:"revision,omitempty"`
 	// Warnings say what may keep a command that was carried out from working.
 	Warnings []string `json:"warnings,omitempty"`
 }

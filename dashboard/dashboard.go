@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/app"
 )
 
 // Config configures a Dashboard. Zero durations and sizes take their defaults (DefaultConfig).
@@ -23,6 +25,17 @@ type Config struct {
 	// NC is the connection Client uses. Optional: when set, readiness and the page's status
 	// report whether it is connected; without it, whether the latest refresh got through.
 	NC *nats.Conn
+	// JetStream reads and writes the lattice's declarative apps (lattice/app: the apps store and
+	// the reconciler lease). Optional: without it the Applications section says apps are not
+	// available.
+	JetStream jetstream.JetStream
+	// AppsReplicas are the apps bucket's replicas should the dashboard be the first to open it
+	// (hosts normally are). Default 1.
+	AppsReplicas int
+	// ReadyCheck, when set, must also pass for /api/readyz to answer 200: a host command uses it
+	// so that a host is ready only once it runs its share of the deployed apps. Its error is the
+	// reason given.
+	ReadyCheck func() error
 	// Logger receives the dashboard's logs; disabled by default.
 	Logger zerolog.Logger
 
@@ -58,6 +71,7 @@ func DefaultConfig() Config {
 		CommandTimeout:  30 * time.Second,
 		AuctionTimeout:  time.Second,
 		EventLogSize:    200,
+		AppsReplicas:    1,
 	}
 }
 
@@ -80,6 +94,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.EventLogSize == 0 {
 		c.EventLogSize = d.EventLogSize
+	}
+	if c.AppsReplicas == 0 {
+		c.AppsReplicas = d.AppsReplicas
 	}
 	return c
 }
@@ -109,6 +126,9 @@ func (c Config) Validate() error {
 	if c.EventLogSize < 0 {
 		errs = append(errs, fmt.Errorf("dashboard: event log size %d: must be positive", c.EventLogSize))
 	}
+	if c.AppsReplicas < 0 {
+		errs = append(errs, fmt.Errorf("dashboard: apps replicas %d: must be positive", c.AppsReplicas))
+	}
 	return errors.Join(errs...)
 }
 
@@ -124,6 +144,8 @@ type Dashboard struct {
 	hub     *hub
 	refresh *refresher
 	handler http.Handler
+	// apps is the apps store once followApps opened it.
+	apps atomic.Pointer[app.Store]
 
 	// connected is the connection state last put into the view (see checkConnection).
 	connected atomic.Bool
@@ -145,6 +167,7 @@ func New(cfg Config) (*Dashboard, error) {
 		events: newEventLog(cfg.EventLogSize),
 		hub:    newHub(log),
 	}
+	d.state.apps.enabled = cfg.JetStream != nil
 	d.refresh = newRefresher(d)
 	d.handler = d.routes()
 	d.connected.Store(cfg.NC != nil && cfg.NC.IsConnected())
@@ -202,6 +225,11 @@ func (d *Dashboard) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); d.refresh.run(ctx) }()
 	go func() { defer wg.Done(); d.broadcastViews(ctx) }()
+	if d.cfg.JetStream != nil {
+		wg.Add(2)
+		go func() { defer wg.Done(); d.watchApps(ctx) }()
+		go func() { defer wg.Done(); d.followLease(ctx) }()
+	}
 	wg.Wait()
 	return nil
 }

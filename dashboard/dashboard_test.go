@@ -121,7 +121,13 @@ func (e *env) dialWS() *wsClient {
 // next returns the next message match accepts, waiting up to 60s.
 func (c *wsClient) next(match func(dashboard.Message) bool) dashboard.Message {
 	c.t.Helper()
-	require.NoError(c.t, c.conn.SetReadDeadline(time.Now().Add(60*time.Second)))
+	return c.nextWithin(60*time.Second, match)
+}
+
+// nextWithin returns the next message match accepts, waiting up to d.
+func (c *wsClient) nextWithin(d time.Duration, match func(dashboard.Message) bool) dashboard.Message {
+	c.t.Helper()
+	require.NoError(c.t, c.conn.SetReadDeadline(time.Now().Add(d)))
 	for {
 		var m dashboard.Message
 		_, data, err := c.conn.ReadMessage()
@@ -428,8 +434,10 @@ func TestProbes(t *testing.T) {
 func TestPageAndAssets(t *testing.T) {
 	e := newEnv(t)
 	for _, tt := range []struct{ path, ctype, contains string }{
-		{"/", "text/html", `<script src="app.js"`},
+		{"/", "text/html", `<script type="module" src="app.js"`},
 		{"/app.js", "text/javascript", "new WebSocket"},
+		{"/kit.js", "text/javascript", "export function sync("},
+		{"/apps.js", "text/javascript", "export function renderApps("},
 		{"/style.css", "text/css", ".topbar"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
 	} {

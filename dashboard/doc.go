@@ -7,9 +7,13 @@
 // again when an event says something changed, and refreshes everything periodically so it
 // converges after missed events. Hosts that stop heartbeating are marked stale, then removed.
 //
-// Commands that start or stop things wait briefly for the event that tells how they ended, so an
-// error (a bad reference, a refusal) is answered to the form that sent the command.
+// With JetStream it also shows the lattice's declarative apps: it watches the apps store
+// (lattice/app), takes the reconciler's app_status events and asks who holds the reconciler
+// lease, and deploys, rolls back and undeploys versions through the same store.
 //
-// It imports lattice only: never host, providers, applier or cmd. cmd wires it to a NATS
-// connection and serves Handler on --dashboard-addr.
+// Commands that start, update or stop things wait briefly for the event that tells how they
+// ended, so an error (a bad reference, a refusal) is answered to the form that sent the command.
+//
+// It imports lattice and its subpackages only: never host, providers, applier or cmd. cmd wires
+// it to a NATS connection and serves Handler on --dashboard-addr.
 package dashboard

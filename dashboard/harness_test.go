@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/trellis-lattice/trellis/host"
 	"github.com/trellis-lattice/trellis/host/hosttest"
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/app"
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
 )
 
@@ -49,6 +51,7 @@ type env struct {
 	t    *testing.T
 	lat  *hosttest.Lattice
 	nc   *nats.Conn
+	js   jetstream.JetStream
 	ctl  *lattice.Client
 	dash *dashboard.Dashboard
 	srv  *httptest.Server
@@ -66,7 +69,8 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	require.NoError(t, err)
 
 	cfg := dashboard.DefaultConfig()
-	cfg.Client, cfg.NC = ctl, nc
+	js := latticetest.JetStream(t, nc)
+	cfg.Client, cfg.NC, cfg.JetStream = ctl, nc, js
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 	cfg.AuctionTimeout = 300 * time.Millisecond
 	cfg.CommandTimeout = 90 * time.Second // a loaded CI machine compiles actors slowly
@@ -89,7 +93,7 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	})
 	srv := httptest.NewServer(d.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, lat: lat, nc: nc, ctl: ctl, dash: d, srv: srv}
+	e := &env{t: t, lat: lat, nc: nc, js: js, ctl: ctl, dash: d, srv: srv}
 	require.Eventually(t, d.Ready, 10*time.Second, 10*time.Millisecond, "dashboard not ready")
 	return e
 }
@@ -107,6 +111,16 @@ func (e *env) startHost(opts ...hosttest.Option) *host.Host {
 		return slices.ContainsFunc(v.Hosts, func(hv dashboard.HostView) bool { return hv.ID == h.ID() })
 	}, "the dashboard lists host "+h.ID())
 	return h
+}
+
+// appStore opens the lattice's apps store, to write what the reconciler and other clients would.
+func (e *env) appStore() *app.Store {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := app.OpenStore(ctx, e.js, lattice.DefaultLattice, 1)
+	require.NoError(e.t, err)
+	return s
 }
 
 // url is the dashboard's address of path.
@@ -131,6 +145,8 @@ type answer struct {
 	HostID   string   `json:"host_id"`
 	ID       string   `json:"id"`
 	Event    string   `json:"event"`
+	Version  string   `json:"version"`
+	Revision *int     `json:"revision"`
 	Error    string   `json:"error"`
 	Field    string   `json:"field"`
 	Warnings []string `json:"warnings"`
@@ -147,9 +163,17 @@ func (e *env) send(method, path string, body any) (int, answer) {
 		raw, err = json.Marshal(body)
 		require.NoError(e.t, err)
 	}
-	req, err := http.NewRequest(method, e.url(path), bytes.NewReader(raw))
+	return e.sendAs(method, path, "application/json", string(raw))
+}
+
+// sendAs sends body with the Content-Type ("": none) and returns the status and the answer.
+func (e *env) sendAs(method, path, contentType, body string) (int, answer) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url(path), strings.NewReader(body))
 	require.NoError(e.t, err)
-	req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(e.t, err)
 	defer res.Body.Close()

@@ -8,6 +8,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -35,23 +36,44 @@ func badField(field, format string, args ...any) *apiError {
 // decodeJSON reads a JSON object into v strictly: unknown fields, wrong types and trailing data
 // are errors that name the field when there is one.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) *apiError {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return &apiError{Status: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf("Content-Type %q: want application/json", ct)}
-		}
-	} else {
-		// Browsers send no simple cross-site request without a Content-Type, so only same-origin
-		// scripts and API clients (curl -H …) get here; require the header anyway.
-		return &apiError{Status: http.StatusUnsupportedMediaType, Msg: "Content-Type: missing, want application/json"}
+	return decodeBody(w, r, v, false)
+}
+
+// decodeOptionalJSON is decodeJSON for commands whose fields are all optional: an empty body is
+// an empty object. The Content-Type is required all the same.
+func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) *apiError {
+	return decodeBody(w, r, v, true)
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, emptyOK bool) *apiError {
+	// Browsers send no simple cross-site request with this Content-Type, so only same-origin
+	// scripts and API clients (curl -H …) get past this.
+	if e := checkContentType(r, "application/json"); e != nil {
+		return e
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if emptyOK && errors.Is(err, io.EOF) {
+			return nil
+		}
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return &apiError{Status: http.StatusBadRequest, Msg: "request body: unexpected data after the JSON object"}
+	}
+	return nil
+}
+
+// checkContentType requires one of the media types.
+func checkContentType(r *http.Request, want ...string) *apiError {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Msg: "Content-Type: missing, want " + strings.Join(want, " or ")}
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || !slices.Contains(want, mt) {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Msg: fmt.Sprintf("Content-Type %q: want %s", ct, strings.Join(want, " or "))}
 	}
 	return nil
 }
@@ -214,6 +236,13 @@ type stopActorRequest struct {
 	ActorID string `json:"actor_id"`
 	HostID  string `json:"host_id"`
 	Count   *int   `json:"count"`
+}
+
+// updateActorRequest is POST /api/actors/update; no host_id updates every host running the actor.
+type updateActorRequest struct {
+	ActorID string `json:"actor_id"`
+	Ref     string `json:"ref"`
+	HostID  string `json:"host_id"`
 }
 
 // startProviderRequest is POST /api/providers.

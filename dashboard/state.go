@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/app"
 )
 
 // state is the dashboard's model of the lattice, fed by refreshes (ctl queries) and events. Every
@@ -28,6 +29,7 @@ type state struct {
 	gone   map[string]time.Time // hosts that said host_stopped, and when
 	links  []lattice.LinkDefinition
 	claims map[string]map[string]string // by subject (public key)
+	apps   appsModel
 
 	didRefresh bool   // a refresh of the hosts went through once
 	refreshOK  bool   // the latest refresh went through
@@ -56,6 +58,7 @@ func newState(latticeName string, staleAfter, removeAfter time.Duration) *state 
 		hosts:       map[string]*hostEntry{},
 		gone:        map[string]time.Time{},
 		claims:      map[string]map[string]string{},
+		apps:        newAppsModel(false),
 	}
 }
 
@@ -256,6 +259,11 @@ func (s *state) apply(ev lattice.CloudEvent) followUp {
 		f.links = true
 	case lattice.EventRefmapSet:
 		f.claims = true
+	case app.EventStatus:
+		var st app.Status
+		if ev.DecodeData(&st) == nil && st.Name != "" {
+			s.apps.statusEvent(&st)
+		}
 	}
 	if host == "" || s.isGone(host, now) {
 		return followUp{links: f.links, claims: f.claims}
@@ -408,6 +416,7 @@ func (s *state) view() View {
 	for _, sub := range slices.Sorted(maps.Keys(s.claims)) {
 		v.Claims = append(v.Claims, maps.Clone(s.claims[sub]))
 	}
+	v.Applications = s.appsView()
 	slices.SortFunc(v.Hosts, func(a, b HostView) int {
 		return cmp.Or(cmp.Compare(a.FriendlyName, b.FriendlyName), cmp.Compare(a.ID, b.ID))
 	})

@@ -2,8 +2,10 @@ package dashboard
 
 import (
 	"strings"
+	"time"
 
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/app"
 )
 
 // View is the dashboard's picture of the whole lattice: GET /api/lattice answers it and the
@@ -23,6 +25,54 @@ type View struct {
 	Links     []LinkView     `json:"links"`
 	// Claims are the lattice's claims (get.claims): one string map per actor or provider.
 	Claims []map[string]string `json:"claims"`
+	// Applications are the lattice's declarative apps (GET /api/apps answers the same).
+	Applications AppsView `json:"applications"`
+}
+
+// AppsView is the lattice's declarative applications, as the apps store and the reconciler
+// lease tell.
+type AppsView struct {
+	// Enabled: the dashboard has JetStream, so it can read the apps store.
+	Enabled bool `json:"enabled"`
+	// Synced: the apps store was read once; until then Apps may be incomplete.
+	Synced bool `json:"synced"`
+	// Error says why the apps store or the lease cannot be read now, empty when they can.
+	Error string `json:"error,omitempty"`
+	// Reconciler is the host holding the reconciler lease; "" when no reconciler is running, so
+	// nothing acts on deployments.
+	Reconciler string    `json:"reconciler"`
+	Apps       []AppView `json:"apps"`
+}
+
+// App states besides the reconciler's (app.State): pending means the reconciler has not yet
+// reported on the deployed version (just deployed, or no reconciler running).
+const AppPending = "pending"
+
+// AppView is one application: its versions, the deployed one, and the reconciler's status.
+type AppView struct {
+	Name string `json:"name"`
+	// Description is the deployed version's, else the latest's.
+	Description string `json:"description,omitempty"`
+	// Owner put the latest version: "" for a user, or e.g. "helm/RELEASE" for an app a host
+	// applies from its app directories (it deploys its own version again when it starts).
+	Owner string `json:"owner,omitempty"`
+	// Deployed is the deployed version, "" when undeployed; Latest the version put last.
+	Deployed string `json:"deployed"`
+	Latest   string `json:"latest"`
+	// Versions are the stored versions, oldest first.
+	Versions []AppVersionView `json:"versions"`
+	// State is the status's state (deployed, reconciling, failed, undeployed) when the status is
+	// about the deployed version, else pending.
+	State string `json:"state"`
+	// Status is what the reconciler last reported; nil before its first report.
+	Status *app.Status `json:"status"`
+}
+
+// AppVersionView is one stored version of an app.
+type AppVersionView struct {
+	Version    string    `json:"version"`
+	PutAt      time.Time `json:"put_at"`
+	DeployedAt time.Time `json:"deployed_at,omitzero"`
 }
 
 // HostView is one host of the lattice.

@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/trellis-lattice/trellis/dashboard"
@@ -54,8 +55,13 @@ func (d *dashboardServer) start(ctx context.Context, natsURL, creds, latticeName
 		nc.Close()
 		return fmt.Errorf("dashboard: %w", err)
 	}
+	js, err := jetstream.New(nc) // the apps store and the reconciler lease, for the Applications section
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("dashboard: %w", err)
+	}
 	cfg := dashboard.DefaultConfig()
-	cfg.Client, cfg.NC, cfg.Logger = client, nc, log
+	cfg.Client, cfg.NC, cfg.JetStream, cfg.Logger = client, nc, js, log
 	cfg.ReadyCheck = ready
 	dash, err := dashboard.New(cfg)
 	if err != nil {
