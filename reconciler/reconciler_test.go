@@ -13,6 +13,7 @@ import (
 	"github.com/trellis-lattice/trellis/lattice"
 	"github.com/trellis-lattice/trellis/lattice/app"
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
+	"github.com/trellis-lattice/trellis/lattice/oam"
 )
 
 // echoApp is an app of the echo actor (replicas instances), the httpserver provider and the link
@@ -273,4 +274,74 @@ func TestRollingUpdateDropsNoRequest(t *testing.T) {
 		}
 		return true
 	}, 30*time.Second, 50*time.Millisecond)
+}
+
+// TestDaemonScalerFollowsHosts: a daemonscaler runs on every host with the label, including one
+// that joins later, and none elsewhere.
+func TestDaemonScalerFollowsHosts(t *testing.T) {
+	r := newRig(t)
+	a := r.addHost(map[string]string{"role": "edge"})
+	plain := r.addHost(nil)
+	echo := latticetest.SignedActor(t, "./actor/examples/echo", lattice.ActorMetadata{Name: "echo"}, lattice.SignOptions{})
+	r.deploy(fmt.Sprintf(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: daemon, annotations: {version: v1}}
+spec:
+  components:
+    - name: echo
+      type: actor
+      properties: {image: %s}
+      traits:
+        - type: daemonscaler
+          properties:
+            replicas: 2
+            spread: [{name: edge, requirements: {role: edge}}]
+`, echo.Path))
+	st := r.waitState("daemon", app.StateDeployed, "v1", 30*time.Second)
+	require.Equal(t, 2, st.Components[0].Desired)
+	b := r.addHost(map[string]string{"role": "edge"})
+	require.Eventually(t, func() bool { m, _ := r.managed(b.h, echo.ID, "daemon"); return m == 2 }, 30*time.Second, 20*time.Millisecond, "the new host gets its two")
+	st = r.waitState("daemon", app.StateDeployed, "v1", 30*time.Second)
+	require.Equal(t, 4, st.Components[0].Desired)
+	m, _ := r.managed(a.h, echo.ID, "daemon")
+	require.Equal(t, 2, m)
+	m, _ = r.managed(plain.h, echo.ID, "daemon")
+	require.Zero(t, m, "no instance on a host without the label")
+}
+
+// TestNATSRestart: after the NATS server restarts (same store), the reconciler goes on: a manual
+// stop is undone and a new version is rolled out.
+func TestNATSRestart(t *testing.T) {
+	dir := t.TempDir()
+	ns := latticetest.RunNATSWithDir(t, dir, -1)
+	port := latticetest.Port(t, ns)
+	r := newRigOn(t, ns)
+	n := r.addHost(nil)
+	echo := latticetest.SignedActor(t, "./actor/examples/echo", lattice.ActorMetadata{Name: "echo"}, lattice.SignOptions{})
+	r.deploy(echoApp("restart", "v1", echo.Path, 2, "", 0))
+	r.waitState("restart", app.StateDeployed, "v1", 30*time.Second)
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	latticetest.RunNATSWithDir(t, dir, port)
+	require.Eventually(t, r.l.NC.IsConnected, 10*time.Second, 10*time.Millisecond)
+
+	ctx := context.Background()
+	require.Eventually(t, func() bool {
+		return r.l.Ctl.StopActor(ctx, lattice.StopActorCommand{ActorRef: echo.ID, HostID: n.h.ID()}) == nil
+	}, 20*time.Second, 100*time.Millisecond, "the host answers again")
+	require.Eventually(t, func() bool { m, _ := r.managed(n.h, echo.ID, "restart"); return m == 2 }, 30*time.Second, 50*time.Millisecond, "the stop is undone")
+	require.Eventually(t, func() bool {
+		m, err := oam.Parse([]byte(echoApp("restart", "v2", echo.Path, 3, "", 0)))
+		require.NoError(t, err)
+		put, err := r.store.Put(ctx, m, "")
+		if err != nil {
+			return false
+		}
+		_, err = r.store.Deploy(ctx, put.Name, put.Version)
+		return err == nil
+	}, 20*time.Second, 100*time.Millisecond)
+	r.waitState("restart", app.StateDeployed, "v2", 30*time.Second)
+	m, _ := r.managed(n.h, echo.ID, "restart")
+	require.Equal(t, 3, m)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -42,8 +43,11 @@ type node struct {
 	done   chan error
 }
 
-func newRig(t testing.TB) *rig {
-	l := hosttest.New(t)
+func newRig(t testing.TB) *rig { return newRigOn(t, latticetest.RunNATS(t)) }
+
+// newRigOn is newRig on a running NATS server.
+func newRigOn(t testing.TB, ns *server.Server) *rig {
+	l := hosttest.On(t, ns)
 	js, err := jetstream.New(l.NC)
 	require.NoError(t, err)
 	store, err := app.OpenStore(context.Background(), js, lattice.DefaultLattice, 1)
