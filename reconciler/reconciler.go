@@ -335,6 +335,7 @@ func (r *Reconciler) pass(ctx context.Context) {
 		r.log.Warn().Err(err).Msg("reconcile: list apps")
 		return
 	}
+	complete := err == nil // every record could be read: only then is an app without one gone
 	if err != nil {
 		r.log.Warn().Err(err).Msg("reconcile: some app records cannot be read")
 	}
@@ -378,7 +379,7 @@ func (r *Reconciler) pass(ctx context.Context) {
 		h.managedApps(orphans)
 	}
 	for name := range orphans {
-		if seen[name] {
+		if seen[name] || !complete {
 			continue
 		}
 		a, st, done := pl.cleanup(name, statusPtr(statuses, name))
