@@ -331,7 +331,7 @@ func (r *Reconciler) pass(ctx context.Context) {
 	pctx, cancel := context.WithTimeout(ctx, 4*r.cfg.RequestTimeout)
 	defer cancel()
 	records, err := r.store.List(pctx)
-	if err != nil && records == nil {
+	if err != nil && !errors.Is(err, lattice.ErrMalformedEntry) {
 		r.log.Warn().Err(err).Msg("reconcile: list apps")
 		return
 	}

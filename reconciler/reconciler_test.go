@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/trellis-lattice/trellis/lattice"
@@ -344,4 +345,26 @@ func TestNATSRestart(t *testing.T) {
 	r.waitState("restart", app.StateDeployed, "v2", 30*time.Second)
 	m, _ := r.managed(n.h, echo.ID, "restart")
 	require.Equal(t, 3, m)
+}
+
+// TestUnreadableRecordStopsNothing: a record that cannot be decoded (clients may write the
+// bucket) does not make the reconciler take the app for deleted and stop what it runs.
+func TestUnreadableRecordStopsNothing(t *testing.T) {
+	r := newRig(t)
+	n := r.addHost(nil)
+	echo := latticetest.SignedActor(t, "./actor/examples/echo", lattice.ActorMetadata{Name: "echo"}, lattice.SignOptions{})
+	r.deploy(echoApp("keep", "v1", echo.Path, 1, "", 0))
+	r.deploy(echoApp("other", "v1", echo.Path, 1, "", 0)) // a readable record beside it
+	r.waitState("keep", app.StateDeployed, "v1", 30*time.Second)
+	r.waitState("other", app.StateDeployed, "v1", 30*time.Second)
+	js, err := jetstream.New(r.l.NC)
+	require.NoError(t, err)
+	kv, err := js.KeyValue(context.Background(), app.BucketName(lattice.DefaultLattice))
+	require.NoError(t, err)
+	_, err = kv.Put(context.Background(), app.RecordKeyPrefix+"keep", []byte("{not json"))
+	require.NoError(t, err)
+	passes := n.rec.Passes()
+	require.Eventually(t, func() bool { return n.rec.Passes() >= passes+3 }, 20*time.Second, 20*time.Millisecond)
+	m, _ := r.managed(n.h, echo.ID, "keep")
+	require.Equal(t, 1, m, "still running")
 }
