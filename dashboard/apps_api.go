@@ -214,10 +214,8 @@ func storeError(err error) *apiError {
 
 // checkAppName refuses a name that cannot be an app's (the store's key rule), as a 400.
 func checkAppName(name string) *apiError {
-	if name == "" || strings.IndexFunc(name, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_')
-	}) >= 0 {
-		return &apiError{Status: http.StatusBadRequest, Field: "name", Msg: fmt.Sprintf("name: app name %q: only letters, digits, '-' and '_'", name)}
+	if err := app.CheckName(name); err != nil {
+		return &apiError{Status: http.StatusBadRequest, Field: "name", Msg: "name: " + err.Error()}
 	}
 	return nil
 }

@@ -24,6 +24,8 @@ var (
 	ErrVersionExists = errors.New("version already exists with another manifest")
 	// ErrDeployed: a delete of what is deployed.
 	ErrDeployed = errors.New("is deployed")
+	// ErrInvalidName: a name that cannot be an app's.
+	ErrInvalidName = errors.New("invalid app name")
 )
 
 // Key prefixes in the apps bucket.
@@ -194,7 +196,7 @@ func (s *Store) Delete(ctx context.Context, name, v string) error {
 
 // Get returns one app.
 func (s *Store) Get(ctx context.Context, name string) (*Record, error) {
-	if err := checkName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return nil, err
 	}
 	e, err := s.kv.Get(ctx, RecordKeyPrefix+name)
@@ -229,7 +231,7 @@ func (s *Store) List(ctx context.Context) ([]Record, error) {
 
 // PutStatus stores an app's status.
 func (s *Store) PutStatus(ctx context.Context, st Status) error {
-	if err := checkName(st.Name); err != nil {
+	if err := CheckName(st.Name); err != nil {
 		return err
 	}
 	raw, err := json.Marshal(st)
@@ -252,7 +254,7 @@ func (s *Store) DeleteStatus(ctx context.Context, name string) error {
 
 // Status returns an app's last stored status.
 func (s *Store) Status(ctx context.Context, name string) (*Status, error) {
-	if err := checkName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return nil, err
 	}
 	e, err := s.kv.Get(ctx, StatusKeyPrefix+name)
@@ -290,6 +292,8 @@ func (s *Store) Statuses(ctx context.Context) (map[string]Status, error) {
 // Change is one change in the apps bucket: a record or a status put (Record or Status set) or
 // deleted (both nil), with the app's name.
 type Change struct {
+	// Key is the entry's key: RecordKeyPrefix or StatusKeyPrefix and the name.
+	Key     string
 	Name    string
 	Deleted bool
 	Record  *Record
@@ -331,7 +335,7 @@ func decodeChange(e jetstream.KeyValueEntry) Change {
 	deleted := e.Operation() != jetstream.KeyValuePut
 	switch {
 	case strings.HasPrefix(key, RecordKeyPrefix):
-		c := Change{Name: strings.TrimPrefix(key, RecordKeyPrefix), Deleted: deleted}
+		c := Change{Key: key, Name: strings.TrimPrefix(key, RecordKeyPrefix), Deleted: deleted}
 		if !deleted {
 			if r, err := decodeRecord(e); err == nil {
 				c.Record = r
@@ -339,7 +343,7 @@ func decodeChange(e jetstream.KeyValueEntry) Change {
 		}
 		return c
 	case strings.HasPrefix(key, StatusKeyPrefix):
-		c := Change{Name: strings.TrimPrefix(key, StatusKeyPrefix), Deleted: deleted}
+		c := Change{Key: key, Name: strings.TrimPrefix(key, StatusKeyPrefix), Deleted: deleted}
 		if !deleted {
 			var st Status
 			if json.Unmarshal(e.Value(), &st) == nil {
@@ -348,7 +352,7 @@ func decodeChange(e jetstream.KeyValueEntry) Change {
 		}
 		return c
 	}
-	return Change{Name: key, Deleted: deleted}
+	return Change{Key: key, Name: key, Deleted: deleted}
 }
 
 // errUnchanged ends an update without writing.
@@ -358,7 +362,7 @@ var errUnchanged = errors.New("unchanged")
 // retrying when another writer came first. create allows a record that does not exist yet.
 // A record left without versions is deleted.
 func (s *Store) update(ctx context.Context, name string, create bool, change func(*Record) error) error {
-	if err := checkName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return err
 	}
 	key := RecordKeyPrefix + name
@@ -474,14 +478,15 @@ func (r *Record) versionNames() []string {
 	return out
 }
 
-// checkName refuses names that cannot be a key: the manifest's own validation is stricter.
-func checkName(name string) error {
+// CheckName refuses names that cannot be a key (ErrInvalidName): the manifest's own validation
+// is stricter.
+func CheckName(name string) error {
 	if name == "" {
-		return errors.New("app name: empty")
+		return fmt.Errorf("%w: empty", ErrInvalidName)
 	}
 	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("app name %q: only letters, digits, '-' and '_'", name)
+			return fmt.Errorf("%w %q: only letters, digits, '-' and '_'", ErrInvalidName, name)
 		}
 	}
 	return nil
