@@ -308,12 +308,7 @@ func (p *planner) actor(appName string, c *oam.Component, acts *[]action) *compP
 	}
 	// Hosts on an older image: one at a time, a live update, or a replacement when the host
 	// refused the update (a revision that is not higher, another actor key).
-	var wrongHosts []string
-	for _, h := range p.w.hosts {
-		if wrong[h.id] {
-			wrongHosts = append(wrongHosts, h.id)
-		}
-	}
+	wrongHosts := p.inOrder(wrong)
 	cp.wrongHost = len(wrongHosts)
 	cp.updating = busy
 	if len(wrongHosts) > 0 && !busy {
@@ -378,6 +373,17 @@ func noHostText(s oam.Spread, hosts int) string {
 		return "no host can run it"
 	}
 	return "no host has label " + requirementText(s.Requirements)
+}
+
+// inOrder returns the hosts of a set in host order.
+func (p *planner) inOrder(set map[string]bool) []string {
+	var out []string
+	for _, h := range p.w.hosts {
+		if set[h.id] {
+			out = append(out, h.id)
+		}
+	}
+	return out
 }
 
 func (p *planner) host(id string) *hostState {
@@ -510,12 +516,7 @@ func (p *planner) capability(appName string, c *oam.Component, acts *[]action) *
 		}
 	}
 	// Hosts on an older image: replaced one at a time (a provider has no live update).
-	var wrongHosts []string
-	for _, h := range p.w.hosts {
-		if wrong[h.id] {
-			wrongHosts = append(wrongHosts, h.id)
-		}
-	}
+	wrongHosts := p.inOrder(wrong)
 	cp.wrongHost = len(wrongHosts)
 	cp.updating = busy
 	if len(wrongHosts) > 0 && !busy {
