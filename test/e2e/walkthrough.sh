@@ -30,170 +30,21 @@
 # default busybox:stable), KEEP_NAMESPACE=1 (leave the namespace on failure, for a look),
 # TRELLIS (the CLI; default: built from this tree), HELM, KUBECTL.
 # Needs: kubectl, jq, curl, go. Prints the time of every step; exits non-zero at the first failure,
-# after printing the state of the namespace.
-set -euo pipefail
+# after printing the state of the namespace. The helpers are in test/e2e/lib.sh.
+E2E_NS=trellis-e2e-$(date +%s)
+# shellcheck source=test/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-usage() { echo "usage: $0 KUBECONFIG REGISTRY" >&2; exit 2; }
-[ $# -eq 2 ] || usage
-export KUBECONFIG=$1
-REGISTRY=${2%/}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT"
-
-TAG=${TAG:-$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' charts/trellis/Chart.yaml)}
-CLUSTER_REGISTRY=${CLUSTER_REGISTRY:-$REGISTRY}
-NS=${NS:-trellis-e2e-$(date +%s)}
-RELEASE=${RELEASE:-demo}
-CLIENT_IMAGE=${E2E_CLIENT_IMAGE:-busybox:stable}
-KUBECTL=${KUBECTL:-kubectl}
-HELM=${HELM:-$(hack/tools.sh helm)}
-TRELLIS=${TRELLIS:-}
-NATS_TAG=$(go list -m -f '{{.Version}}' github.com/nats-io/nats-server/v2)
-NATS_TAG=${NATS_TAG#v}
-EXPECT='{"body":[],"method":"GET","path":"/","query_string":""}'
-for c in "$KUBECTL" jq curl go; do
-	command -v "$c" >/dev/null || { echo "walkthrough.sh: $c is missing (Debian: apt-get install ${c/kubectl/kubernetes-client})" >&2; exit 1; }
-done
-[ -f "$KUBECONFIG" ] || { echo "walkthrough.sh: no kubeconfig at $KUBECONFIG" >&2; exit 1; }
-
-WORK=$(mktemp -d -t trellis-e2e.XXXXXX)
-PIDS=()
-T0=$(date +%s.%N)
-TS=$T0
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.1f", b-a}'; }
-say() { echo "[e2e $(elapsed "$T0")s] $*" >&2; }
-step() { # NAME: ends the previous step (printing its time) and starts the next
-	[ -n "${STEP:-}" ] && say "ok: $STEP ($(elapsed "$TS")s)"
-	STEP=$1 TS=$(now)
-	say "== $STEP"
-}
-fail() { say "FAIL: ${STEP:-}: $*"; exit 1; }
-retry() { # SECONDS CMD...: until CMD (a command or a function, evaluated each time) succeeds, every 0.5 s
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.5
-	done
-}
-k() { "$KUBECTL" -n "$NS" "$@"; }
-
-# diagnostics and cleanup: port-forwards and watchers by PID; the release and the namespace
-# (unless KEEP_NAMESPACE=1 after a failure)
-finish() {
-	local rc=$?
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	if [ $rc -ne 0 ]; then
-		say "state of namespace $NS:"
-		k get all,endpointslices,secrets,serviceaccounts,roles,rolebindings -o wide >&2 2>&1 || true
-		k describe pods >"$WORK/describe-pods.txt" 2>&1 || true
-		for p in $(k get pods -l app.kubernetes.io/instance="$RELEASE" -o name 2>/dev/null); do
-			echo "---- logs of $p" >&2
-			k logs "$p" --all-containers --tail=60 >&2 2>&1 || true
-		done
-		say "logs and port-forward output kept in $WORK"
-		if [ "${KEEP_NAMESPACE:-0}" = 1 ]; then
-			say "namespace $NS kept (KEEP_NAMESPACE=1)"
-			exit $rc
-		fi
-	fi
-	"$HELM" uninstall "$RELEASE" -n "$NS" --wait --timeout 2m >/dev/null 2>&1 || true
-	"$KUBECTL" delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
-	[ $rc -eq 0 ] && rm -rf "$WORK"
-	exit $rc
-}
-trap finish EXIT
-trap 'exit 130' INT TERM
-
-# portforward VAR TARGET REMOTE_PORT: kubectl port-forward on a free local port, stored in VAR
-portforward() {
-	local var=$1 target=$2 remote=$3 log=$WORK/pf-$1.log port=""
-	k port-forward "$target" ":$remote" >"$log" 2>&1 &
-	PIDS+=($!)
-	for _ in $(seq 150); do
-		port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$log" | head -1)
-		[ -n "$port" ] && break
-		sleep 0.1
-	done
-	[ -n "$port" ] || fail "kubectl port-forward $target: $(cat "$log")"
-	printf -v "$var" %s "$port"
-}
-
-ctl() { "$TRELLIS" ctl "$@"; }
-hosts_json() { ctl get hosts -o json; }
-pod_of() { hosts_json | jq -r --arg id "$1" '.hosts[] | select(.id == $id) | .friendly_name'; }
-# conditions for retry
-hosts_are() { [ "$(hosts_json | jq '.hosts | length')" = "$1" ]; }
 new_host() { hosts_json | jq -r '.hosts[].id' | grep -v -x -e "$H1" -e "$H2" | head -1; }
 new_host_joined() { [ -n "$(new_host)" ]; }
-ready_endpoints_are() { [ "$(k get endpointslices -l kubernetes.io/service-name="$SVC" -o json | jq '[.items[].endpoints[]? | select(.conditions.ready)] | length')" = "$1" ]; }
-service_gone() { ! k get service "$SVC" >/dev/null 2>&1; }
-no_pods() { [ -z "$(k get pods -o name)" ]; }
-
-# client NAME SCRIPT: a pod running SCRIPT (sh) with the client image; waits for it to finish and
-# prints its output
-client() {
-	local name=$1 script=$2
-	k run "$name" --image="$CLIENT_IMAGE" --restart=Never --labels=app.kubernetes.io/name=trellis-e2e-client \
-		--command -- sh -c "$script" >/dev/null
-	k wait --for=jsonpath='{.status.phase}'=Succeeded "pod/$name" --timeout=240s >/dev/null ||
-		fail "client pod $name did not finish: $(k get pod "$name" -o jsonpath='{.status.phase}') $(k logs "$name" 2>&1 | tail -5)"
-	k logs "$name"
-	k delete pod "$name" --wait=false >/dev/null
-}
-# burst N: N requests through the Service from inside the cluster, one connection each (so
-# kube-proxy picks a pod for each); prints "ok=… fail=…". The client calls the Service's cluster
-# IP, and times out with `timeout`: the statically linked busybox of the local cluster crashes
-# resolving names and with wget -T.
-burst() {
-	client "e2e-burst-$RANDOM" "ok=0; fail=0; for i in \$(seq $1); do
-		b=\$(timeout 5 wget -q -O - http://$SVC_IP:8080/ 2>/dev/null) && [ \"\$b\" = '$EXPECT' ] && ok=\$((ok+1)) || fail=\$((fail+1)); done
-		echo ok=\$ok fail=\$fail"
-}
-# served_by N: a burst of N requests while rpcwatch counts the invocations by host; sets SERVED
-# (lines "HOST_ID COUNT") and checks every request was answered
-served_by() {
-	local out=$WORK/rpcwatch-$RANDOM
-	"$WORK/rpcwatch" --nats-url "$TRELLIS_NATS_URL" --actor "$ACTOR" >"$out.out" 2>"$out.err" &
-	local w=$!
-	PIDS+=("$w")
-	retry 60 grep -q '^watching' "$out.err" || fail "rpcwatch did not start: $(cat "$out.err")"
-	local res
-	res=$(burst "$1")
-	sleep 1
-	kill -INT $w
-	wait $w || fail "rpcwatch: $(cat "$out.err")"
-	[ "$res" = "ok=$1 fail=0" ] || fail "requests through Service $SVC: $res"
-	SERVED=$(cat "$out.out")
-	say "$1 requests through Service $SVC: $res; invocations by host:"
-	while read -r h n; do say "  $h ($(pod_of "$h")): $n"; done <<<"$SERVED"
-}
-served() { awk -v h="$1" '$1==h{print $2}' <<<"$SERVED"; }
 
 # ---------------------------------------------------------------------------------------------
 step "tools"
-if [ -z "$TRELLIS" ]; then
-	TRELLIS=$WORK/trellis
-	go build -o "$TRELLIS" ./cmd/trellis
-fi
-go build -o "$WORK/rpcwatch" ./test/e2e/rpcwatch
-"$KUBECTL" version >&2
-"$HELM" version --short >&2
-export TRELLIS_KEYS_DIR=$WORK/keys TRELLIS_LATTICE=default
+build_tools
 say "namespace $NS, release $RELEASE, images and artifacts from $CLUSTER_REGISTRY (tag $TAG)"
 
 step "helm install --wait (2 replicas, applier support, the chart's NATS)"
-cat >"$WORK/values.yaml" <<EOF
-replicaCount: 2
-image: {repository: "$CLUSTER_REGISTRY/trellis", tag: "$TAG", pullPolicy: Always}
-nats:
-  image: {repository: "$CLUSTER_REGISTRY/nats-server", tag: "$NATS_TAG", pullPolicy: Always}
-enableApplierSupport: true
-customLabels: {wasmcloud.dev/route-to: "true"}
-host:
-  allowedInsecure: [$([ -n "${INSECURE:-}" ] && [ "$INSECURE" != 0 ] && echo "\"$CLUSTER_REGISTRY\"")]
-EOF
+base_values "$WORK/values.yaml"
 "$HELM" install "$RELEASE" charts/trellis -n "$NS" --create-namespace -f "$WORK/values.yaml" --wait --timeout 5m >"$WORK/install.txt" ||
 	fail "helm install: $(cat "$WORK/install.txt")"
 FULL=$(k get deployment -l app.kubernetes.io/instance="$RELEASE" -o jsonpath='{.items[0].metadata.name}')
