@@ -275,6 +275,21 @@ func TestRollingUpdateDropsNoRequest(t *testing.T) {
 		}
 		return true
 	}, 30*time.Second, 50*time.Millisecond)
+
+	// Undeploy: the actors, the provider and the link the app put all go.
+	require.NoError(t, r.store.Undeploy(context.Background(), "roll"))
+	require.Eventually(t, func() bool {
+		for _, n := range []*node{a, b} {
+			inv, err := r.l.Ctl.GetInventory(context.Background(), n.h.ID())
+			if err != nil || len(inv.Actors) > 0 || len(inv.Providers) > 0 {
+				return false
+			}
+		}
+		links, err := r.l.Ctl.GetLinks(context.Background())
+		return err == nil && len(links) == 0
+	}, 30*time.Second, 50*time.Millisecond, "nothing of the app is left")
+	r.waitState("roll", app.StateUndeployed, "", 20*time.Second)
+	require.Eventually(t, func() bool { _, _, err := get(url); return err != nil }, 10*time.Second, 20*time.Millisecond, "nothing listens any more")
 }
 
 // TestDaemonScalerFollowsHosts: a daemonscaler runs on every host with the label, including one
