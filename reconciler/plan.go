@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -261,6 +262,15 @@ func (p *planner) actor(appName string, c *oam.Component, acts *[]action) *compP
 			cp.failure = noHostText(s, len(p.w.hosts))
 		}
 		cp.status.Desired += want
+		// Make before break: instances are stopped only once every start this spread waits for
+		// has come up (or cannot, for now), so moving an instance never leaves fewer running.
+		starting := false
+		for _, h := range p.w.hosts {
+			if running[h.id] < target[h.id] && !avoid[h.id] {
+				starting = true
+			}
+		}
+		spreadGood := 0
 		for _, h := range p.w.hosts {
 			t, now := target[h.id], cur[h.id]
 			hc := hostComp{h.id, appName, c.Name}
@@ -269,6 +279,8 @@ func (p *planner) actor(appName string, c *oam.Component, acts *[]action) *compP
 			case t > now && !avoid[h.id]:
 				*acts = append(*acts, action{kind: startActor, host: h.id, key: key, current: running[h.id],
 					count: t - now, image: c.Properties.Image, annotations: annotations(appName, c.Name, sn)})
+			case t < now && starting:
+				cp.extra = true
 			case t < now:
 				if u, ok := stopUnit(units[h.id], sn, c.Properties.Image); ok {
 					key.stop = true
@@ -288,10 +300,11 @@ func (p *planner) actor(appName string, c *oam.Component, acts *[]action) *compP
 			} else if t > 0 {
 				p.mem.succeeded(hc)
 			}
-			cp.status.Actual += min(good, max(t, 0))
-			if good > t {
-				cp.extra = true
-			}
+			spreadGood += good
+		}
+		cp.status.Actual += min(spreadGood, want)
+		if spreadGood > want {
+			cp.extra = true
 		}
 	}
 	// Instances of spreads the manifest no longer has.
@@ -633,6 +646,12 @@ func (p *planner) links(appName string, m *oam.Manifest, comps map[string]*compP
 			if ids := comps[target.Name].ids; len(ids) > 0 {
 				ls.ProviderID = ids[0]
 			}
+			// A side that runs nowhere just now (its host was lost) keeps the key the link was put
+			// with: the link stays in place for the instances about to start again.
+			if old, ok := prevLink(prev, ls); ok {
+				ls.ActorID = cmp.Or(ls.ActorID, old.ActorID)
+				ls.ProviderID = cmp.Or(ls.ProviderID, old.ProviderID)
+			}
 			if ls.ActorID == "" || ls.ProviderID == "" {
 				waiting := c.Name
 				if ls.ActorID != "" {
@@ -662,6 +681,19 @@ func (p *planner) links(appName string, m *oam.Manifest, comps map[string]*compP
 	}
 	acts = append(acts, p.dropLinks(prev, want, &out, &msgs)...)
 	return acts, out, msgs
+}
+
+// prevLink returns the link the previous status recorded for the same linkdef.
+func prevLink(prev *app.Status, ls app.LinkStatus) (app.LinkStatus, bool) {
+	if prev == nil {
+		return app.LinkStatus{}, false
+	}
+	for _, old := range prev.Links {
+		if !old.Removing && old.Source == ls.Source && old.Target == ls.Target && old.ContractID == ls.ContractID && old.LinkName == ls.LinkName {
+			return old, true
+		}
+	}
+	return app.LinkStatus{}, false
 }
 
 // dropLinks deletes the links a status records that are no longer wanted, if they are still as
