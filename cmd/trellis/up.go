@@ -163,6 +163,7 @@ func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashbo
 	fmt.Fprintln(w, "\nTry:")
 	fmt.Fprintf(w, "  trellis ctl get hosts%s\n", flags)
 	fmt.Fprintf(w, "  trellis ctl start actor build/actors/echo_s.wasm%s\n", flags)
+	fmt.Fprintf(w, "  trellis app deploy examples/echo.yaml%s   (the echo demo, declared)\n", flags)
 	fmt.Fprintf(w, "  trellis ctl get inventory %s%s\n", h.ID(), flags)
 	fmt.Fprintf(w, "  trellis host --nats-url %s%s   (one more host on this machine)\n", url, latticeFlag(cfg.Lattice))
 	fmt.Fprintln(w, "\nPress Ctrl-C to stop.")
