@@ -58,7 +58,7 @@ func (m Manifest) MarshalYAML() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := jsonNode(data, true)
+	n, err := jsonNode(data)
 	if err != nil {
 		return nil, err
 	}

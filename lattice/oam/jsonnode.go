@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -21,16 +22,13 @@ func looksJSON(data []byte) bool {
 	return len(t) > 0 && (t[0] == '{' || t[0] == '[') && json.Valid(data)
 }
 
-// jsonNode reads valid JSON into a document node. With plain, strings carry no quoting style
-// (for writing YAML, which quotes what needs it).
-func jsonNode(data []byte, plain bool) (*yaml.Node, error) {
-	r := &jsonReader{dec: json.NewDecoder(bytes.NewReader(data)), data: data, line: 1, plain: plain}
+// jsonNode reads valid JSON into a document node. Every scalar carries its tag (a string is
+// !!str whatever its text), so the tree reads the same as the JSON and, given to a YAML encoder,
+// is written with the quoting that keeps it so.
+func jsonNode(data []byte) (*yaml.Node, error) {
+	r := &jsonReader{dec: json.NewDecoder(bytes.NewReader(data)), data: data, line: 1}
 	r.dec.UseNumber()
-	tok, err := r.dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	root, err := r.value(tok)
+	root, err := r.next()
 	if err != nil {
 		return nil, err
 	}
@@ -38,11 +36,10 @@ func jsonNode(data []byte, plain bool) (*yaml.Node, error) {
 }
 
 type jsonReader struct {
-	dec   *json.Decoder
-	data  []byte
-	pos   int // bytes counted into line so far
-	line  int
-	plain bool
+	dec  *json.Decoder
+	data []byte
+	pos  int // bytes counted into line so far
+	line int
 }
 
 // lineNow is the line of the token just read: JSON tokens do not span lines, so the line where
@@ -59,12 +56,17 @@ func (r *jsonReader) lineNow() int {
 	return r.line
 }
 
-func (r *jsonReader) scalar(tag, value string, line int) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value, Line: line, Column: 1}
-	if tag == "!!str" && !r.plain {
-		n.Style = yaml.DoubleQuotedStyle
+func scalar(tag, value string, line int) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value, Line: line, Column: 1}
+}
+
+// next reads the next value.
+func (r *jsonReader) next() (*yaml.Node, error) {
+	tok, err := r.dec.Token()
+	if err != nil {
+		return nil, err
 	}
-	return n
+	return r.value(tok)
 }
 
 func (r *jsonReader) value(tok json.Token) (*yaml.Node, error) {
@@ -83,12 +85,8 @@ func (r *jsonReader) value(tok json.Token) (*yaml.Node, error) {
 				if !ok {
 					return nil, fmt.Errorf("line %d: a key must be a string", r.lineNow())
 				}
-				kn := r.scalar("!!str", key, r.lineNow())
-				v, err := r.dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				vn, err := r.value(v)
+				kn := scalar("!!str", key, r.lineNow())
+				vn, err := r.next()
 				if err != nil {
 					return nil, err
 				}
@@ -99,11 +97,7 @@ func (r *jsonReader) value(tok json.Token) (*yaml.Node, error) {
 		case '[':
 			n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: line, Column: 1}
 			for r.dec.More() {
-				v, err := r.dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				vn, err := r.value(v)
+				vn, err := r.next()
 				if err != nil {
 					return nil, err
 				}
@@ -113,19 +107,16 @@ func (r *jsonReader) value(tok json.Token) (*yaml.Node, error) {
 			return n, err
 		}
 	case string:
-		return r.scalar("!!str", t, line), nil
+		return scalar("!!str", t, line), nil
 	case json.Number:
 		if strings.ContainsAny(string(t), ".eE") {
-			return r.scalar("!!float", string(t), line), nil
+			return scalar("!!float", string(t), line), nil
 		}
-		return r.scalar("!!int", string(t), line), nil
+		return scalar("!!int", string(t), line), nil
 	case bool:
-		if t {
-			return r.scalar("!!bool", "true", line), nil
-		}
-		return r.scalar("!!bool", "false", line), nil
+		return scalar("!!bool", strconv.FormatBool(t), line), nil
 	case nil:
-		return r.scalar("!!null", "null", line), nil
+		return scalar("!!null", "null", line), nil
 	}
 	return nil, errors.New("unexpected JSON token")
 }

@@ -36,7 +36,7 @@ func Parse(data []byte) (*Manifest, error) {
 // document reads the single document of data.
 func document(data []byte) (*yaml.Node, error) {
 	if looksJSON(data) {
-		n, err := jsonNode(data, false)
+		n, err := jsonNode(data)
 		if err != nil {
 			return nil, syntaxError(err)
 		}

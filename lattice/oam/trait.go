@@ -40,7 +40,7 @@ func (t *Trait) UnmarshalJSON(data []byte) error {
 	if !json.Valid(data) {
 		return errors.New("trait: invalid JSON")
 	}
-	n, err := jsonNode(data, false)
+	n, err := jsonNode(data)
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func (t Trait) MarshalYAML() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := jsonNode(data, true)
+	n, err := jsonNode(data)
 	if err != nil {
 		return nil, err
 	}
