@@ -121,6 +121,31 @@ func TestParseSpread(t *testing.T) {
 	require.Equal(t, "default", frontend.Properties.LinkName)
 }
 
+// TestParseJSONThatYAMLRefuses: valid JSON that the YAML parser refuses is read all the same
+// (by jsonNode). Should the YAML parser come to read one of these, its case here says so.
+func TestParseJSONThatYAMLRefuses(t *testing.T) {
+	longKey := strings.Repeat("k", 1100)
+	for _, tc := range []struct {
+		name, labels string
+		want         map[string]string
+	}{
+		{"escaped slash", `{"path": "\/api"}`, map[string]string{"path": "/api"}},
+		{"surrogate pair", `{"mood": "\ud83d\ude00"}`, map[string]string{"mood": "\U0001F600"}},
+		{"key over 1024 characters", `{"` + longKey + `": "v"}`, map[string]string{longKey: "v"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := `{"apiVersion": "core.oam.dev/v1beta1", "kind": "Application",
+"metadata": {"name": "app", "labels": ` + tc.labels + `},
+"spec": {"components": [{"name": "a", "type": "actor", "properties": {"image": "example.com/a:1"}}]}}`
+			var n yaml.Node
+			require.Error(t, yaml.Unmarshal([]byte(doc), &n), "the YAML parser reads this now: is jsonNode still needed?")
+			m, err := Parse([]byte(doc))
+			require.NoError(t, err)
+			require.Equal(t, tc.want, m.Metadata.Labels)
+		})
+	}
+}
+
 func TestParseAnchors(t *testing.T) {
 	m := parseFile(t, filepath.Join("testdata", "anchors.yaml"))
 	metrics, _ := m.Component("metrics")
