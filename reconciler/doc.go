@@ -17,7 +17,7 @@
 //
 // A pass, drawn:
 //
-//	observe (hosts, inventories, links) ─► plan per app (pure: desired per host, diff, status)
+//	observe (hosts, inventories, links) ─► plan per app (sends nothing: desired per host, diff, status)
 //	      ▲                                         │
 //	      └──── next pass (event, store change, tick) ◄── act (commands; remember what is in flight)
 //

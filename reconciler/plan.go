@@ -47,6 +47,9 @@ type action struct {
 	link lattice.LinkDefinition
 
 	annotations map[string]string
+	// rollTo, when set, marks the command as a step of the component's rolling update (a live
+	// update, or a stop that replaces an older image) to that image on the host.
+	rollTo string
 }
 
 // planner decides, from one view of the lattice and what is in flight, what to do for each app
@@ -58,13 +61,12 @@ type planner struct {
 
 // compPlan is what planning one component found.
 type compPlan struct {
-	status    app.ComponentStatus
-	failure   string          // why it cannot be brought up, "" when nothing is wrong
-	notReady  map[string]bool // hosts that do not run their share yet
-	ids       []string        // actor or provider keys running the right image, then others
-	updating  bool
-	extra     bool // more runs than desired (being stopped)
-	wrongHost int  // hosts still running an older image
+	status     app.ComponentStatus
+	failure    string          // why it cannot be brought up, "" when nothing is wrong
+	notReady   map[string]bool // hosts that do not run their share yet
+	ids        []string        // actor or provider keys running the right image, then others
+	extra      bool            // more runs than desired (being stopped)
+	wrongHosts int             // hosts still running an older image (being updated or replaced)
 }
 
 // plan decides for a deployed app.
@@ -86,7 +88,8 @@ func (p *planner) plan(name string, m *oam.Manifest, prev *app.Status) ([]action
 		comps[c.Name] = cp
 		st.Components = append(st.Components, cp.status)
 	}
-	acts = append(acts, p.stopRemoved(name, m)...)
+	removed := p.stopRemoved(name, m)
+	acts = append(acts, removed...)
 	linkActs, links, linkMsgs := p.links(name, m, comps, prev)
 	acts = append(acts, linkActs...)
 	st.Links = links
@@ -105,19 +108,15 @@ func (p *planner) plan(name string, m *oam.Manifest, prev *app.Status) ([]action
 			failures = append(failures, c.Name+": "+cp.failure)
 		case short:
 			missing = append(missing, fmt.Sprintf("%s: %d of %d %s", c.Name, cs.Actual, cs.Desired, unitWord(c.Type)))
-		case cp.updating || cp.wrongHost > 0:
-			missing = append(missing, fmt.Sprintf("%s: updating to %s on %d host(s)", c.Name, c.Properties.Image, cp.wrongHost))
+		case cp.wrongHosts > 0:
+			missing = append(missing, fmt.Sprintf("%s: updating to %s on %d host(s)", c.Name, c.Properties.Image, cp.wrongHosts))
 		case cp.extra:
 			missing = append(missing, c.Name+": stopping what is no longer wanted")
 		}
 	}
 	missing = append(missing, linkMsgs...)
-	for _, a := range acts {
-		if a.kind == stopActor || a.kind == stopProvider {
-			if !slices.Contains(missing, "stopping what the app no longer asks for") && !anyComp(comps, a) {
-				missing = append(missing, "stopping what the app no longer asks for")
-			}
-		}
+	if len(removed) > 0 {
+		missing = append(missing, "stopping what the app no longer asks for")
 	}
 	switch {
 	case len(failures) > 0:
@@ -139,13 +138,6 @@ func (p *planner) plan(name string, m *oam.Manifest, prev *app.Status) ([]action
 		st.Hosts = append(st.Hosts, app.HostShare{HostID: h.id, Ready: ready})
 	}
 	return acts, st
-}
-
-// anyComp reports whether a stop belongs to a component of the app's manifest (a scale-down,
-// already said) rather than to one it dropped.
-func anyComp(comps map[string]*compPlan, a action) bool {
-	_, ok := comps[a.key.comp]
-	return ok && a.key.comp != ""
 }
 
 func unitWord(typ string) string {
@@ -203,109 +195,50 @@ func (p *planner) eligible(req map[string]string, exclude func(*hostState) bool)
 func (p *planner) actor(appName string, c *oam.Component, acts *[]action) *compPlan {
 	cp := &compPlan{notReady: map[string]bool{}}
 	cp.status = app.ComponentStatus{Name: c.Name, Type: c.Type, Image: c.Properties.Image}
+	image := c.Properties.Image
 	kind, replicas, spreads, counts := scaler(c)
 	units := map[string][]actorUnit{}
 	wrong := map[string]bool{} // hosts running an older image of the component
+	var right, others []string
 	for _, h := range p.w.hosts {
 		units[h.id] = h.actorUnits(appName, c.Name)
 		for _, u := range units[h.id] {
-			if u.image != c.Properties.Image {
+			if u.image != image {
 				wrong[h.id] = true
+				others = append(others, u.actorID)
+			} else {
+				right = append(right, u.actorID)
 			}
 		}
 	}
-	busy := false // an update or replacement of this component is in flight somewhere
-	for _, h := range p.w.hosts {
-		hc := hostComp{h.id, appName, c.Name}
-		if !wrong[h.id] {
-			p.mem.updateDone(hc)
-		} else if p.mem.updating(hc) {
-			busy = true
-		}
-	}
+	cp.ids = uniqueKeys(right, others)
+	busy := p.rolling(appName, c.Name, wrong)
 	known := map[string]bool{}
-	for i, s := range spreads {
-		sn := spreadName(s)
+	for i, sp := range spreads {
+		sn := spreadName(sp)
 		known[sn] = true
-		eligible := p.eligible(s.Requirements, nil)
-		cur := map[string]int{}
-		running := map[string]int{}
+		st := spreadState{name: sn, eligible: p.eligible(sp.Requirements, nil), running: map[string]int{}, good: map[string]int{},
+			avoid: p.avoid(appName, c.Name, wrong), daemon: kind == oam.TraitDaemonScaler, replicas: replicas, want: counts[i]}
 		for _, h := range p.w.hosts {
-			run := 0
 			for _, u := range units[h.id] {
-				run += u.bySpread[sn]
-			}
-			running[h.id] = run
-			start := p.mem.remaining(pendingKey{h.id, appName, c.Name, sn, false}, run)
-			stop := p.mem.remaining(pendingKey{h.id, appName, c.Name, sn, true}, run)
-			cur[h.id] = max(run+start-stop, 0)
-		}
-		avoid := map[string]bool{}
-		for _, h := range p.w.hosts {
-			hc := hostComp{h.id, appName, c.Name}
-			if wrong[h.id] || p.mem.backingOff(hc) || p.mem.updating(hc) {
-				avoid[h.id] = true
-			}
-		}
-		target := map[string]int{}
-		want := 0
-		if kind == oam.TraitDaemonScaler {
-			for _, h := range eligible {
-				target[h] = replicas
-			}
-			want = replicas * len(eligible)
-		} else {
-			want = counts[i]
-			target = balance(cur, eligible, want, 0, avoid)
-		}
-		if replicas > 0 && len(eligible) == 0 && cp.failure == "" {
-			cp.failure = noHostText(s, len(p.w.hosts))
-		}
-		cp.status.Desired += want
-		// Make before break: instances are stopped only once every start this spread waits for
-		// has come up (or cannot, for now), so moving an instance never leaves fewer running.
-		starting := false
-		for _, h := range p.w.hosts {
-			if running[h.id] < target[h.id] && !avoid[h.id] {
-				starting = true
-			}
-		}
-		spreadGood := 0
-		for _, h := range p.w.hosts {
-			t, now := target[h.id], cur[h.id]
-			hc := hostComp{h.id, appName, c.Name}
-			key := pendingKey{h.id, appName, c.Name, sn, false}
-			switch {
-			case t > now && !avoid[h.id]:
-				*acts = append(*acts, action{kind: startActor, host: h.id, key: key, current: running[h.id],
-					count: t - now, image: c.Properties.Image, annotations: annotations(appName, c.Name, sn)})
-			case t < now && starting:
-				cp.extra = true
-			case t < now:
-				if u, ok := stopUnit(units[h.id], sn, c.Properties.Image); ok {
-					key.stop = true
-					*acts = append(*acts, action{kind: stopActor, host: h.id, key: key, current: running[h.id],
-						count: min(now-t, u.bySpread[sn]), actorID: u.actorID, annotations: annotations(appName, c.Name, sn)})
-					cp.extra = true
+				st.running[h.id] += u.bySpread[sn]
+				if u.image == image {
+					st.good[h.id] += u.bySpread[sn]
 				}
 			}
-			good := 0
-			for _, u := range units[h.id] {
-				if u.image == c.Properties.Image {
-					good += u.bySpread[sn]
-				}
-			}
-			if good < t {
-				cp.notReady[h.id] = true
-			} else if t > 0 {
-				p.mem.succeeded(hc)
-			}
-			spreadGood += good
 		}
-		cp.status.Actual += min(spreadGood, want)
-		if spreadGood > want {
-			cp.extra = true
+		if replicas > 0 && len(st.eligible) == 0 && cp.failure == "" {
+			cp.failure = noHostText(sp, len(p.w.hosts))
 		}
+		*acts = append(*acts, p.place(appName, c.Name, st, cp,
+			func(host string, n int) action {
+				return action{kind: startActor, host: host, count: n, image: image, annotations: annotations(appName, c.Name, sn)}
+			},
+			func(host string, n int) (action, bool) {
+				u, ok := stopUnit(units[host], sn, image)
+				return action{kind: stopActor, host: host, count: min(n, u.bySpread[sn]), actorID: u.actorID,
+					annotations: annotations(appName, c.Name, sn)}, ok
+			})...)
 	}
 	// Instances of spreads the manifest no longer has.
 	for _, h := range p.w.hosts {
@@ -322,48 +255,155 @@ func (p *planner) actor(appName string, c *oam.Component, acts *[]action) *compP
 	// Hosts on an older image: one at a time, a live update, or a replacement when the host
 	// refused the update (a revision that is not higher, another actor key).
 	wrongHosts := p.inOrder(wrong)
-	cp.wrongHost = len(wrongHosts)
-	cp.updating = busy
+	cp.wrongHosts = len(wrongHosts)
 	if len(wrongHosts) > 0 && !busy {
 		hid := wrongHosts[0]
-		h := p.host(hid)
 		hc := hostComp{hid, appName, c.Name}
 		for _, u := range units[hid] {
-			if u.image == c.Properties.Image {
+			if u.image == image {
 				continue
 			}
 			switch {
-			case p.mem.mustReplace(hc) && h.unmanagedActor(u.actorID, appName, c.Name):
+			case p.mem.mustReplace(hc) && p.host(hid).unmanagedActor(u.actorID, appName, c.Name):
 				cp.failure = fmt.Sprintf("cannot replace actor %s on host %s: instances not managed by this app run there too", u.actorID, hid)
 			case p.mem.mustReplace(hc):
 				for sn, n := range u.bySpread {
 					*acts = append(*acts, action{kind: stopActor, host: hid, key: pendingKey{hid, appName, c.Name, sn, true},
-						current: n, count: n, actorID: u.actorID, annotations: annotations(appName, c.Name, sn)})
+						current: n, count: n, actorID: u.actorID, annotations: annotations(appName, c.Name, sn), rollTo: image})
 				}
-				p.mem.updateSent(hc, c.Properties.Image)
 			default:
-				*acts = append(*acts, action{kind: updateActor, host: hid, key: pendingKey{host: hid, app: appName, comp: c.Name}, actorID: u.actorID, image: c.Properties.Image})
-				p.mem.updateSent(hc, c.Properties.Image)
+				*acts = append(*acts, action{kind: updateActor, host: hid, key: pendingKey{host: hid, app: appName, comp: c.Name},
+					actorID: u.actorID, image: image, rollTo: image})
 			}
-			cp.updating = true
 			break
 		}
 	}
-	if cp.failure == "" && cp.status.Actual < cp.status.Desired {
-		cp.failure = p.mem.failure(appName, c.Name)
+	p.finish(appName, c.Name, cp)
+	return cp
+}
+
+// spreadState is one spread of a component as it stands on every host.
+type spreadState struct {
+	name     string
+	eligible []string
+	running  map[string]int  // what runs for the spread on each host, on any image
+	good     map[string]int  // of that, on the manifest's image
+	avoid    map[string]bool // hosts that take nothing new now
+	perHost  int             // at most this many on one host; 0 for no limit
+	daemon   bool            // a daemonscaler: replicas on every eligible host
+	replicas int
+	want     int // a spreadscaler's share for this spread
+}
+
+// place decides one spread: how many run on each host (what runs, plus what is in flight), and
+// the starts and stops that get there. Stops wait until every start the spread waits for has
+// come up (or cannot, for now): moving an instance never leaves fewer running (make before
+// break). It counts the spread into the component's status.
+func (p *planner) place(appName, comp string, s spreadState, cp *compPlan,
+	start func(host string, n int) action, stop func(host string, n int) (action, bool)) []action {
+	cur := map[string]int{}
+	for _, h := range p.w.hosts {
+		run := s.running[h.id]
+		up := p.mem.remaining(pendingKey{h.id, appName, comp, s.name, false}, run)
+		down := p.mem.remaining(pendingKey{h.id, appName, comp, s.name, true}, run)
+		cur[h.id] = max(run+up-down, 0)
 	}
-	cp.status.Message = cp.failure
-	// Keys: those running the right image first.
-	for _, right := range []bool{true, false} {
-		for _, h := range p.w.hosts {
-			for _, u := range units[h.id] {
-				if (u.image == c.Properties.Image) == right && !slices.Contains(cp.ids, u.actorID) {
-					cp.ids = append(cp.ids, u.actorID)
-				}
-			}
+	want, target := s.want, map[string]int{}
+	if s.daemon {
+		for _, h := range s.eligible {
+			target[h] = s.replicas
+		}
+		want = s.replicas * len(s.eligible)
+	} else {
+		target = balance(cur, s.eligible, want, s.perHost, s.avoid)
+	}
+	cp.status.Desired += want
+	starting := false
+	for _, h := range p.w.hosts {
+		if s.running[h.id] < target[h.id] && !s.avoid[h.id] {
+			starting = true
 		}
 	}
-	return cp
+	var acts []action
+	good := 0
+	for _, h := range p.w.hosts {
+		t, now := target[h.id], cur[h.id]
+		key := pendingKey{h.id, appName, comp, s.name, false}
+		switch {
+		case t > now && !s.avoid[h.id]:
+			a := start(h.id, t-now)
+			a.key, a.current = key, s.running[h.id]
+			acts = append(acts, a)
+		case t < now && starting:
+			cp.extra = true
+		case t < now:
+			if a, ok := stop(h.id, now-t); ok {
+				key.stop = true
+				a.key, a.current = key, s.running[h.id]
+				acts = append(acts, a)
+				cp.extra = true
+			}
+		}
+		if s.good[h.id] < t {
+			cp.notReady[h.id] = true
+		} else if t > 0 {
+			p.mem.succeeded(hostComp{h.id, appName, comp})
+		}
+		good += s.good[h.id]
+	}
+	cp.status.Actual += min(good, want)
+	if good > want {
+		cp.extra = true
+	}
+	return acts
+}
+
+// rolling forgets the updates of hosts that run the manifest's image now and reports whether an
+// update or replacement of the component is still in flight on a host that does not.
+func (p *planner) rolling(appName, comp string, wrong map[string]bool) bool {
+	busy := false
+	for _, h := range p.w.hosts {
+		hc := hostComp{h.id, appName, comp}
+		if !wrong[h.id] {
+			p.mem.updateDone(hc)
+		} else if p.mem.updating(hc) {
+			busy = true
+		}
+	}
+	return busy
+}
+
+// avoid returns the hosts that take no new instance of the component now: those running an
+// older image of it (a start of other bytes beside it would be refused), backing off after a
+// failure, or in the middle of an update.
+func (p *planner) avoid(appName, comp string, wrong map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for _, h := range p.w.hosts {
+		hc := hostComp{h.id, appName, comp}
+		if wrong[h.id] || p.mem.backingOff(hc) || p.mem.updating(hc) {
+			out[h.id] = true
+		}
+	}
+	return out
+}
+
+// finish gives a component that is short the last failure a host reported for it.
+func (p *planner) finish(appName, comp string, cp *compPlan) {
+	if cp.failure == "" && cp.status.Actual < cp.status.Desired {
+		cp.failure = p.mem.failure(appName, comp)
+	}
+	cp.status.Message = cp.failure
+}
+
+// uniqueKeys lists the keys of right, then of others, each once.
+func uniqueKeys(right, others []string) []string {
+	var out []string
+	for _, k := range append(right, others...) {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // stopUnit picks the unit to stop instances of in a spread: one on an older image first.
@@ -408,117 +448,69 @@ func (p *planner) host(id string) *hostState {
 	return nil
 }
 
-// capability plans a provider component: at most one per host and link name.
+// capability plans a provider component: at most one per host and link name, a host's provider
+// in one spread at most; an older image is replaced host by host (a provider has no live update).
 func (p *planner) capability(appName string, c *oam.Component, acts *[]action) *compPlan {
 	cp := &compPlan{notReady: map[string]bool{}}
 	cp.status = app.ComponentStatus{Name: c.Name, Type: c.Type, Image: c.Properties.Image}
+	image, linkName := c.Properties.Image, c.LinkNameOrDefault()
 	kind, replicas, spreads, counts := scaler(c)
-	linkName := c.LinkNameOrDefault()
 	units := map[string][]lattice.ProviderDescription{}
 	wrong := map[string]bool{}
-	busy := false
+	var right, others []string
 	for _, h := range p.w.hosts {
 		units[h.id] = h.providerUnits(appName, c.Name)
 		for _, u := range units[h.id] {
-			if u.ImageRef != c.Properties.Image {
+			if u.ImageRef != image {
 				wrong[h.id] = true
+				others = append(others, u.ID)
+			} else {
+				right = append(right, u.ID)
 			}
-		}
-		hc := hostComp{h.id, appName, c.Name}
-		if !wrong[h.id] {
-			p.mem.updateDone(hc)
-		} else if p.mem.updating(hc) {
-			busy = true
 		}
 	}
-	taken := func(h *hostState) bool { return h.providerTaken(c.Properties.Image, linkName, appName, c.Name) }
+	cp.ids = uniqueKeys(right, others)
+	busy := p.rolling(appName, c.Name, wrong)
 	known := map[string]bool{}
-	for i, s := range spreads {
-		sn := spreadName(s)
+	for i, sp := range spreads {
+		sn := spreadName(sp)
 		known[sn] = true
-		eligible := p.eligible(s.Requirements, taken)
-		cur := map[string]int{}
-		running := map[string]int{}
+		// Hosts that run this provider for someone else, or for another spread, cannot take it.
+		elsewhere := func(h *hostState) bool {
+			return h.providerTaken(image, linkName, appName, c.Name) || slices.ContainsFunc(units[h.id],
+				func(u lattice.ProviderDescription) bool { return spreadOf(u.Annotations) != sn })
+		}
+		st := spreadState{name: sn, eligible: p.eligible(sp.Requirements, elsewhere), running: map[string]int{}, good: map[string]int{},
+			avoid: p.avoid(appName, c.Name, nil), perHost: 1, daemon: kind == oam.TraitDaemonScaler, replicas: 1, want: counts[i]}
 		for _, h := range p.w.hosts {
-			run := 0
 			for _, u := range units[h.id] {
 				if spreadOf(u.Annotations) == sn {
-					run++
-				}
-			}
-			running[h.id] = run
-			start := p.mem.remaining(pendingKey{h.id, appName, c.Name, sn, false}, run)
-			stop := p.mem.remaining(pendingKey{h.id, appName, c.Name, sn, true}, run)
-			cur[h.id] = max(run+start-stop, 0)
-		}
-		avoid := map[string]bool{}
-		for _, h := range p.w.hosts {
-			hc := hostComp{h.id, appName, c.Name}
-			if p.mem.backingOff(hc) || p.mem.updating(hc) {
-				avoid[h.id] = true
-			}
-		}
-		// A host runs the component's provider in one spread at most.
-		for _, h := range p.w.hosts {
-			for _, u := range units[h.id] {
-				if spreadOf(u.Annotations) != sn {
-					avoid[h.id] = true
-				}
-			}
-		}
-		target := map[string]int{}
-		want := 0
-		if kind == oam.TraitDaemonScaler {
-			for _, h := range eligible {
-				if !avoidOther(units[h], sn) {
-					target[h] = 1
-					want++
-				}
-			}
-		} else {
-			want = counts[i]
-			target = balance(cur, eligible, want, 1, avoid)
-		}
-		if replicas > 0 && len(eligible) == 0 && cp.failure == "" {
-			if hosts := p.eligible(s.Requirements, nil); len(hosts) > 0 {
-				cp.failure = fmt.Sprintf("every host with the required labels already runs %s with link name %s, not managed by this app", c.Properties.Image, linkName)
-			} else {
-				cp.failure = noHostText(s, len(p.w.hosts))
-			}
-		}
-		cp.status.Desired += want
-		for _, h := range p.w.hosts {
-			t, now := target[h.id], cur[h.id]
-			hc := hostComp{h.id, appName, c.Name}
-			key := pendingKey{h.id, appName, c.Name, sn, false}
-			switch {
-			case t > now && !avoid[h.id]:
-				*acts = append(*acts, action{kind: startProvider, host: h.id, key: key, current: running[h.id], count: 1,
-					image: c.Properties.Image, linkName: linkName, contract: c.Properties.Contract,
-					config: c.ConfigJSON(), annotations: annotations(appName, c.Name, sn)})
-			case t < now:
-				for _, u := range units[h.id] {
-					if spreadOf(u.Annotations) == sn {
-						key.stop = true
-						*acts = append(*acts, action{kind: stopProvider, host: h.id, key: key, current: running[h.id], count: 1, provider: u})
-						cp.extra = true
-						break
+					st.running[h.id]++
+					if u.ImageRef == image {
+						st.good[h.id]++
 					}
 				}
 			}
-			good := 0
-			for _, u := range units[h.id] {
-				if spreadOf(u.Annotations) == sn && u.ImageRef == c.Properties.Image {
-					good++
-				}
-			}
-			if good < t {
-				cp.notReady[h.id] = true
-			} else if t > 0 {
-				p.mem.succeeded(hc)
-			}
-			cp.status.Actual += min(good, t)
 		}
+		if replicas > 0 && len(st.eligible) == 0 && cp.failure == "" {
+			if len(p.eligible(sp.Requirements, nil)) > 0 {
+				cp.failure = fmt.Sprintf("every host with the required labels already runs %s with link name %s, not managed by this app", image, linkName)
+			} else {
+				cp.failure = noHostText(sp, len(p.w.hosts))
+			}
+		}
+		*acts = append(*acts, p.place(appName, c.Name, st, cp,
+			func(host string, n int) action {
+				return action{kind: startProvider, host: host, count: n, image: image, linkName: linkName,
+					contract: c.Properties.Contract, config: c.ConfigJSON(), annotations: annotations(appName, c.Name, sn)}
+			},
+			func(host string, _ int) (action, bool) {
+				i := slices.IndexFunc(units[host], func(u lattice.ProviderDescription) bool { return spreadOf(u.Annotations) == sn })
+				if i < 0 {
+					return action{}, false
+				}
+				return action{kind: stopProvider, host: host, count: 1, provider: units[host][i]}, true
+			})...)
 	}
 	for _, h := range p.w.hosts {
 		for _, u := range units[h.id] {
@@ -528,44 +520,19 @@ func (p *planner) capability(appName string, c *oam.Component, acts *[]action) *
 			}
 		}
 	}
-	// Hosts on an older image: replaced one at a time (a provider has no live update).
 	wrongHosts := p.inOrder(wrong)
-	cp.wrongHost = len(wrongHosts)
-	cp.updating = busy
+	cp.wrongHosts = len(wrongHosts)
 	if len(wrongHosts) > 0 && !busy {
 		hid := wrongHosts[0]
 		for _, u := range units[hid] {
-			if u.ImageRef != c.Properties.Image {
-				*acts = append(*acts, action{kind: stopProvider, host: hid, key: pendingKey{hid, appName, c.Name, spreadOf(u.Annotations), true}, current: 1, count: 1, provider: u})
-			}
-		}
-		p.mem.updateSent(hostComp{hid, appName, c.Name}, c.Properties.Image)
-		cp.updating = true
-	}
-	if cp.failure == "" && cp.status.Actual < cp.status.Desired {
-		cp.failure = p.mem.failure(appName, c.Name)
-	}
-	cp.status.Message = cp.failure
-	for _, right := range []bool{true, false} {
-		for _, h := range p.w.hosts {
-			for _, u := range units[h.id] {
-				if (u.ImageRef == c.Properties.Image) == right && !slices.Contains(cp.ids, u.ID) {
-					cp.ids = append(cp.ids, u.ID)
-				}
+			if u.ImageRef != image {
+				*acts = append(*acts, action{kind: stopProvider, host: hid, key: pendingKey{hid, appName, c.Name, spreadOf(u.Annotations), true},
+					current: 1, count: 1, provider: u, rollTo: image})
 			}
 		}
 	}
+	p.finish(appName, c.Name, cp)
 	return cp
-}
-
-// avoidOther reports whether the host runs the component's provider in a spread other than sn.
-func avoidOther(units []lattice.ProviderDescription, sn string) bool {
-	for _, u := range units {
-		if spreadOf(u.Annotations) != sn {
-			return true
-		}
-	}
-	return false
 }
 
 func spreadOf(a map[string]string) string {

@@ -432,6 +432,9 @@ func statusPtr(m map[string]app.Status, name string) *app.Status {
 func (r *Reconciler) act(ctx context.Context, a action) {
 	var err error
 	hc := hostComp{a.host, a.key.app, a.key.comp}
+	if a.rollTo != "" {
+		r.mem.updateSent(hc, a.rollTo)
+	}
 	switch a.kind {
 	case startActor:
 		r.mem.sent(a.key, a.current, a.count, a.image)
