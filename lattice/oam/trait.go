@@ -9,9 +9,10 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// A trait is written in wadm's form, {"type": "spreadscaler", "properties": {...}}, in JSON and
-// in YAML. Reading one checks its shape only (Validate checks its meaning): an unknown type is
-// kept with no properties, so that Validate can name it.
+// A trait is written in wadm's form, {"type": "spreadscaler", "properties": {...}}; in YAML it
+// is read and written with its manifest (Parse, Manifest.MarshalYAML). Reading one checks its
+// shape only (Validate checks its meaning): an unknown type is kept with no properties, so that
+// Validate can name it.
 
 // traitForm is a trait as written.
 type traitForm struct {
@@ -19,7 +20,8 @@ type traitForm struct {
 	Properties any    `json:"properties"`
 }
 
-func (t Trait) form() traitForm {
+// MarshalJSON writes the trait in wadm's form.
+func (t Trait) MarshalJSON() ([]byte, error) {
 	var props any = struct{}{}
 	switch {
 	case isScaler(t.Type) && t.Scaler != nil:
@@ -27,12 +29,7 @@ func (t Trait) form() traitForm {
 	case t.Type == TraitLinkDef && t.Link != nil:
 		props = t.Link
 	}
-	return traitForm{Type: t.Type, Properties: props}
-}
-
-// MarshalJSON writes the trait in wadm's form.
-func (t Trait) MarshalJSON() ([]byte, error) {
-	return marshal(t.form())
+	return marshal(traitForm{Type: t.Type, Properties: props})
 }
 
 // UnmarshalJSON reads a trait in wadm's form.
@@ -44,29 +41,7 @@ func (t *Trait) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
-	return t.decodeNode(n, len(data))
-}
-
-// MarshalYAML writes the trait in wadm's form.
-func (t Trait) MarshalYAML() (any, error) {
-	data, err := t.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	n, err := jsonNode(data)
-	if err != nil {
-		return nil, err
-	}
-	return n.Content[0], nil
-}
-
-// UnmarshalYAML reads a trait in wadm's form.
-func (t *Trait) UnmarshalYAML(n *yaml.Node) error {
-	return t.decodeNode(n, 0)
-}
-
-func (t *Trait) decodeNode(n *yaml.Node, size int) error {
-	d := newDecoder(size)
+	d := newDecoder(len(data))
 	got := d.trait(n, "")
 	if len(d.problems) > 0 {
 		sort.SliceStable(d.problems, func(i, j int) bool { return d.problems[i].Line < d.problems[j].Line })
