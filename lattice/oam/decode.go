@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -251,7 +252,7 @@ func (d *decoder) fields(n *yaml.Node, path string, known ...string) map[string]
 	out := make(map[string]*yaml.Node, len(ps))
 	for _, p := range ps {
 		fp := fieldPath(path, p.key)
-		if !contains(known, p.key) {
+		if !slices.Contains(known, p.key) {
 			d.problem(fp, p.line, "unknown field "+strconv.Quote(p.key)+" (known: "+strings.Join(known, ", ")+")")
 			continue
 		}
@@ -446,13 +447,4 @@ func (d *decoder) value(n *yaml.Node, path string, depth int) (any, bool) {
 	}
 	d.problem(path, d.at(path, n), "holds an unexpected value")
 	return nil, false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
