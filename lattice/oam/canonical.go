@@ -12,19 +12,16 @@ import (
 // manifest, so it is the form to store and to compare.
 func (m *Manifest) Canonical() ([]byte, error) {
 	c := *m
-	c.Spec.Components = make([]Component, len(m.Spec.Components))
-	for i, comp := range m.Spec.Components {
-		if len(comp.Properties.Config) > 0 {
-			raw, err := canonicalJSON(comp.Properties.Config)
+	c.Spec.Components = slices.Clone(m.Spec.Components)
+	for i := range c.Spec.Components {
+		props := &c.Spec.Components[i].Properties
+		if len(props.Config) > 0 {
+			raw, err := canonicalJSON(props.Config)
 			if err != nil {
 				return nil, err
 			}
-			comp.Properties.Config = raw
+			props.Config = raw
 		}
-		c.Spec.Components[i] = comp
-	}
-	if m.Spec.Components == nil {
-		c.Spec.Components = nil
 	}
 	return marshal(&c)
 }
