@@ -51,20 +51,8 @@ func (c *checker) add(path, format string, args ...any) {
 
 func (m *Manifest) check(lines map[string]int) []FieldError {
 	c := &checker{lines: lines}
-	switch m.APIVersion {
-	case APIVersion:
-	case "":
-		c.add("apiVersion", "apiVersion is required (want %q)", APIVersion)
-	default:
-		c.add("apiVersion", "unsupported apiVersion %q: want %q", m.APIVersion, APIVersion)
-	}
-	switch m.Kind {
-	case Kind:
-	case "":
-		c.add("kind", "kind is required (want %q)", Kind)
-	default:
-		c.add("kind", "unsupported kind %q: want %q", m.Kind, Kind)
-	}
+	c.header("apiVersion", m.APIVersion, APIVersion)
+	c.header("kind", m.Kind, Kind)
 	c.metadata(&m.Metadata)
 	if len(m.Spec.Components) == 0 {
 		c.add("spec.components", "an application needs at least one component")
@@ -111,6 +99,17 @@ func (m *Manifest) check(lines map[string]int) []FieldError {
 		c.traits(m, comp, p, capabilities)
 	}
 	return c.errs
+}
+
+// header checks a header field, which has one accepted value.
+func (c *checker) header(field, got, want string) {
+	switch got {
+	case want:
+	case "":
+		c.add(field, "%s is required (want %q)", field, want)
+	default:
+		c.add(field, "unsupported %s %q: want %q", field, got, want)
+	}
 }
 
 func (c *checker) metadata(md *Metadata) {
