@@ -498,46 +498,32 @@ nothing changes), and when a status that is not deployed has not been updated fo
 // every change of the app that changes what is printed, until ctx ends.
 func watchAppStatus(ctx context.Context, s *appSession, st *app.Store, name string, out outputFormat, w io.Writer,
 	show func(*appStatusView) error) error {
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var (
 		result  error
-		synced  bool
 		printed bool
 		last    string
 	)
-	print := func() {
-		v, err := s.readStatus(wctx, st, name)
+	err := watchApp(ctx, st, name, func(ctx context.Context) bool {
+		v, err := s.readStatus(ctx, st, name)
 		if err != nil {
-			if wctx.Err() == nil {
-				result = err
-				cancel()
+			if ctx.Err() != nil {
+				return false // Ctrl-C: the watch ends
 			}
-			return
+			result = err
+			return true
 		}
 		key := watchKey(v)
 		if printed && key == last {
-			return
+			return false
 		}
 		if printed && out != outputJSON {
 			fmt.Fprintln(w, "---")
 		}
-		if err := show(v); err != nil {
-			result = err
-			cancel()
-			return
+		if result = show(v); result != nil {
+			return true
 		}
 		printed, last = true, key
-	}
-	err := st.Watch(wctx, func(c app.Change) {
-		switch {
-		case result != nil:
-		case c.Synced:
-			synced = true
-			print()
-		case synced && c.Name == name:
-			print()
-		}
+		return false
 	})
 	if result != nil {
 		return result

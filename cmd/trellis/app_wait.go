@@ -28,7 +28,7 @@ func (w *appWaitFlags) register(cmd *cobra.Command, state string) {
 // text mode every new state and message goes to progress.
 func waitForApp(ctx context.Context, s *appSession, st *app.Store, progress io.Writer, out outputFormat, name string,
 	timeout time.Duration, what string, done func(*app.Status) (bool, error)) (*app.Status, error) {
-	if _, held, err := app.CurrentHolder(ctx, s.js, s.Lattice()); err == nil && !held && out != outputJSON {
+	if h, err := s.leaseHolder(ctx); err == nil && h == nil && out != outputJSON {
 		fmt.Fprintf(progress, "Warning: %s; waiting anyway (until one takes it, or --timeout)\n", noReconcilerMessage)
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout)
@@ -37,45 +37,32 @@ func waitForApp(ctx context.Context, s *appSession, st *app.Store, progress io.W
 		last     *app.Status
 		result   error
 		finished bool
-		synced   bool
 		shown    string
 	)
-	check := func() {
-		status, err := st.Status(wctx, name)
+	err := watchApp(wctx, st, name, func(ctx context.Context) bool {
+		status, err := st.Status(ctx, name)
 		switch {
 		case errors.Is(err, app.ErrNotFound):
 			status = nil
 		case err != nil:
-			if wctx.Err() == nil {
-				result, finished = err, true
-				cancel()
+			if ctx.Err() != nil {
+				return false // timed out: the watch ends
 			}
-			return
+			result, finished = err, true
+			return true
 		}
 		if status != nil {
 			last = status
-			if line := string(status.State) + ": " + status.Message; out != outputJSON && line != shown {
+			if line := stateLine(status.State, status.Message); out != outputJSON && line != shown {
 				shown = line
-				fmt.Fprintf(progress, "  %s\n", stateLine(status.State, status.Message))
+				fmt.Fprintf(progress, "  %s\n", line)
 			}
 		}
 		ok, err := done(status)
 		if ok || err != nil {
 			result, finished = err, true
-			cancel()
 		}
-	}
-	// Every change of the app (record or status) is a reason to look at its status again; the
-	// change itself cannot say whether a deleted key was the record or the status.
-	err := st.Watch(wctx, func(c app.Change) {
-		switch {
-		case finished:
-		case c.Synced:
-			synced = true
-			check()
-		case synced && c.Name == name:
-			check()
-		}
+		return finished
 	})
 	if finished {
 		return last, result
@@ -94,10 +81,32 @@ func waitForApp(ctx context.Context, s *appSession, st *app.Store, progress io.W
 		}
 	}
 	err = fmt.Errorf("app %s: not %s after %s; %s", name, what, timeout, msg)
-	if _, held, herr := app.CurrentHolder(ctx, s.js, s.Lattice()); herr == nil && !held {
+	if h, herr := s.leaseHolder(ctx); herr == nil && h == nil {
 		err = fmt.Errorf("%w; %s", err, noReconcilerMessage)
 	}
 	return last, err
+}
+
+// watchApp calls check once the store's current state is replayed, then again on every change
+// of the app (its record or its status: the change of a deleted key cannot say which it was),
+// until check says it is done or ctx ends. check is given the watch's context.
+func watchApp(ctx context.Context, st *app.Store, name string, check func(context.Context) (done bool)) error {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	synced, done := false, false
+	return st.Watch(wctx, func(c app.Change) {
+		switch {
+		case done:
+			return
+		case c.Synced:
+			synced = true
+		case !synced || c.Name != name:
+			return
+		}
+		if done = check(wctx); done {
+			cancel()
+		}
+	})
 }
 
 // nothingRuns reports whether no component of the status has anything running.
