@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"maps"
 	"sync"
 	"time"
 )
@@ -189,16 +190,10 @@ func (f *inflight) succeeded(k hostComp) {
 func (f *inflight) forgetApp(app string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for k := range f.pending {
-		if k.app == app {
-			delete(f.pending, k)
-		}
-	}
-	for k := range f.failures {
-		if k.app == app {
-			delete(f.failures, k)
-		}
-	}
+	maps.DeleteFunc(f.pending, func(k pendingKey, _ *pending) bool { return k.app == app })
+	maps.DeleteFunc(f.updates, func(k hostComp, _ *update) bool { return k.app == app })
+	maps.DeleteFunc(f.replace, func(k hostComp, _ bool) bool { return k.app == app })
+	maps.DeleteFunc(f.failures, func(k hostComp, _ *failure) bool { return k.app == app })
 }
 
 // linkSent records a link put or delete; linkInFlight says whether one was sent recently.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,7 +87,6 @@ type Reconciler struct {
 
 	mu      sync.Mutex
 	leading bool
-	written map[string]app.Status // the statuses as last written (by anyone), by app
 	passes  int
 }
 
@@ -230,28 +230,14 @@ func (r *Reconciler) tryLease(ctx context.Context) {
 	}
 }
 
-// watchStore turns changes of the apps bucket into passes and keeps the last written statuses.
+// watchStore turns changes of the app records into passes (statuses are the reconciler's own
+// output: a change of one needs no pass).
 func (r *Reconciler) watchStore(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := r.store.Watch(ctx, func(c app.Change) {
-			if c.Synced {
+			if !strings.HasPrefix(c.Key, app.StatusKeyPrefix) {
 				r.poke()
-				return
 			}
-			if c.Status != nil || (c.Deleted && c.Record == nil) {
-				r.mu.Lock()
-				if r.written == nil {
-					r.written = map[string]app.Status{}
-				}
-				if c.Status != nil {
-					r.written[c.Name] = *c.Status
-				}
-				r.mu.Unlock()
-				if c.Status != nil {
-					return // our own writes need no pass
-				}
-			}
-			r.poke()
 		})
 		if ctx.Err() != nil {
 			return
@@ -481,21 +467,16 @@ func (r *Reconciler) act(ctx context.Context, a action) {
 		Str("image", a.image).Int("count", a.count).Msg("reconcile")
 }
 
-// writeStatus stores and announces a status when it says something new.
+// writeStatus stores and announces a status when it says something new against the one stored
+// (read at the start of the pass).
 func (r *Reconciler) writeStatus(ctx context.Context, st app.Status, stored *app.Status) {
-	r.mu.Lock()
-	last, ok := r.written[st.Name]
-	r.mu.Unlock()
-	if !ok && stored != nil {
-		last, ok = *stored, true
-	}
 	now := time.Now().UTC()
 	st.Reconciler = r.cfg.HostID
 	st.Since = now
-	if ok && last.State == st.State && last.Version == st.Version {
-		st.Since = last.Since
+	if stored != nil && stored.State == st.State && stored.Version == st.Version {
+		st.Since = stored.Since
 	}
-	if ok && sameStatus(last, st) {
+	if stored != nil && sameStatus(*stored, st) {
 		return
 	}
 	st.Updated = now
@@ -503,12 +484,6 @@ func (r *Reconciler) writeStatus(ctx context.Context, st app.Status, stored *app
 		r.log.Warn().Err(err).Str("app", st.Name).Msg("reconcile: write status")
 		return
 	}
-	r.mu.Lock()
-	if r.written == nil {
-		r.written = map[string]app.Status{}
-	}
-	r.written[st.Name] = st
-	r.mu.Unlock()
 	ev, err := lattice.NewEvent(app.EventStatus, r.cfg.HostID, st)
 	if err == nil {
 		if raw, err := json.Marshal(ev); err == nil {
