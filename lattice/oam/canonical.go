@@ -70,43 +70,40 @@ func (m *Manifest) Clone() *Manifest {
 	c := *m
 	c.Metadata.Annotations = maps.Clone(m.Metadata.Annotations)
 	c.Metadata.Labels = maps.Clone(m.Metadata.Labels)
-	if m.Spec.Components != nil {
-		c.Spec.Components = make([]Component, len(m.Spec.Components))
-		for i := range m.Spec.Components {
-			c.Spec.Components[i] = m.Spec.Components[i].clone()
-		}
+	c.Spec.Components = slices.Clone(m.Spec.Components)
+	for i := range c.Spec.Components {
+		c.Spec.Components[i] = c.Spec.Components[i].clone()
 	}
 	return &c
 }
 
 func (c Component) clone() Component {
 	c.Properties.Config = slices.Clone(c.Properties.Config)
-	if c.Traits != nil {
-		traits := make([]Trait, len(c.Traits))
-		for i, t := range c.Traits {
-			if t.Scaler != nil {
-				s := *t.Scaler
-				if s.Spread != nil {
-					s.Spread = make([]Spread, len(t.Scaler.Spread))
-					for k, sd := range t.Scaler.Spread {
-						sd.Requirements = maps.Clone(sd.Requirements)
-						if sd.Weight != nil {
-							w := *sd.Weight
-							sd.Weight = &w
-						}
-						s.Spread[k] = sd
-					}
-				}
-				t.Scaler = &s
-			}
-			if t.Link != nil {
-				l := *t.Link
-				l.Values = maps.Clone(t.Link.Values)
-				t.Link = &l
-			}
-			traits[i] = t
+	c.Traits = slices.Clone(c.Traits)
+	for i := range c.Traits {
+		t := &c.Traits[i]
+		if t.Scaler != nil {
+			t.Scaler = t.Scaler.clone()
 		}
-		c.Traits = traits
+		if t.Link != nil {
+			l := *t.Link
+			l.Values = maps.Clone(l.Values)
+			t.Link = &l
+		}
 	}
 	return c
+}
+
+func (p *ScalerProperties) clone() *ScalerProperties {
+	s := *p
+	s.Spread = slices.Clone(p.Spread)
+	for k := range s.Spread {
+		sd := &s.Spread[k]
+		sd.Requirements = maps.Clone(sd.Requirements)
+		if sd.Weight != nil {
+			w := *sd.Weight
+			sd.Weight = &w
+		}
+	}
+	return &s
 }
