@@ -53,45 +53,17 @@ func (d *Dashboard) watchAppsOnce(ctx context.Context) error {
 		d.apps.Store(store)
 	}
 	d.state.appsWatchStarted()
-	err := store.Watch(ctx, func(c app.Change) { d.appChange(ctx, store, c) })
+	err := store.Watch(ctx, func(c app.Change) {
+		if !c.Synced && !c.Deleted && c.Record == nil && c.Status == nil {
+			d.log.Warn().Str("key", c.Key).Str("bucket", store.Bucket()).Msg("apps store: an entry cannot be read; it is left out")
+			return
+		}
+		d.state.appChange(c)
+	})
 	if err == nil && ctx.Err() == nil {
 		err = errors.New("watch of the apps store ended")
 	}
 	return err
-}
-
-// appChange applies one change of the apps store to the state.
-func (d *Dashboard) appChange(ctx context.Context, store *app.Store, c app.Change) {
-	switch {
-	case c.Synced || c.Record != nil || c.Status != nil:
-		d.state.appChange(c)
-	case c.Deleted:
-		// A change does not say whether the record or the status went: read what is left.
-		r, st, err := appLeft(ctx, store, c.Name)
-		if err != nil {
-			d.log.Warn().Err(err).Str("app", c.Name).Msg("read an app after a deletion")
-			return
-		}
-		d.state.appLeft(c.Name, r, st)
-	default:
-		d.log.Warn().Str("app", c.Name).Str("bucket", store.Bucket()).Msg("apps store: an entry cannot be read; it is left out")
-	}
-}
-
-// appLeft reads an app's record and status, nil for what is not there.
-func appLeft(ctx context.Context, store *app.Store, name string) (*app.Record, *app.Status, error) {
-	r, err := store.Get(ctx, name)
-	if errors.Is(err, app.ErrNotFound) {
-		r, err = nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := store.Status(ctx, name)
-	if errors.Is(err, app.ErrNotFound) {
-		st, err = nil, nil
-	}
-	return r, st, err
 }
 
 // followLease asks who holds the reconciler lease every leaseInterval until ctx ends.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/trellis-lattice/trellis/lattice/app"
 	"github.com/trellis-lattice/trellis/lattice/oam"
@@ -37,7 +38,8 @@ func (s *state) appsWatchStarted() {
 	s.mu.Unlock()
 }
 
-// appChange applies one change of the apps store but a deletion (appLeft).
+// appChange applies one change of the apps store: a put or a deletion of one key (a deletion
+// leaves the app's other key: a status outlives its record while the reconciler removes the app).
 func (s *state) appChange(c app.Change) {
 	s.mu.Lock()
 	defer func() {
@@ -64,34 +66,17 @@ func (s *state) appChange(c app.Change) {
 	switch {
 	case c.Record != nil:
 		m.records[c.Name] = c.Record
-		m.mark(app.RecordKeyPrefix + c.Name)
+		m.mark(c.Key)
 	case c.Status != nil:
 		if statusNewer(m.statuses[c.Name], c.Status) {
 			m.statuses[c.Name] = c.Status
 		}
-		m.mark(app.StatusKeyPrefix + c.Name)
+		m.mark(c.Key)
+	case c.Deleted && strings.HasPrefix(c.Key, app.RecordKeyPrefix):
+		delete(m.records, c.Name)
+	case c.Deleted && strings.HasPrefix(c.Key, app.StatusKeyPrefix):
+		delete(m.statuses, c.Name)
 	}
-}
-
-// appLeft records what is left of an app after a deletion in the store: its record and status as
-// read again (nil when gone).
-func (s *state) appLeft(name string, r *app.Record, st *app.Status) {
-	s.mu.Lock()
-	m := &s.apps
-	if r == nil {
-		delete(m.records, name)
-	} else {
-		m.records[name] = r
-		m.mark(app.RecordKeyPrefix + name)
-	}
-	if st == nil {
-		delete(m.statuses, name)
-	} else {
-		m.statuses[name] = st
-		m.mark(app.StatusKeyPrefix + name)
-	}
-	s.mu.Unlock()
-	s.touch()
 }
 
 func (m *appsModel) mark(key string) {

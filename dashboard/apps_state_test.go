@@ -53,10 +53,10 @@ func TestAppsReplayDropsWhatWentMeanwhile(t *testing.T) {
 	s, _ := testState(t)
 	s.apps.enabled = true
 	rec := func(name string) app.Change {
-		return app.Change{Name: name, Record: &app.Record{Name: name, Versions: []app.Version{{Version: "v1"}}, Deployed: "v1"}}
+		return app.Change{Key: app.RecordKeyPrefix + name, Name: name, Record: &app.Record{Name: name, Versions: []app.Version{{Version: "v1"}}, Deployed: "v1"}}
 	}
 	status := func(name string, state app.State) app.Change {
-		return app.Change{Name: name, Status: &app.Status{Name: name, Version: "v1", State: state}}
+		return app.Change{Key: app.StatusKeyPrefix + name, Name: name, Status: &app.Status{Name: name, Version: "v1", State: state}}
 	}
 	s.appsWatchStarted()
 	for _, c := range []app.Change{rec("a"), status("a", app.StateDeployed), rec("b"), status("b", app.StateFailed), {Synced: true}} {
@@ -78,7 +78,8 @@ func TestAppsReplayDropsWhatWentMeanwhile(t *testing.T) {
 	require.Equal(t, "reconciling", v.Apps[0].State)
 
 	// A deletion leaves what is left: here the status, while the reconciler removes the app.
-	s.appLeft("a", nil, &app.Status{Name: "a", State: app.StateUndeployed})
+	s.appChange(app.Change{Key: app.StatusKeyPrefix + "a", Name: "a", Status: &app.Status{Name: "a", State: app.StateUndeployed}})
+	s.appChange(app.Change{Key: app.RecordKeyPrefix + "a", Name: "a", Deleted: true})
 	v = s.view().Applications
 	require.Len(t, v.Apps, 1)
 	require.Empty(t, v.Apps[0].Versions)
