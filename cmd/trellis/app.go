@@ -310,7 +310,7 @@ status message when it says failed or --timeout passes.`,
 			if wait.wait {
 				res.Waited = true
 				version := res.Version
-				res.Status, err = waitForApp(ctx, s, st, cmd.ErrOrStderr(), out, res.Name, wait.timeout, "deployed", func(status *app.Status) (bool, error) {
+				res.Status, err = wait.until(ctx, s, st, cmd.ErrOrStderr(), out, res.Name, func(status *app.Status) (bool, error) {
 					if status == nil || status.Version != version {
 						return false, nil
 					}
@@ -392,7 +392,7 @@ returns once nothing of the app runs any more.`,
 			}
 			if wait.wait {
 				res.Waited = true
-				res.Status, err = waitForApp(ctx, s, st, cmd.ErrOrStderr(), out, name, wait.timeout, "undeployed", func(status *app.Status) (bool, error) {
+				res.Status, err = wait.until(ctx, s, st, cmd.ErrOrStderr(), out, name, func(status *app.Status) (bool, error) {
 					if status == nil {
 						return true, nil // the reconciler removed the status: nothing is left
 					}

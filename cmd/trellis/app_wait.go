@@ -16,22 +16,24 @@ import (
 type appWaitFlags struct {
 	wait    bool
 	timeout time.Duration
+	state   string // the state waited for, for messages
 }
 
 func (w *appWaitFlags) register(cmd *cobra.Command, state string) {
+	w.state = state
 	cmd.Flags().BoolVar(&w.wait, "wait", false, "wait until the app's status says "+state)
 	cmd.Flags().DurationVar(&w.timeout, "timeout", 2*time.Minute, "with --wait: how long to wait")
 }
 
-// waitForApp watches the apps store until done says the app's status (nil when it has none) is
-// what the caller waits for, or fails, or timeout passes. It returns the status it ended on. In
-// text mode every new state and message goes to progress.
-func waitForApp(ctx context.Context, s *appSession, st *app.Store, progress io.Writer, out outputFormat, name string,
-	timeout time.Duration, what string, done func(*app.Status) (bool, error)) (*app.Status, error) {
+// until watches the apps store until done says the app's status (nil when it has none) is the
+// state waited for, or fails, or --timeout passes. It returns the status it ended on. In text
+// mode every new state and message goes to progress.
+func (w *appWaitFlags) until(ctx context.Context, s *appSession, st *app.Store, progress io.Writer, out outputFormat, name string,
+	done func(*app.Status) (bool, error)) (*app.Status, error) {
 	if h, err := s.leaseHolder(ctx); err == nil && h == nil && out != outputJSON {
 		fmt.Fprintf(progress, "Warning: %s; waiting anyway (until one takes it, or --timeout)\n", noReconcilerMessage)
 	}
-	wctx, cancel := context.WithTimeout(ctx, timeout)
+	wctx, cancel := context.WithTimeout(ctx, w.timeout)
 	defer cancel()
 	var (
 		last     *app.Status
@@ -71,7 +73,7 @@ func waitForApp(ctx context.Context, s *appSession, st *app.Store, progress io.W
 		return last, err
 	}
 	if ctx.Err() != nil {
-		return last, fmt.Errorf("app %s: stopped waiting for %s: %w", name, what, ctx.Err())
+		return last, fmt.Errorf("app %s: stopped waiting for %s: %w", name, w.state, ctx.Err())
 	}
 	msg := "it has no status yet"
 	if last != nil {
@@ -80,7 +82,7 @@ func waitForApp(ctx context.Context, s *appSession, st *app.Store, progress io.W
 			msg += " (version " + last.Version + ")"
 		}
 	}
-	err = fmt.Errorf("app %s: not %s after %s; %s", name, what, timeout, msg)
+	err = fmt.Errorf("app %s: not %s after %s; %s", name, w.state, w.timeout, msg)
 	if h, herr := s.leaseHolder(ctx); herr == nil && h == nil {
 		err = fmt.Errorf("%w; %s", err, noReconcilerMessage)
 	}
