@@ -177,11 +177,7 @@ func TestInstancesAndReplicas(t *testing.T) {
 			err: "spec.components[0].traits[0].properties.replicas: replicas must not be negative (got -1)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			doc := head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc := head + actorA + `      traits:
         - type: spreadscaler
           properties:
             ` + tc.props + "\n"

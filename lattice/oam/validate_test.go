@@ -16,6 +16,14 @@ const httpCap = `    - name: httpserver
         contract: wasmcloud:httpserver
 `
 
+// actorA is an actor component up to its image (the component's fourth line); a case goes on
+// with more properties or with its traits.
+const actorA = `    - name: a
+      type: actor
+      properties:
+        image: example.com/a:1
+`
+
 // marker ends the line a case expects its error on.
 const marker = "# <-"
 
@@ -159,22 +167,14 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "contract on an actor",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-        contract: wasmcloud:httpserver ` + marker + `
+			doc: head + actorA + `        contract: wasmcloud:httpserver ` + marker + `
 `,
 			path:   "spec.components[0].properties.contract",
 			reason: "contract applies to capability components only",
 		},
 		{
 			name: "config on an actor",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-        config: {a: 1} ` + marker + `
+			doc: head + actorA + `        config: {a: 1} ` + marker + `
 `,
 			path:   "spec.components[0].properties.config",
 			reason: "config applies to capability components only",
@@ -243,11 +243,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "unknown trait type",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: customscaler ` + marker + `
           properties:
             replicas: 4
@@ -258,11 +254,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "two scalers",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: spreadscaler
           properties:
             replicas: 1
@@ -275,11 +267,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "scaler without properties",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: spreadscaler ` + marker + `
 `,
 			path:   "spec.components[0].traits[0].properties",
@@ -287,11 +275,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "negative replicas",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: spreadscaler
           properties:
             replicas: -2 ` + marker + `
@@ -301,11 +285,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "replicas a fraction",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: spreadscaler
           properties:
             replicas: 1.5 ` + marker + `
@@ -315,11 +295,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "misspelt field",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: spreadscaler
           properties:
             replicas: 1
@@ -330,22 +306,14 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "duplicate key",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-        image: example.com/a:2 ` + marker + `
+			doc: head + actorA + `        image: example.com/a:2 ` + marker + `
 `,
 			path:   "spec.components[0].properties.image",
 			reason: `duplicate key "image" (first at line 10)`,
 		},
 		{
 			name: "traits a mapping",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits: ` + marker + `
+			doc: head + actorA + `      traits: ` + marker + `
         type: spreadscaler
 `,
 			path:   "spec.components[0].traits",
@@ -353,11 +321,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "duplicate spread names",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: spreadscaler
           properties:
             replicas: 2
@@ -372,11 +336,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "spread without name",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: spreadscaler
           properties:
             replicas: 2
@@ -388,11 +348,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "zero weight",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: spreadscaler
           properties:
             replicas: 2
@@ -407,11 +363,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "negative weight in a daemonscaler",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: daemonscaler
           properties:
             replicas: 1
@@ -424,11 +376,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "huge weight",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: spreadscaler
           properties:
             replicas: 1
@@ -441,11 +389,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "weights given for some spreads only",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: spreadscaler
           properties:
             replicas: 3
@@ -460,11 +404,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "empty requirement key",
-			doc: head + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + actorA + `      traits:
         - type: spreadscaler
           properties:
             replicas: 1
@@ -488,11 +428,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "linkdef to a missing component",
-			doc: head + httpCap + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + httpCap + actorA + `      traits:
         - type: linkdef
           properties:
             target: httpsrv ` + marker + `
@@ -502,11 +438,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "linkdef to an actor",
-			doc: head + echoComponent + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + echoComponent + actorA + `      traits:
         - type: linkdef
           properties:
             target: echo ` + marker + `
@@ -516,11 +448,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "linkdef without target",
-			doc: head + httpCap + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + httpCap + actorA + `      traits:
         - type: linkdef
           properties: ` + marker + `
             values: {port: "80"}
@@ -530,11 +458,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "two linkdefs to one target",
-			doc: head + httpCap + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + httpCap + actorA + `      traits:
         - type: linkdef
           properties:
             target: httpserver
@@ -571,11 +495,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "null link value",
-			doc: head + httpCap + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + httpCap + actorA + `      traits:
         - type: linkdef
           properties:
             target: httpserver
@@ -587,11 +507,7 @@ func TestParseInvalid(t *testing.T) {
 		},
 		{
 			name: "list as link value",
-			doc: head + httpCap + `    - name: a
-      type: actor
-      properties:
-        image: example.com/a:1
-      traits:
+			doc: head + httpCap + actorA + `      traits:
         - type: linkdef
           properties:
             target: httpserver
