@@ -97,21 +97,9 @@ func (d *Dashboard) putApp(w http.ResponseWriter, r *http.Request) {
 
 // deployApp: POST /api/apps/{name}/deploy {version?}. Deploying an older version rolls back.
 func (d *Dashboard) deployApp(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
 	var req deployAppRequest
-	if e := firstError(decodeOptionalJSON(w, r, &req), checkAppName(name)); e != nil {
-		writeError(w, e)
-		return
-	}
-	store, e := d.appStore()
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	ctx := r.Context()
-	before, err := store.Get(ctx, name)
-	if err != nil {
-		writeError(w, storeError(err))
+	store, name, before, ok := d.appCommand(w, r, &req)
+	if !ok {
 		return
 	}
 	version := strings.TrimSpace(req.Version)
@@ -120,7 +108,7 @@ func (d *Dashboard) deployApp(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("version %s of app %s is deployed already", version, name)})
 		return
 	}
-	got, err := store.Deploy(ctx, name, version)
+	got, err := store.Deploy(r.Context(), name, version)
 	if err != nil {
 		e := storeError(err)
 		if errors.Is(err, app.ErrNotFound) && version != "" {
@@ -138,32 +126,42 @@ func (d *Dashboard) deployApp(w http.ResponseWriter, r *http.Request) {
 
 // undeployApp: POST /api/apps/{name}/undeploy (an empty body or {}).
 func (d *Dashboard) undeployApp(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	if e := firstError(decodeOptionalJSON(w, r, &struct{}{}), checkAppName(name)); e != nil {
-		writeError(w, e)
-		return
-	}
-	store, e := d.appStore()
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	ctx := r.Context()
-	before, err := store.Get(ctx, name)
-	if err != nil {
-		writeError(w, storeError(err))
+	store, name, before, ok := d.appCommand(w, r, &struct{}{})
+	if !ok {
 		return
 	}
 	if before.Deployed == "" {
 		writeJSON(w, http.StatusOK, result{Status: "done", ID: name, Message: fmt.Sprintf("app %s is not deployed", name)})
 		return
 	}
-	if err := store.Undeploy(ctx, name); err != nil {
+	if err := store.Undeploy(r.Context(), name); err != nil {
 		writeError(w, storeError(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, result{Status: "done", ID: name, Version: before.Deployed,
 		Message: fmt.Sprintf("undeployed app %s (was version %s)", name, before.Deployed), Warnings: d.reconcilerWarning(name)})
+}
+
+// appCommand reads a command on the app named in the path: its optional JSON body into req, the
+// store, and the app's record as it is before the command. When it cannot, it answers why and
+// reports false.
+func (d *Dashboard) appCommand(w http.ResponseWriter, r *http.Request, req any) (*app.Store, string, *app.Record, bool) {
+	name := r.PathValue("name")
+	if e := firstError(decodeOptionalJSON(w, r, req), checkAppName(name)); e != nil {
+		writeError(w, e)
+		return nil, "", nil, false
+	}
+	store, e := d.appStore()
+	if e != nil {
+		writeError(w, e)
+		return nil, "", nil, false
+	}
+	before, err := store.Get(r.Context(), name)
+	if err != nil {
+		writeError(w, storeError(err))
+		return nil, "", nil, false
+	}
+	return store, name, before, true
 }
 
 // older reports whether version v comes before version than in the record's order.
