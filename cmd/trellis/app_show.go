@@ -226,16 +226,16 @@ func findVersion(rec *app.Record, v string) (*app.Version, error) {
 }
 
 // getRecord reads one app for the read-only commands.
-func (s *appSession) getRecord(ctx context.Context, name string) (*app.Store, *app.Record, error) {
+func (s *appSession) getRecord(ctx context.Context, name string) (*app.Record, error) {
 	st, err := s.store(ctx, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rec, err := st.Get(ctx, name)
 	if err != nil {
-		return st, nil, notFound(ctx, st, name, err)
+		return nil, notFound(ctx, st, name, err)
 	}
-	return st, rec, nil
+	return rec, nil
 }
 
 func newAppGetCmd(f *ctlFlags) *cobra.Command {
@@ -250,7 +250,7 @@ func newAppGetCmd(f *ctlFlags) *cobra.Command {
 				return err
 			}
 			defer s.close()
-			_, rec, err := s.getRecord(cmd.Context(), args[0])
+			rec, err := s.getRecord(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -292,7 +292,7 @@ func newAppHistoryCmd(f *ctlFlags) *cobra.Command {
 				return err
 			}
 			defer s.close()
-			_, rec, err := s.getRecord(cmd.Context(), args[0])
+			rec, err := s.getRecord(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -339,12 +339,12 @@ type appStatusView struct {
 // readStatus gathers what `app status` shows.
 func (s *appSession) readStatus(ctx context.Context, st *app.Store, name string) (*appStatusView, error) {
 	v := &appStatusView{Name: name}
-	rec, err := st.Get(ctx, name)
+	rec, recErr := st.Get(ctx, name)
 	switch {
-	case err == nil:
+	case recErr == nil:
 		v.rec, v.Deployed = rec, rec.Deployed
-	case !errors.Is(err, app.ErrNotFound):
-		return nil, err
+	case !errors.Is(recErr, app.ErrNotFound):
+		return nil, recErr
 	}
 	status, err := st.Status(ctx, name)
 	switch {
@@ -352,8 +352,8 @@ func (s *appSession) readStatus(ctx context.Context, st *app.Store, name string)
 		v.Status = status
 	case !errors.Is(err, app.ErrNotFound):
 		return nil, err
-	case v.rec == nil:
-		return nil, notFound(ctx, st, name, fmt.Errorf("app %s: %w", name, app.ErrNotFound))
+	case v.rec == nil: // neither a record nor a status
+		return nil, notFound(ctx, st, name, recErr)
 	}
 	if v.Lease, err = s.leaseHolder(ctx); err != nil {
 		return nil, err
