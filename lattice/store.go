@@ -317,19 +317,25 @@ func (s *Store) RefMaps(ctx context.Context) ([]RefMap, error) {
 
 // entries reads the current value of every key (deleted keys left out) in one consistent pass.
 func (s *Store) entries(ctx context.Context) ([]jetstream.KeyValueEntry, error) {
-	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	return KVEntries(ctx, s.kv)
+}
+
+// KVEntries reads the current value of every key of a KV bucket in one pass (a watch that stops
+// at the end of its replay), not a request per key.
+func KVEntries(ctx context.Context, kv jetstream.KeyValue) ([]jetstream.KeyValueEntry, error) {
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", s.Bucket(), err)
+		return nil, fmt.Errorf("read %s: %w", kv.Bucket(), err)
 	}
 	defer w.Stop() //nolint:errcheck // nothing to do about a failed unsubscribe of a finished read
 	var out []jetstream.KeyValueEntry
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("read %s: %w", s.Bucket(), ctx.Err())
+			return nil, fmt.Errorf("read %s: %w", kv.Bucket(), ctx.Err())
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil, fmt.Errorf("read %s: watcher closed before the last value", s.Bucket())
+				return nil, fmt.Errorf("read %s: watcher closed before the last value", kv.Bucket())
 			}
 			if e == nil {
 				return out, nil

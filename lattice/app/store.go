@@ -434,23 +434,14 @@ func decodeRecord(e jetstream.KeyValueEntry) (*Record, error) {
 }
 
 func (s *Store) each(ctx context.Context, prefix string, fn func(jetstream.KeyValueEntry)) error {
-	lister, err := s.kv.ListKeys(ctx)
+	entries, err := lattice.KVEntries(ctx, s.kv)
 	if err != nil {
-		return fmt.Errorf("list %s: %w", s.Bucket(), err)
+		return err
 	}
-	defer func() { _ = lister.Stop() }()
-	for key := range lister.Keys() {
-		if !strings.HasPrefix(key, prefix) {
-			continue
+	for _, e := range entries {
+		if strings.HasPrefix(e.Key(), prefix) {
+			fn(e)
 		}
-		e, err := s.kv.Get(ctx, key)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue // deleted since listed
-		}
-		if err != nil {
-			return fmt.Errorf("get %s from %s: %w", key, s.Bucket(), err)
-		}
-		fn(e)
 	}
 	return nil
 }
