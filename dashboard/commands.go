@@ -157,20 +157,30 @@ func (d *Dashboard) runsOn(match func(e *hostEntry) bool) []string {
 	return out
 }
 
+// hostsFor are the hosts a command on something running is for: the one given, else every host
+// running it.
+func (d *Dashboard) hostsFor(hostID, what string, match func(e *hostEntry) bool) ([]string, *apiError) {
+	if hostID != "" {
+		return []string{hostID}, optionalKey("host_id", lattice.PrefixServer, hostID)
+	}
+	hosts := d.runsOn(match)
+	if len(hosts) == 0 {
+		return nil, &apiError{Status: http.StatusNotFound, Field: "host_id", Msg: fmt.Sprintf("host_id: no host runs %s", what)}
+	}
+	return hosts, nil
+}
+
 // chooseHost is the host a command on something running is for: the one given, else the only
 // host running it.
 func (d *Dashboard) chooseHost(hostID, what string, match func(e *hostEntry) bool) (string, *apiError) {
-	if hostID != "" {
-		return hostID, optionalKey("host_id", lattice.PrefixServer, hostID)
+	hosts, e := d.hostsFor(hostID, what, match)
+	switch {
+	case e != nil:
+		return "", e
+	case len(hosts) > 1:
+		return "", badField("host_id", "%d hosts run %s: choose one", len(hosts), what)
 	}
-	hosts := d.runsOn(match)
-	switch len(hosts) {
-	case 0:
-		return "", &apiError{Status: http.StatusNotFound, Field: "host_id", Msg: fmt.Sprintf("host_id: no host runs %s", what)}
-	case 1:
-		return hosts[0], nil
-	}
-	return "", badField("host_id", "%d hosts run %s: choose one", len(hosts), what)
+	return hosts[0], nil
 }
 
 func runsActor(id string) func(e *hostEntry) bool {

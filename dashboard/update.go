@@ -20,17 +20,14 @@ func (d *Dashboard) updateActor(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ref := strings.TrimSpace(req.Ref)
-	if e := firstError(requireKey("actor_id", lattice.PrefixModule, req.ActorID), checkRef("ref", ref),
-		optionalKey("host_id", lattice.PrefixServer, req.HostID)); e != nil {
+	if e := firstError(requireKey("actor_id", lattice.PrefixModule, req.ActorID), checkRef("ref", ref)); e != nil {
 		writeError(w, e)
 		return
 	}
-	hosts := []string{req.HostID}
-	if req.HostID == "" {
-		if hosts = d.runsOn(runsActor(req.ActorID)); len(hosts) == 0 {
-			writeError(w, &apiError{Status: http.StatusNotFound, Field: "host_id", Msg: "host_id: no host runs actor " + req.ActorID})
-			return
-		}
+	hosts, e := d.hostsFor(req.HostID, "actor "+req.ActorID, runsActor(req.ActorID))
+	if e != nil {
+		writeError(w, e)
+		return
 	}
 	ctx := r.Context()
 	outs := make([]updateOutcome, len(hosts))
