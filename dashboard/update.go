@@ -84,12 +84,12 @@ func (d *Dashboard) answerUpdate(w http.ResponseWriter, id, ref string, outs []u
 		case o.Failed:
 			problems = append(problems, fmt.Sprintf("host %s could not update the actor: %s", host, orDefault(o.Error, "no reason given")))
 			status = http.StatusUnprocessableEntity
-		case o.PreviousRevision != 0 && o.PreviousRevision == o.Revision:
-			updated = append(updated, fmt.Sprintf("%s (runs revision %d already)", host, o.Revision))
-			revisions[o.Revision] = true
-			rev = o.Revision
 		default:
-			updated = append(updated, fmt.Sprintf("%s (revision %d)", host, o.Revision))
+			note := fmt.Sprintf("revision %d", o.Revision)
+			if o.PreviousRevision != 0 && o.PreviousRevision == o.Revision {
+				note = fmt.Sprintf("runs revision %d already", o.Revision)
+			}
+			updated = append(updated, fmt.Sprintf("%s (%s)", host, note))
 			revisions[o.Revision] = true
 			rev = o.Revision
 		}
