@@ -109,6 +109,17 @@ func notFound(ctx context.Context, st *app.Store, name string, err error) error 
 	return fmt.Errorf("%w on lattice %q (apps: %s)", err, st.Lattice(), strings.Join(names, ", "))
 }
 
+// appNameArgs checks the count of arguments with arity, then the app NAME (the first) with
+// app.CheckName: a name no app can have is refused before connecting.
+func appNameArgs(arity cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := arity(cmd, args); err != nil {
+			return err
+		}
+		return app.CheckName(args[0])
+	}
+}
+
 // looksLikeManifest reports whether an argument of `app deploy` names a manifest rather than an
 // app: "-" (stdin), a YAML or JSON file name, or a file that exists.
 func looksLikeManifest(arg string) bool {
@@ -263,6 +274,8 @@ status message when it says failed or --timeout passes.`,
 				if m, err = readManifest(cmd, args[0]); err != nil {
 					return err
 				}
+			} else if err := app.CheckName(args[0]); err != nil {
+				return fmt.Errorf("app deploy %s: no such manifest file, nor an app name: %w", args[0], err)
 			}
 			s, err := f.connectApps(cmd)
 			if err != nil {
@@ -361,7 +374,7 @@ func newAppUndeployCmd(f *ctlFlags) *cobra.Command {
 		Long: `Mark an app as undeployed: the reconciler then stops what it started for the app. Its versions
 stay in the store (deploy one again, or delete them with ` + "`app del`" + `). With --wait the command
 returns once nothing of the app runs any more.`,
-		Args: cobra.ExactArgs(1),
+		Args: appNameArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			s, err := f.connectApps(cmd)
@@ -436,7 +449,7 @@ func newAppDelCmd(f *ctlFlags) *cobra.Command {
 		Use:     "del NAME [VERSION]",
 		Aliases: []string{"delete"},
 		Short:   "Delete one version of an app, or the whole app; what is deployed cannot be deleted",
-		Args:    cobra.RangeArgs(1, 2),
+		Args:    appNameArgs(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res := deleteResult{Name: args[0]}
 			if len(args) == 2 {

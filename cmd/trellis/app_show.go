@@ -243,7 +243,7 @@ func newAppGetCmd(f *ctlFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get NAME [VERSION]",
 		Short: "Print a version's manifest as YAML (-o json: JSON); default the deployed version, else the latest",
-		Args:  cobra.RangeArgs(1, 2),
+		Args:  appNameArgs(cobra.RangeArgs(1, 2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := f.connectApps(cmd)
 			if err != nil {
@@ -285,7 +285,7 @@ func newAppHistoryCmd(f *ctlFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "history NAME",
 		Short: "List the stored versions of an app, oldest first, and which one is deployed",
-		Args:  cobra.ExactArgs(1),
+		Args:  appNameArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := f.connectApps(cmd)
 			if err != nil {
@@ -459,7 +459,7 @@ undeployed) and message, since when, each component's desired and actual count, 
 in place, and which host reconciles. It says so when no host holds the reconciler lease (then
 nothing changes), and when a status that is not deployed has not been updated for a while.
 --watch prints it again on every change, until Ctrl-C.`,
-		Args: cobra.ExactArgs(1),
+		Args: appNameArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			s, err := f.connectApps(cmd)

@@ -569,3 +569,18 @@ func TestAppErrors(t *testing.T) {
 	require.Contains(t, errOut, "does the NATS server at "+plain.ClientURL()+" run JetStream?")
 	require.Contains(t, l.fails(t, "deploy", "echo", "v9"), "deploy app echo: version v9: not found (versions: v1)")
 }
+
+// TestAppNameCheckedFirst: a NAME no app can have is refused before connecting, so the error is
+// about the name even where no NATS server answers.
+func TestAppNameCheckedFirst(t *testing.T) {
+	for _, args := range [][]string{
+		{"get", "a/b"}, {"history", "a/b"}, {"status", "a/b"}, {"undeploy", "a/b"}, {"del", "a/b", "v1"}, {"deploy", "a/b"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			code, out, errOut := runCLI(t, context.Background(), append(append([]string{"app"}, args...), "--nats-url", "nats://127.0.0.1:1")...)
+			require.Equal(t, 1, code, out)
+			require.Contains(t, errOut, `invalid app name "a/b": only letters, digits, '-' and '_'`)
+			require.NotContains(t, errOut, "connect to NATS")
+		})
+	}
+}
