@@ -83,13 +83,9 @@ type appsPart struct {
 	done  chan error
 }
 
-// startApps reads the app directories (a bad manifest fails the start, naming the file), starts
-// the reconciler, applies the manifests, and watches for this host's share to run.
-func startApps(ctx context.Context, f *appFlags, hostID, natsURL, creds, latticeName string, log zerolog.Logger) (*appsPart, error) {
-	manifests, err := readAppDirs(f.appDirs)
-	if err != nil {
-		return nil, err
-	}
+// startApps starts the reconciler, applies the manifests of the app directories (read before the
+// host starts, with readAppDirs), and watches for this host's share to run.
+func startApps(ctx context.Context, f *appFlags, manifests []*oam.Manifest, hostID, natsURL, creds, latticeName string, log zerolog.Logger) (*appsPart, error) {
 	nc, err := connectLattice(natsURL, creds, "trellis reconciler")
 	if err != nil {
 		return nil, err

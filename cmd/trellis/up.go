@@ -80,6 +80,11 @@ stops the host and the server cleanly.`,
 // context ends, telling the user how to reach it once it is ready. clusterNote says where the
 // cluster key came from.
 func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote string) error {
+	// A bad manifest in an app directory fails the start before the host joins the lattice.
+	manifests, err := readAppDirs(f.apps.appDirs)
+	if err != nil {
+		return err
+	}
 	h, err := host.New(cfg)
 	if err != nil {
 		return err
@@ -101,7 +106,7 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 		return nil // stopped before it was ready
 	case <-h.Ready():
 	}
-	apps, err := startApps(ctx, &f.apps, h.ID(), h.NATSURL(), cfg.NATSCredsFile, cfg.Lattice, cfg.Logger)
+	apps, err := startApps(ctx, &f.apps, manifests, h.ID(), h.NATSURL(), cfg.NATSCredsFile, cfg.Lattice, cfg.Logger)
 	if err != nil {
 		cancel()
 		<-done
