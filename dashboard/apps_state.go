@@ -27,8 +27,8 @@ type appsModel struct {
 	replayed map[string]bool
 }
 
-func newAppsModel(enabled bool) appsModel {
-	return appsModel{enabled: enabled, records: map[string]*app.Record{}, statuses: map[string]*app.Status{}}
+func newAppsModel() appsModel {
+	return appsModel{records: map[string]*app.Record{}, statuses: map[string]*app.Status{}}
 }
 
 // appsWatchStarted notes that a watch of the apps store (re)starts its replay.

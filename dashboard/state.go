@@ -58,7 +58,7 @@ func newState(latticeName string, staleAfter, removeAfter time.Duration) *state 
 		hosts:       map[string]*hostEntry{},
 		gone:        map[string]time.Time{},
 		claims:      map[string]map[string]string{},
-		apps:        newAppsModel(false),
+		apps:        newAppsModel(),
 	}
 }
 
