@@ -171,10 +171,7 @@ func appView(name string, r *app.Record, st *app.Status) AppView {
 			av.Description = m.Description()
 		}
 	}
-	if st != nil {
-		c := *st
-		av.Status = &c
-	}
+	av.Status = st // never changed once stored: a new status replaces it
 	av.State = appState(av.Deployed, st)
 	return av
 }
