@@ -88,11 +88,9 @@ func (m *appsModel) mark(key string) {
 // statusEvent applies the status an app_status event carries, for an app the store has.
 // Callers hold state.mu.
 func (m *appsModel) statusEvent(st *app.Status) {
-	_, known := m.records[st.Name]
-	if _, ok := m.statuses[st.Name]; ok {
-		known = true
-	}
-	if m.enabled && known && statusNewer(m.statuses[st.Name], st) {
+	_, recorded := m.records[st.Name]
+	cur, ok := m.statuses[st.Name]
+	if (recorded || ok) && statusNewer(cur, st) { // without JetStream both are empty
 		m.statuses[st.Name] = st
 	}
 }
