@@ -82,9 +82,10 @@ func (t *actorTable) all() []*actor {
 	return out
 }
 
-// loadModule reads an actor module from a reference: a file path when the host allows it, else
-// an OCI reference (oci_host.go).
-func (h *Host) loadModule(ctx context.Context, ref string) ([]byte, error) {
+// loadModule reads an actor module from a reference, a file path when the host allows it, else
+// an OCI reference (oci_host.go), and verifies it; an OCI reference's refmap is recorded once its
+// module verified.
+func (h *Host) loadModule(ctx context.Context, ref string) (*verifiedModule, error) {
 	if path, ok := filePath(ref); ok {
 		if !h.cfg.AllowFileLoad {
 			return nil, fmt.Errorf("%s looks like a file path, but this host does not allow loading from files (--allow-file-load)", ref)
@@ -93,10 +94,18 @@ func (h *Host) loadModule(ctx context.Context, ref string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		return b, nil
+		return verifyModule(b)
 	}
-	m, err := h.pullModule(ctx, ref)
-	return m, h.refError(ref, err)
+	b, err := h.pullModule(ctx, ref)
+	if err != nil {
+		return nil, h.refError(ref, err)
+	}
+	v, err := verifyModule(b)
+	if err != nil {
+		return nil, err
+	}
+	h.putRefMap(ctx, ref, v.claims.Subject)
+	return v, nil
 }
 
 // refError says, for a reference that is not an OCI reference on a host that loads files, that it
@@ -168,11 +177,7 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 	if count <= 0 {
 		count = 1
 	}
-	module, err := h.loadModule(ctx, ref)
-	if err != nil {
-		return "", err
-	}
-	v, err := verifyModule(module)
+	v, err := h.loadModule(ctx, ref)
 	if err != nil {
 		return "", err
 	}

@@ -30,11 +30,7 @@ func (h *Host) updateActor(ctx context.Context, id, ref string) (rev int, err er
 	if !ok {
 		return 0, errNotRunning
 	}
-	module, err := h.loadModule(ctx, ref)
-	if err != nil {
-		return 0, err
-	}
-	v, err := verifyModule(module)
+	v, err := h.loadModule(ctx, ref)
 	if err != nil {
 		return 0, err
 	}
