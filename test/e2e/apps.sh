@@ -267,17 +267,6 @@ step "helm uninstall leaves nothing (no Service of the applier)"
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 PIDS=()
 unset TRELLIS_NATS_URL
-"$HELM" uninstall "$RELEASE" -n "$NS" --wait --timeout 3m >&2
-retry 120 no_pods || fail "pods left: $(k get pods -o name)"
-left() {
-	k get all,configmaps,secrets,serviceaccounts,roles,rolebindings,persistentvolumeclaims,endpointslices -o name |
-		grep -v -x -e configmap/kube-root-ca.crt -e serviceaccount/default || true
-}
-nothing_left() { [ -z "$(left)" ]; }
-retry 60 nothing_left || true
-LEFT=$(left)
-[ -z "$LEFT" ] || fail "left in namespace $NS after helm uninstall: $LEFT"
-say "namespace $NS holds nothing but its default ServiceAccount and root CA ConfigMap"
-"$KUBECTL" delete namespace "$NS" --wait=false >/dev/null
+uninstall_leaves_nothing
 step "done"
 say "PASS: install -> curl ${CURL_AT}s; pod replacement ${REPLACED_S}s (Ready ${READY_S}s, share ${SHARE_S}s), requests during the delete $DEL_OK ok, $DEL_FAILED failed; upgrade ${UPGRADED_S}s: $OK ok, $FAILED failed; the apps part took $(elapsed "$T0")s"

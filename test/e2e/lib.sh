@@ -137,6 +137,24 @@ hosts_are() { [ "$(hosts_json | jq '.hosts | length')" = "$1" ]; }
 ready_endpoints_are() { [ "$(k get endpointslices -l kubernetes.io/service-name="$SVC" -o json | jq '[.items[].endpoints[]? | select(.conditions.ready)] | length')" = "$1" ]; }
 service_gone() { ! k get service "$SVC" >/dev/null 2>&1; }
 no_pods() { [ -z "$(k get pods -o name)" ]; }
+left() {
+	k get all,configmaps,secrets,serviceaccounts,roles,rolebindings,persistentvolumeclaims,endpointslices -o name |
+		grep -v -x -e configmap/kube-root-ca.crt -e serviceaccount/default || true
+}
+nothing_left() { [ -z "$(left)" ]; }
+# uninstall_leaves_nothing: helm uninstall the release; nothing may be left in the namespace but
+# its default ServiceAccount and root CA ConfigMap (the applier's Services go with the
+# ServiceAccount that owns them: Kubernetes' garbage collector), which is then deleted.
+uninstall_leaves_nothing() {
+	"$HELM" uninstall "$RELEASE" -n "$NS" --wait --timeout 3m >&2
+	retry 120 no_pods || fail "pods left: $(k get pods -o name)"
+	retry 60 nothing_left || true
+	local remaining
+	remaining=$(left)
+	[ -z "$remaining" ] || fail "left in namespace $NS after helm uninstall: $remaining"
+	say "namespace $NS holds nothing but its default ServiceAccount and root CA ConfigMap"
+	"$KUBECTL" delete namespace "$NS" --wait=false >/dev/null
+}
 
 # client NAME SCRIPT: a pod running SCRIPT (sh) with the client image; waits for it to finish and
 # prints its output

@@ -167,18 +167,6 @@ say "Service $SVC is back, owned by $OWNER"
 step "helm uninstall with the link in place leaves nothing"
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 PIDS=()
-"$HELM" uninstall "$RELEASE" -n "$NS" --wait --timeout 3m >&2
-retry 120 no_pods || fail "pods left: $(k get pods -o name)"
-left() {
-	k get all,configmaps,secrets,serviceaccounts,roles,rolebindings,persistentvolumeclaims,endpointslices -o name |
-		grep -v -x -e configmap/kube-root-ca.crt -e serviceaccount/default || true
-}
-nothing_left() { [ -z "$(left)" ]; }
-# the applier's Services go with the ServiceAccount that owns them (Kubernetes' garbage collector)
-retry 60 nothing_left || true
-LEFT=$(left)
-[ -z "$LEFT" ] || fail "left in namespace $NS after helm uninstall: $LEFT"
-say "namespace $NS holds nothing but its default ServiceAccount and root CA ConfigMap"
-"$KUBECTL" delete namespace "$NS" --wait=false >/dev/null
+uninstall_leaves_nothing
 step "done"
 say "PASS: the walkthrough took $(elapsed "$T0")s"
