@@ -66,12 +66,7 @@ func (d *Dashboard) putApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	put, err := store.Put(ctx, m, "")
-	var invalid *oam.ValidationError
-	if errors.As(err, &invalid) {
-		writeError(w, &apiError{Status: http.StatusBadRequest, Msg: err.Error()})
-		return
-	}
+	put, err := store.Put(ctx, m, "") // its validation passes: Parse made the same checks
 	if err != nil {
 		writeError(w, storeError(err))
 		return
