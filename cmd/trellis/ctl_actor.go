@@ -254,7 +254,7 @@ func actorHost(ctx context.Context, s *ctlSession, actorID, hostID, what string)
 func onlyHost(s *ctlSession, running map[string]string, actorID, what string) (string, error) {
 	switch len(running) {
 	case 0:
-		return "", fmt.Errorf("%s: no host of lattice %s runs actor %s (see `trellis ctl get inventory`)", what, s.Lattice(), actorID)
+		return "", notRunningError(s, what)
 	case 1:
 		for h := range running {
 			return h, nil
@@ -266,6 +266,11 @@ func onlyHost(s *ctlSession, running map[string]string, actorID, what string) (s
 	}
 	slices.Sort(ids)
 	return "", fmt.Errorf("%s: %d hosts run actor %s; pick one with --host-id:\n%s", what, len(running), actorID, strings.Join(ids, "\n"))
+}
+
+// notRunningError says no host of the lattice runs the actor that what ("stop actor ID") names.
+func notRunningError(s *ctlSession, what string) error {
+	return fmt.Errorf("%s: no host of lattice %s runs it (see `trellis ctl get inventory`)", what, s.Lattice())
 }
 
 func newCtlStopActorCmd(f *ctlFlags) *cobra.Command {
@@ -456,16 +461,18 @@ A NEW_REF naming an existing local file is sent as an absolute path.`,
 			}
 			report := updateReport{ActorID: actor, Ref: ref}
 			var failed error
+			done := 0
 			for _, host := range hosts {
 				res := updateResult{commandResult: commandResult{HostID: host, Ref: ref, ID: actor}}
-				if failed != nil {
+				switch {
+				case failed != nil:
 					res.Skipped = true
-					report.Hosts = append(report.Hosts, res)
-					continue
-				}
-				if err := updateOn(ctx, cmd, s, &wait, host, actor, ref, &res); err != nil {
-					res.Error = err.Error()
-					failed = err
+				default:
+					if err := updateOn(ctx, cmd, s, &wait, host, actor, ref, &res); err != nil {
+						res.Error, failed = err.Error(), err
+					} else {
+						done++
+					}
 				}
 				report.Hosts = append(report.Hosts, res)
 			}
@@ -473,7 +480,7 @@ A NEW_REF naming an existing local file is sent as an absolute path.`,
 				return err
 			}
 			if failed != nil && len(hosts) > 1 {
-				return fmt.Errorf("%w (%d of %d hosts updated; the others run what they ran)", failed, updated(report), len(hosts))
+				return fmt.Errorf("%w (%d of %d hosts updated; the others run what they ran)", failed, done, len(hosts))
 			}
 			return failed
 		},
@@ -497,7 +504,7 @@ func updateHosts(ctx context.Context, s *ctlSession, actor, hostID string) ([]st
 		return nil, err
 	}
 	if len(running) == 0 {
-		return nil, fmt.Errorf("update actor %s: no host of lattice %s runs it (see `trellis ctl get inventory`)", actor, s.Lattice())
+		return nil, notRunningError(s, "update actor "+actor)
 	}
 	return slices.Sorted(maps.Keys(running)), nil
 }
@@ -517,16 +524,6 @@ func updateOn(ctx context.Context, cmd *cobra.Command, s *ctlSession, wait *wait
 		}
 		return nil
 	})
-}
-
-func updated(r updateReport) int {
-	n := 0
-	for _, h := range r.Hosts {
-		if h.Accepted && h.Error == "" {
-			n++
-		}
-	}
-	return n
 }
 
 // printUpdate prints the report: JSON, or a line for each host that was updated or skipped (the
