@@ -18,6 +18,39 @@ import (
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
 )
 
+// playActor plays an actor on l's lattice under a fresh key, as another host's actor would: each
+// invocation is answered, in its own goroutine, with what answer returns. It returns the key.
+func playActor(t *testing.T, l *hosttest.Lattice, answer func() lattice.InvocationResponse) string {
+	t.Helper()
+	key := latticetest.Key(t, lattice.PrefixModule).PublicKey()
+	sub, err := l.NC.Subscribe(l.Ctl.Subjects().Actor(key), func(m *nats.Msg) {
+		go func() {
+			resp := answer()
+			if inv, err := lattice.DecodeInvocation(m.Data); err == nil {
+				resp.InvocationID = inv.ID
+			}
+			data, _ := resp.Encode()
+			_ = m.Respond(data)
+		}()
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return key
+}
+
+// holdActor plays an actor whose one call is held: entered is closed when the call arrives, and
+// the call is answered "held" once the test closes release.
+func holdActor(t *testing.T, l *hosttest.Lattice) (key string, entered, release chan struct{}) {
+	t.Helper()
+	entered, release = make(chan struct{}), make(chan struct{})
+	key = playActor(t, l, func() lattice.InvocationResponse {
+		close(entered)
+		<-release
+		return lattice.InvocationResponse{Msg: []byte("held")}
+	})
+	return key, entered, release
+}
+
 func TestTwoHostsShareTheLattice(t *testing.T) {
 	l := hosttest.New(t)
 	a := l.StartHost(func(c *host.Config) { c.Labels = map[string]string{"zone": "a"} })
@@ -87,38 +120,27 @@ func TestScaleRunsInstancesInParallel(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond, "one actor_started per instance")
 
 	const n = 3
-	barrierKey := latticetest.Key(t, lattice.PrefixModule).PublicKey()
 	var inFlight, maxInFlight atomic.Int32
 	all := make(chan struct{})
 	var once sync.Once
-	sub, err := l.NC.Subscribe(l.Ctl.Subjects().Actor(barrierKey), func(m *nats.Msg) {
-		go func() {
-			cur := inFlight.Add(1)
-			for {
-				old := maxInFlight.Load()
-				if cur <= old || maxInFlight.CompareAndSwap(old, cur) {
-					break
-				}
+	barrierKey := playActor(t, l, func() lattice.InvocationResponse {
+		cur := inFlight.Add(1)
+		for {
+			old := maxInFlight.Load()
+			if cur <= old || maxInFlight.CompareAndSwap(old, cur) {
+				break
 			}
-			if cur == n {
-				once.Do(func() { close(all) })
-			}
-			resp := lattice.InvocationResponse{Msg: []byte("through")}
-			select {
-			case <-all:
-			case <-time.After(4 * time.Second):
-				resp = lattice.InvocationResponse{Error: "barrier not reached"}
-			}
-			inv, err := lattice.DecodeInvocation(m.Data)
-			if err == nil {
-				resp.InvocationID = inv.ID
-			}
-			data, _ := resp.Encode()
-			_ = m.Respond(data)
-		}()
+		}
+		if cur == n {
+			once.Do(func() { close(all) })
+		}
+		select {
+		case <-all:
+			return lattice.InvocationResponse{Msg: []byte("through")}
+		case <-time.After(4 * time.Second):
+			return lattice.InvocationResponse{Error: "barrier not reached"}
+		}
 	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
 
 	var wg sync.WaitGroup
 	errs := make([]error, n)
@@ -154,22 +176,7 @@ func TestStopActorAnswersInvocationsInFlight(t *testing.T) {
 	relay := relayActor(t)
 	id := l.StartActor(h, relay.Path, 1)
 
-	holdKey := latticetest.Key(t, lattice.PrefixModule).PublicKey()
-	entered, release := make(chan struct{}), make(chan struct{})
-	sub, err := l.NC.Subscribe(l.Ctl.Subjects().Actor(holdKey), func(m *nats.Msg) {
-		go func() {
-			close(entered)
-			<-release
-			resp := lattice.InvocationResponse{Msg: []byte("held")}
-			if inv, err := lattice.DecodeInvocation(m.Data); err == nil {
-				resp.InvocationID = inv.ID
-			}
-			data, _ := resp.Encode()
-			_ = m.Respond(data)
-		}()
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	holdKey, entered, release := holdActor(t, l)
 
 	held := make(chan error, 1)
 	go func() {
@@ -215,6 +222,6 @@ func TestStopActorAnswersInvocationsInFlight(t *testing.T) {
 		require.NoError(t, <-errs)
 	}
 	l.Events.Wait(t, lattice.EventActorStopped, func(d map[string]any) bool { return d["public_key"] == id })
-	_, err = l.Ctl.Call(ctx, id, "Relay.Echo", []byte("after"))
+	_, err := l.Ctl.Call(ctx, id, "Relay.Echo", []byte("after"))
 	require.Error(t, err, "a stopped actor takes no more invocations")
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/trellis-lattice/trellis/host"
@@ -205,22 +204,7 @@ func TestUpdateLetsCallsInFlightFinish(t *testing.T) {
 	revs := hosttest.Revisions(t, hosttest.RelayPackage, relayMeta, 1, 2)
 	id := l.StartActor(h, revs[0].Path, 1)
 
-	holdKey := latticetest.Key(t, lattice.PrefixModule).PublicKey()
-	entered, release := make(chan struct{}), make(chan struct{})
-	sub, err := l.NC.Subscribe(l.Ctl.Subjects().Actor(holdKey), func(m *nats.Msg) {
-		go func() {
-			close(entered)
-			<-release
-			resp := lattice.InvocationResponse{Msg: []byte("held")}
-			if inv, err := lattice.DecodeInvocation(m.Data); err == nil {
-				resp.InvocationID = inv.ID
-			}
-			data, _ := resp.Encode()
-			_ = m.Respond(data)
-		}()
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	holdKey, entered, release := holdActor(t, l)
 	held := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -276,17 +260,7 @@ func TestUpdateDropsNoCall(t *testing.T) {
 	revs := hosttest.Revisions(t, hosttest.RelayPackage, relayMeta, 1, 2, 3, 4)
 	id := l.StartActor(h, revs[0].Path, 2)
 
-	pong := latticetest.Key(t, lattice.PrefixModule).PublicKey()
-	sub, err := l.NC.Subscribe(l.Ctl.Subjects().Actor(pong), func(m *nats.Msg) {
-		resp := lattice.InvocationResponse{Msg: []byte("pong")}
-		if inv, err := lattice.DecodeInvocation(m.Data); err == nil {
-			resp.InvocationID = inv.ID
-		}
-		data, _ := resp.Encode()
-		_ = m.Respond(data)
-	})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	pong := playActor(t, l, func() lattice.InvocationResponse { return lattice.InvocationResponse{Msg: []byte("pong")} })
 	ping, err := json.Marshal(map[string]any{"namespace": pong, "operation": "Pong.Now"})
 	require.NoError(t, err)
 
