@@ -449,6 +449,11 @@ A NEW_REF naming an existing local file is sent as an absolute path.`,
 			if err := lattice.CheckPublicKey(lattice.PrefixModule, actor); err != nil {
 				return fmt.Errorf("actor id: %w", err)
 			}
+			if hostID != "" {
+				if err := lattice.CheckPublicKey(lattice.PrefixServer, hostID); err != nil {
+					return fmt.Errorf("--host-id: %w", err)
+				}
+			}
 			s, err := f.connect(cmd, false)
 			if err != nil {
 				return err
@@ -491,12 +496,10 @@ A NEW_REF naming an existing local file is sent as an absolute path.`,
 	return cmd
 }
 
-// updateHosts is --host-id, else every host whose inventory runs the actor, sorted.
+// updateHosts is --host-id (checked already), else every host whose inventory runs the actor,
+// sorted.
 func updateHosts(ctx context.Context, s *ctlSession, actor, hostID string) ([]string, error) {
 	if hostID != "" {
-		if err := lattice.CheckPublicKey(lattice.PrefixServer, hostID); err != nil {
-			return nil, fmt.Errorf("--host-id: %w", err)
-		}
 		return []string{hostID}, nil
 	}
 	running, err := hostsRunning(ctx, s, actor)

@@ -123,3 +123,25 @@ func TestCtlUpdateActor(t *testing.T) {
 		require.Contains(t, out, "Actor "+id+" ("+again+") started on host "+hosts[0])
 	})
 }
+
+// TestCtlUpdateActorArgsCheckedFirst: the actor id and --host-id are checked before connecting,
+// so their errors show even where no NATS server answers.
+func TestCtlUpdateActorArgsCheckedFirst(t *testing.T) {
+	useTempKeys(t)
+	actor := hosttest.NewActorKeys(t).Module.PublicKey()
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a bad actor id", []string{"MBnope", "x.wasm"}, "actor id:"},
+		{"a bad host id", []string{actor, "x.wasm", "--host-id", "Nnope"}, "--host-id:"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, context.Background(), append([]string{"ctl", "update", "actor", "--nats-url", "nats://127.0.0.1:1"}, tt.args...)...)
+			require.Equal(t, 1, code, out)
+			require.Contains(t, errOut, tt.want)
+			require.NotContains(t, errOut, "connect to NATS")
+		})
+	}
+}
