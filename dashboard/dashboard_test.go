@@ -216,14 +216,21 @@ const badRef = "127.0.0.1:1/no/such-actor:0.1.0"
 // startFailure returns the error of the host's start_failed event for ref, from the event log.
 func (e *env) startFailure(name, field, ref string) string {
 	e.t.Helper()
+	return e.eventValue(name, field, ref, "error")
+}
+
+// eventValue returns the data's want of the first event called name whose data's field is ref,
+// from the event log.
+func (e *env) eventValue(name, field, ref, want string) string {
+	e.t.Helper()
 	var found string
 	require.Eventually(e.t, func() bool {
 		var events []dashboard.Event
 		e.get("/api/events", &events)
 		for _, ev := range events {
-			var d map[string]string
+			var d map[string]any
 			if ev.Type == name && json.Unmarshal(ev.Data, &d) == nil && d[field] == ref {
-				found = d["error"]
+				found, _ = d[want].(string)
 				return true
 			}
 		}

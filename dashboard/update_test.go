@@ -1,10 +1,8 @@
 package dashboard_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -28,20 +26,7 @@ func echoRevisions(t *testing.T) (rev1, rev2 latticetest.Actor) {
 // event log.
 func (e *env) updateFailure(ref string) string {
 	e.t.Helper()
-	var found string
-	require.Eventually(e.t, func() bool {
-		var events []dashboard.Event
-		e.get("/api/events", &events)
-		for _, ev := range events {
-			var d lattice.ActorUpdateFailedData
-			if ev.Type == lattice.EventActorUpdateFailed && json.Unmarshal(ev.Data, &d) == nil && d.ImageRef == ref {
-				found = d.Reason
-				return true
-			}
-		}
-		return false
-	}, 60*time.Second, 20*time.Millisecond, "no actor_update_failed event for %s", ref)
-	return found
+	return e.eventValue(lattice.EventActorUpdateFailed, "image_ref", ref, "reason")
 }
 
 func TestUpdateActor(t *testing.T) {
