@@ -34,7 +34,7 @@ func (f *ctlFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.lattice, "lattice", "x", lattice.DefaultLattice, "lattice prefix")
 	withEnv(fs, "lattice", "WASMCLOUD_LATTICE_PREFIX")
 	f.timeout = millis(2 * time.Second)
-	fs.Var(&f.timeout, "ctl-timeout", "how long to wait for hosts to answer a request (duration or milliseconds)")
+	fs.Var(&f.timeout, "ctl-timeout", "how long to wait for the answer to a request: the hosts', or JetStream's for trellis app (duration or milliseconds)")
 	withEnvNames(fs, "ctl-timeout", "TRELLIS_CTL_TIMEOUT", "WASMCLOUD_CTL_TIMEOUT_MS")
 	fs.StringVar(&f.clusterSeed, "cluster-seed", "", "cluster seed (SC…, or a PEM ed25519 key) or a file holding it, to sign invocations (default: the keystore's <lattice>_cluster.nk)")
 	withEnv(fs, "cluster-seed")
