@@ -24,13 +24,13 @@ var manifestTypes = []string{"application/json", "application/yaml", "applicatio
 
 // listApps: GET /api/apps.
 func (d *Dashboard) listApps(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, d.view().Applications)
+	writeJSON(w, http.StatusOK, d.state.applications())
 }
 
 // getApp: GET /api/apps/{name}.
 func (d *Dashboard) getApp(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	for _, a := range d.view().Applications.Apps {
+	for _, a := range d.state.applications().Apps {
 		if a.Name == name {
 			writeJSON(w, http.StatusOK, a)
 			return
@@ -178,7 +178,7 @@ func (d *Dashboard) appStore() (*app.Store, *apiError) {
 		return s, nil
 	}
 	msg := "the apps store is not open yet"
-	if v := d.view().Applications; v.Error != "" {
+	if v := d.state.applications(); v.Error != "" {
 		msg += ": " + v.Error
 	}
 	return nil, &apiError{Status: http.StatusServiceUnavailable, Msg: msg}

@@ -133,6 +133,13 @@ func (s *state) reconciler() string {
 	return s.apps.reconciler
 }
 
+// applications is the AppsView alone, for the apps API: the rest of the view is not built.
+func (s *state) applications() AppsView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appsView()
+}
+
 // appsView builds the AppsView. Callers hold mu.
 func (s *state) appsView() AppsView {
 	m := &s.apps
