@@ -39,10 +39,15 @@ func callHTTP(t *testing.T, l *hosttest.Lattice, actorID string, req httpserver.
 
 // relayCall asks the relay actor to make a host call and returns its reply or error.
 func relayCall(l *hosttest.Lattice, relayID, binding, namespace, operation string, msg []byte) ([]byte, error) {
-	payload, _ := json.Marshal(map[string]any{"binding": binding, "namespace": namespace, "operation": operation, "msg": msg})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return l.Ctl.Call(ctx, relayID, "Relay.HostCall", payload)
+	return l.Ctl.Call(ctx, relayID, "Relay.HostCall", hostCallMsg(binding, namespace, operation, msg))
+}
+
+// hostCallMsg describes a host call for the relay to make (Relay.HostCall, Relay.Revision).
+func hostCallMsg(binding, namespace, operation string, msg []byte) []byte {
+	b, _ := json.Marshal(map[string]any{"binding": binding, "namespace": namespace, "operation": operation, "msg": msg})
+	return b
 }
 
 func TestEchoThroughTheLattice(t *testing.T) {

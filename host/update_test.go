@@ -2,7 +2,6 @@ package host_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -23,7 +22,7 @@ import (
 
 var relayMeta = lattice.ActorMetadata{Name: "relay"}
 
-// revisionOf asks the relay which revision answers; given a host call (as relayCall describes
+// revisionOf asks the relay which revision answers; given a host call (as hostCallMsg describes
 // it), the relay makes that call first.
 func revisionOf(ctx context.Context, l *hosttest.Lattice, id string, hostCall ...[]byte) (int, error) {
 	var msg []byte
@@ -209,8 +208,7 @@ func TestUpdateLetsCallsInFlightFinish(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
-		payload, _ := json.Marshal(map[string]any{"namespace": holdKey, "operation": "Hold.Wait"})
-		out, err := l.Ctl.Call(ctx, id, "Relay.HostCall", payload)
+		out, err := l.Ctl.Call(ctx, id, "Relay.HostCall", hostCallMsg("", holdKey, "Hold.Wait", nil))
 		if err == nil && string(out) != "held" {
 			err = fmt.Errorf("held call returned %q", out)
 		}
@@ -261,8 +259,7 @@ func TestUpdateDropsNoCall(t *testing.T) {
 	id := l.StartActor(h, revs[0].Path, 2)
 
 	pong := playActor(t, l, func() lattice.InvocationResponse { return lattice.InvocationResponse{Msg: []byte("pong")} })
-	ping, err := json.Marshal(map[string]any{"namespace": pong, "operation": "Pong.Now"})
-	require.NoError(t, err)
+	ping := hostCallMsg("", pong, "Pong.Now", nil)
 
 	const callers = 12 // on two instances: most calls wait for one
 	var (
