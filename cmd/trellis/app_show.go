@@ -192,7 +192,7 @@ func newAppListCmd(f *ctlFlags) *cobra.Command {
 					}
 					state, msg := effectiveState(rec, it.Status)
 					if rec == nil {
-						msg = strings.TrimSpace("deleted; " + msg)
+						msg = strings.TrimSuffix("deleted; "+msg, "; ")
 					}
 					if note := staleNote(it.Status, now); note != "" && state == it.Status.State {
 						msg = strings.TrimSpace(msg + " (" + note + ")")

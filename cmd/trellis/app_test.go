@@ -584,3 +584,18 @@ func TestAppNameCheckedFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestAppListDeleted: an app deleted while the reconciler still holds its status is listed as
+// deleted, with the status's message when there is one.
+func TestAppListDeleted(t *testing.T) {
+	l := startAppLattice(t)
+	st := l.store(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	require.NoError(t, st.PutStatus(ctx, app.Status{Name: "echo", State: app.StateUndeployed, Since: now, Updated: now}))
+	require.Regexp(t, `(?m)^echo\s+-\s+-\s+undeployed\s+deleted$`, l.ok(t, "list"))
+
+	require.NoError(t, st.PutStatus(ctx, app.Status{Name: "echo", State: app.StateUndeployed, Message: "stopping echo", Since: now, Updated: now,
+		Components: []app.ComponentStatus{{Name: "echo", Type: "actor", Actual: 1}}}))
+	require.Regexp(t, `(?m)^echo\s+-\s+-\s+undeployed\s+deleted; stopping echo$`, l.ok(t, "list"))
+}
