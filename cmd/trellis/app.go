@@ -322,24 +322,12 @@ status message when it says failed or --timeout passes.`,
 			}
 			if wait.wait {
 				res.Waited = true
-				version := res.Version
-				res.Status, err = wait.until(ctx, s, st, cmd.ErrOrStderr(), out, res.Name, func(status *app.Status) (bool, error) {
-					if status == nil || status.Version != version {
-						return false, nil
-					}
-					switch status.State {
-					case app.StateDeployed:
-						return true, nil
-					case app.StateFailed:
-						return false, fmt.Errorf("app %s version %s failed: %s", res.Name, version, status.Message)
-					}
-					return false, nil
-				})
+				res.Status, err = wait.until(ctx, s, st, cmd.ErrOrStderr(), out, res.Name, deployedOf(res.Name, res.Version))
 				if err != nil {
 					return err
 				}
 				if out != outputJSON {
-					fmt.Fprintf(w, "App %s version %s is deployed: %s\n", res.Name, version, componentSummary(res.Status))
+					fmt.Fprintf(w, "App %s version %s is deployed: %s\n", res.Name, res.Version, componentSummary(res.Status))
 				}
 			}
 			if out == outputJSON {
@@ -405,18 +393,7 @@ returns once nothing of the app runs any more.`,
 			}
 			if wait.wait {
 				res.Waited = true
-				res.Status, err = wait.until(ctx, s, st, cmd.ErrOrStderr(), out, name, func(status *app.Status) (bool, error) {
-					if status == nil {
-						return true, nil // the reconciler removed the status: nothing is left
-					}
-					if status.Version != "" {
-						return false, nil // not seen the undeploy yet
-					}
-					if status.State == app.StateFailed {
-						return false, fmt.Errorf("undeploy app %s failed: %s", name, status.Message)
-					}
-					return status.State == app.StateUndeployed && nothingRuns(status), nil
-				})
+				res.Status, err = wait.until(ctx, s, st, cmd.ErrOrStderr(), out, name, undeployedOf(name))
 				if err != nil {
 					return err
 				}

@@ -111,6 +111,37 @@ func watchApp(ctx context.Context, st *app.Store, name string, check func(contex
 	})
 }
 
+// deployedOf is what `app deploy --wait` waits for: a status of version v of the app that says
+// deployed (done) or failed (the error).
+func deployedOf(name, v string) func(*app.Status) (bool, error) {
+	return func(st *app.Status) (bool, error) {
+		switch {
+		case st == nil || st.Version != v:
+			return false, nil
+		case st.State == app.StateFailed:
+			return false, fmt.Errorf("app %s version %s failed: %s", name, v, st.Message)
+		}
+		return st.State == app.StateDeployed, nil
+	}
+}
+
+// undeployedOf is what `app undeploy --wait` waits for: a status of no version that says
+// undeployed with nothing running, or no status at all (the reconciler removed it: nothing is
+// left); failed is the error.
+func undeployedOf(name string) func(*app.Status) (bool, error) {
+	return func(st *app.Status) (bool, error) {
+		switch {
+		case st == nil:
+			return true, nil
+		case st.Version != "":
+			return false, nil // the reconciler has not seen the undeploy yet
+		case st.State == app.StateFailed:
+			return false, fmt.Errorf("undeploy app %s failed: %s", name, st.Message)
+		}
+		return st.State == app.StateUndeployed && nothingRuns(st), nil
+	}
+}
+
 // nothingRuns reports whether no component of the status has anything running.
 func nothingRuns(st *app.Status) bool {
 	for _, c := range st.Components {
