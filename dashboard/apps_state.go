@@ -189,13 +189,13 @@ func latestManifest(r *app.Record) *oam.Manifest {
 }
 
 // appState is the reconciler's state when its status is about the deployed version, else
-// pending; an undeployed app without a status is undeployed.
+// pending (app.Behind); an undeployed app without a status is undeployed.
 func appState(deployed string, st *app.Status) string {
-	switch {
-	case st == nil && deployed == "":
-		return string(app.StateUndeployed)
-	case st == nil || st.Version != deployed:
+	if _, behind := app.Behind(deployed, st); behind {
 		return AppPending
+	}
+	if st == nil {
+		return string(app.StateUndeployed)
 	}
 	return string(st.State)
 }

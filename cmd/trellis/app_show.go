@@ -58,24 +58,13 @@ func effectiveState(rec *app.Record, st *app.Status) (app.State, string) {
 	if rec != nil {
 		deployed = rec.Deployed
 	}
-	switch {
-	case st == nil && deployed != "":
-		return app.StateReconciling, "waiting for a reconciler"
-	case st == nil:
+	if why, behind := app.Behind(deployed, st); behind {
+		return app.StateReconciling, why
+	}
+	if st == nil {
 		return app.StateUndeployed, ""
-	case rec != nil && st.Version != deployed && deployed != "":
-		return app.StateReconciling, fmt.Sprintf("waiting for the reconciler to act on version %s (it last reported on %s)", deployed, versionOrNone(st.Version))
-	case rec != nil && st.Version != "" && deployed == "":
-		return app.StateReconciling, fmt.Sprintf("waiting for the reconciler to undeploy version %s", st.Version)
 	}
 	return st.State, st.Message
-}
-
-func versionOrNone(v string) string {
-	if v == "" {
-		return "no version"
-	}
-	return "version " + v
 }
 
 // staleNote says when a status that is not settled was last updated, when that is more than
@@ -380,7 +369,7 @@ func writeAppStatus(w io.Writer, v *appStatusView, now time.Time) error {
 	}
 	if st != nil {
 		if st.Version != v.Deployed {
-			fmt.Fprintf(w, "Reported:    %s for %s (the reconciler has not caught up)\n", stateLine(st.State, st.Message), versionOrNone(st.Version))
+			fmt.Fprintf(w, "Reported:    %s for %s (the reconciler has not caught up)\n", stateLine(st.State, st.Message), app.VersionText(st.Version))
 		}
 		if !st.Since.IsZero() {
 			fmt.Fprintf(w, "Since:       %s (%s)\n", formatTime(st.Since), age(now, st.Since))

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -86,4 +87,28 @@ func (s *Status) Ready(hostID string) bool {
 		}
 	}
 	return false
+}
+
+// Behind reports whether a status is behind the deployed version of its app (deployed is the
+// record's, "" when undeployed): missing while a version is deployed, or about another version.
+// Such a status says nothing yet about what is deployed; why says what the reconciler has still
+// to do. The CLI and the dashboard show it so, each in its words.
+func Behind(deployed string, st *Status) (why string, behind bool) {
+	switch {
+	case st == nil && deployed != "":
+		return "waiting for a reconciler", true
+	case st == nil || st.Version == deployed:
+		return "", false
+	case deployed == "":
+		return fmt.Sprintf("waiting for the reconciler to undeploy version %s", st.Version), true
+	}
+	return fmt.Sprintf("waiting for the reconciler to act on version %s (it last reported on %s)", deployed, VersionText(st.Version)), true
+}
+
+// VersionText names a version in a sentence: "version v1", or "no version" for "".
+func VersionText(v string) string {
+	if v == "" {
+		return "no version"
+	}
+	return "version " + v
 }
