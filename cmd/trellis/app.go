@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -120,14 +121,22 @@ func appNameArgs(arity cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
+// manifestFileName reports whether a file name is one of a manifest: *.yaml, *.yml or *.json.
+func manifestFileName(name string) bool {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
 // looksLikeManifest reports whether an argument of `app deploy` names a manifest rather than an
 // app: "-" (stdin), a YAML or JSON file name, or a file that exists.
 func looksLikeManifest(arg string) bool {
 	if arg == "-" {
 		return true
 	}
-	switch lower := strings.ToLower(arg); {
-	case strings.HasSuffix(lower, ".yaml"), strings.HasSuffix(lower, ".yml"), strings.HasSuffix(lower, ".json"):
+	if manifestFileName(arg) {
 		return true
 	}
 	st, err := os.Stat(arg)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -186,8 +185,7 @@ func readAppDirs(dirs []string) ([]*oam.Manifest, error) {
 		}
 		for _, e := range entries {
 			name := e.Name()
-			ext := strings.ToLower(filepath.Ext(name))
-			if strings.HasPrefix(name, ".") || !slices.Contains([]string{".yaml", ".yml", ".json"}, ext) {
+			if strings.HasPrefix(name, ".") || !manifestFileName(name) {
 				continue
 			}
 			path := filepath.Join(dir, name)
