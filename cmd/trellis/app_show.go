@@ -202,17 +202,6 @@ func newAppListCmd(f *ctlFlags) *cobra.Command {
 	return cmd
 }
 
-// findVersion returns version v of an app, or an error naming the app and its versions.
-func findVersion(rec *app.Record, v string) (*app.Version, error) {
-	if ver, ok := rec.Find(v); ok {
-		return ver, nil
-	}
-	names := make([]string, len(rec.Versions))
-	for i, x := range rec.Versions {
-		names[i] = x.Version
-	}
-	return nil, fmt.Errorf("app %s: version %s: %w (versions: %s)", rec.Name, v, app.ErrNotFound, strings.Join(names, ", "))
-}
 
 // getRecord reads one app for the read-only commands.
 func (s *appSession) getRecord(ctx context.Context, name string) (*app.Record, error) {
@@ -249,7 +238,7 @@ func newAppGetCmd(f *ctlFlags) *cobra.Command {
 			} else if v == "" {
 				v = rec.Latest().Version
 			}
-			ver, err := findVersion(rec, v)
+			ver, err := rec.Version(v)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,8 @@ package app
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/trellis-lattice/trellis/lattice/oam"
@@ -37,6 +39,19 @@ func (r *Record) Find(v string) (*Version, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Version returns the version named v, or an error wrapping ErrNotFound that lists the versions
+// there are.
+func (r *Record) Version(v string) (*Version, error) {
+	if ver, ok := r.Find(v); ok {
+		return ver, nil
+	}
+	names := make([]string, len(r.Versions))
+	for i, x := range r.Versions {
+		names[i] = x.Version
+	}
+	return nil, fmt.Errorf("app %s: version %s: %w (versions: %s)", r.Name, v, ErrNotFound, strings.Join(names, ", "))
 }
 
 // Latest is the version put last; nil for a record without versions.

@@ -141,9 +141,9 @@ func (s *Store) Deploy(ctx context.Context, name, v string) (string, error) {
 	err := s.update(ctx, name, false, func(r *Record) error {
 		target := r.Latest()
 		if v != "" {
-			var ok bool
-			if target, ok = r.Find(v); !ok {
-				return fmt.Errorf("deploy app %s: version %s: %w (versions: %s)", name, v, ErrNotFound, strings.Join(r.versionNames(), ", "))
+			var err error
+			if target, err = r.Version(v); err != nil {
+				return fmt.Errorf("deploy %w", err)
 			}
 		}
 		if target == nil {
@@ -183,8 +183,8 @@ func (s *Store) Delete(ctx context.Context, name, v string) error {
 			r.Versions = nil
 			return nil
 		}
-		if _, ok := r.Find(v); !ok {
-			return fmt.Errorf("delete app %s: version %s: %w (versions: %s)", name, v, ErrNotFound, strings.Join(r.versionNames(), ", "))
+		if _, err := r.Version(v); err != nil {
+			return fmt.Errorf("delete %w", err)
 		}
 		if r.Deployed == v {
 			return fmt.Errorf("delete app %s: version %s %w: undeploy it or deploy another version first", name, v, ErrDeployed)
@@ -459,14 +459,6 @@ func (r *Record) unversioned(m *oam.Manifest) string {
 		}
 	}
 	return ""
-}
-
-func (r *Record) versionNames() []string {
-	out := make([]string, len(r.Versions))
-	for i, v := range r.Versions {
-		out[i] = v.Version
-	}
-	return out
 }
 
 // CheckName refuses names that cannot be a key (ErrInvalidName): the manifest's own validation
