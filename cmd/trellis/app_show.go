@@ -202,7 +202,6 @@ func newAppListCmd(f *ctlFlags) *cobra.Command {
 	return cmd
 }
 
-
 // getRecord reads one app for the read-only commands.
 func (s *appSession) getRecord(ctx context.Context, name string) (*app.Record, error) {
 	st, err := s.store(ctx, false)
