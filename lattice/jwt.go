@@ -119,7 +119,10 @@ func ParseJWT(token string, into any, now time.Time) error {
 	if err := t.verify(now); err != nil {
 		return err
 	}
-	return t.decodeInto(into)
+	if err := t.decodeInto(into); err != nil {
+		return err
+	}
+	return t.sameStandard(into)
 }
 
 // rawJWT is a token split and decoded but not yet verified.
@@ -281,6 +284,22 @@ func checkTimes(exp, nbf int64, now time.Time) error {
 }
 
 func stamp(secs int64) string { return time.Unix(secs, 0).UTC().Format(time.RFC3339) }
+
+// sameStandard checks that the claims decoded into into name the iss, sub, exp and nbf that were
+// verified. json.Unmarshal matches keys without regard to case and keeps the last: a payload with
+// "iss" (the key that signed) followed by "ISS" (a trusted one) would otherwise decode to an
+// issuer that never signed it.
+func (t *rawJWT) sameStandard(into any) error {
+	cc, ok := into.(claimsCarrier)
+	if !ok {
+		return nil
+	}
+	c := cc.claimsBase()
+	if c.Issuer != t.iss || c.Subject != t.sub || c.Expires != t.exp || c.NotBefore != t.nbf {
+		return fmt.Errorf("%w: payload repeats iss, sub, exp or nbf under another case", ErrMalformedToken)
+	}
+	return nil
+}
 
 func (t *rawJWT) decodeInto(into any) error {
 	if into == nil {

@@ -143,6 +143,40 @@ func TestParseJWT(t *testing.T) {
 	}
 }
 
+// rawPayloadToken signs a payload given as JSON text, for key orders and repeats a map cannot make.
+func rawPayloadToken(key *KeyPair, payload string) string {
+	signing := jwtHeaderB64 + "." + b64url.EncodeToString([]byte(payload))
+	sig, _ := key.Sign([]byte(signing))
+	return signing + "." + b64url.EncodeToString(sig)
+}
+
+// TestParseJWTCaseVariantKeys: json.Unmarshal matches keys regardless of case and keeps the last,
+// so "iss" then "ISS" would decode to an issuer other than the key that signed. Refused.
+func TestParseJWTCaseVariantKeys(t *testing.T) {
+	signer := claimsTestKey(t, PrefixCluster)
+	trusted := claimsTestKey(t, PrefixCluster)
+	for _, tc := range []struct{ name, payload string }{
+		{"ISS after iss", `{"iss":"` + signer.PublicKey() + `","ISS":"` + trusted.PublicKey() + `","sub":"s"}`},
+		{"Sub after sub", `{"iss":"` + signer.PublicKey() + `","sub":"s","Sub":"other"}`},
+		{"EXP after exp", `{"iss":"` + signer.PublicKey() + `","sub":"s","exp":99999999999,"EXP":5}`},
+		{"Nbf alone", `{"iss":"` + signer.PublicKey() + `","sub":"s","Nbf":99999999999}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c InvocationClaims
+			err := ParseJWT(rawPayloadToken(signer, tc.payload), &c, time.Now())
+			require.ErrorIs(t, err, ErrMalformedToken)
+			require.ErrorContains(t, err, "another case")
+			_, err = ParseInvocationClaims(rawPayloadToken(signer, tc.payload), time.Now())
+			require.ErrorIs(t, err, ErrMalformedToken)
+		})
+	}
+	// Repeating a key in the same case is not ambiguous: both readers keep the last.
+	tok := rawPayloadToken(signer, `{"iss":"`+trusted.PublicKey()+`","iss":"`+signer.PublicKey()+`","sub":"s"}`)
+	var c Claims
+	require.NoError(t, ParseJWT(tok, &c, time.Now()))
+	require.Equal(t, signer.PublicKey(), c.Issuer)
+}
+
 func TestParseJWTFloatTimes(t *testing.T) {
 	acct := claimsTestKey(t, PrefixAccount)
 	tok := rawToken(t, acct, jwtHeader, map[string]any{"iss": acct.PublicKey(), "sub": "s", "exp": 1.5e9})
