@@ -29,16 +29,43 @@ type Entity struct {
 }
 
 // IsActor reports whether the entity is an actor (its key starts with M).
-func (e Entity) IsActor() bool { return strings.HasPrefix(strings.ToUpper(e.PublicKey), "M") }
+func (e Entity) IsActor() bool {
+	return e.PublicKey != "" && (e.PublicKey[0] == 'M' || e.PublicKey[0] == 'm')
+}
 
 // URL is the entity's wasmbus URL (PROTOCOL.md §7).
-func (e Entity) URL() string {
+func (e Entity) URL() string { return string(e.appendURL(make([]byte, 0, 128))) }
+
+// appendURL appends the entity's wasmbus URL: an actor's key, or a provider's contract id with
+// ':' → '/' and ' ' → '_', lowercased, then its link name with ' ' → '_', lowercased, then its key.
+func (e Entity) appendURL(b []byte) []byte {
+	b = append(b, "wasmbus://"...)
 	if e.IsActor() {
-		return "wasmbus://" + e.PublicKey
+		return append(b, e.PublicKey...)
 	}
-	contract := strings.ToLower(strings.ReplaceAll(strings.ReplaceAll(e.ContractID, ":", "/"), " ", "_"))
-	link := strings.ToLower(strings.ReplaceAll(e.LinkName, " ", "_"))
-	return "wasmbus://" + contract + "/" + link + "/" + e.PublicKey
+	b = appendURLPart(b, e.ContractID, true)
+	b = append(b, '/')
+	b = appendURLPart(b, e.LinkName, false)
+	b = append(b, '/')
+	return append(b, e.PublicKey...)
+}
+
+func appendURLPart(b []byte, s string, colons bool) []byte {
+	for _, r := range s {
+		switch {
+		case r == ':' && colons:
+			b = append(b, '/')
+		case r == ' ':
+			b = append(b, '_')
+		case r >= 'A' && r <= 'Z':
+			b = append(b, byte(r)+('a'-'A'))
+		case r < 0x80:
+			b = append(b, byte(r))
+		default:
+			b = append(b, strings.ToLower(string(r))...)
+		}
+	}
+	return b
 }
 
 // Invocation is the RPC envelope sent on wasmbus.rpc subjects.
@@ -82,12 +109,17 @@ func NewInvocation(cluster *KeyPair, hostID string, origin, target Entity, opera
 }
 
 // TargetURL is the target entity URL followed by "/" and the operation.
-func (inv *Invocation) TargetURL() string { return inv.Target.URL() + "/" + inv.Operation }
+func (inv *Invocation) TargetURL() string {
+	b := inv.Target.appendURL(make([]byte, 0, 128))
+	b = append(b, '/')
+	return string(append(b, inv.Operation...))
+}
 
 // Sign (re)computes the anti-forgery claims with the cluster key.
 func (inv *Invocation) Sign(cluster *KeyPair) error {
-	hash := InvocationHash(inv.Origin.URL(), inv.TargetURL(), inv.Operation, inv.Msg)
-	tok, err := SignInvocationClaims(cluster, inv.ID, inv.Origin.URL(), inv.TargetURL(), hash)
+	originURL, targetURL := inv.Origin.URL(), inv.TargetURL()
+	hash := InvocationHash(originURL, targetURL, inv.Operation, inv.Msg)
+	tok, err := SignInvocationClaims(cluster, inv.ID, originURL, targetURL, hash)
 	if err != nil {
 		return fmt.Errorf("sign invocation %s: %w", inv.Operation, err)
 	}
@@ -115,46 +147,54 @@ func (inv *Invocation) Validate(clusterIssuers []string, now time.Time) error {
 	if claims.Subject != inv.ID {
 		return fmt.Errorf("%w: claims are for invocation %s, not %s", ErrForgedInvocation, claims.Subject, inv.ID)
 	}
+	originURL, targetURL := inv.Origin.URL(), inv.TargetURL()
 	chunked := len(inv.Msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0
 	if !chunked {
-		if h := InvocationHash(inv.Origin.URL(), inv.TargetURL(), inv.Operation, inv.Msg); h != claims.Invocation.Hash {
+		if h := InvocationHash(originURL, targetURL, inv.Operation, inv.Msg); h != claims.Invocation.Hash {
 			return fmt.Errorf("%w: invocation hash %s does not match claims hash %s", ErrForgedInvocation, h, claims.Invocation.Hash)
 		}
 	}
-	if claims.Invocation.TargetURL != inv.TargetURL() {
-		return fmt.Errorf("%w: target url %q does not match claims %q", ErrForgedInvocation, inv.TargetURL(), claims.Invocation.TargetURL)
+	if claims.Invocation.TargetURL != targetURL {
+		return fmt.Errorf("%w: target url %q does not match claims %q", ErrForgedInvocation, targetURL, claims.Invocation.TargetURL)
 	}
-	if claims.Invocation.OriginURL != inv.Origin.URL() {
-		return fmt.Errorf("%w: origin url %q does not match claims %q", ErrForgedInvocation, inv.Origin.URL(), claims.Invocation.OriginURL)
+	if claims.Invocation.OriginURL != originURL {
+		return fmt.Errorf("%w: origin url %q does not match claims %q", ErrForgedInvocation, originURL, claims.Invocation.OriginURL)
 	}
 	return nil
 }
 
-// Encode serializes the invocation as msgpack.
-func (inv *Invocation) Encode() ([]byte, error) { return Marshal(inv) }
+// Encode serializes the invocation as msgpack (the bytes Marshal writes, without reflection).
+func (inv *Invocation) Encode() ([]byte, error) { return inv.appendTo(nil), nil }
 
-// DecodeInvocation parses a msgpack invocation; errors wrap ErrMalformedMsgpack.
+// DecodeInvocation parses a msgpack invocation; errors wrap ErrMalformedMsgpack. msg may share
+// memory with data.
 func DecodeInvocation(data []byte) (*Invocation, error) {
-	var inv Invocation
-	if err := Unmarshal(data, &inv); err != nil {
-		return nil, fmt.Errorf("decode invocation: %w", err)
+	inv, err := decodeInvocationFast(data)
+	if err != nil {
+		inv = &Invocation{}
+		if err := Unmarshal(data, inv); err != nil {
+			return nil, fmt.Errorf("decode invocation: %w", err)
+		}
 	}
 	if inv.Operation == "" {
 		return nil, fmt.Errorf("decode invocation: %w: no operation", ErrMalformedMsgpack)
 	}
-	return &inv, nil
+	return inv, nil
 }
 
-// Encode serializes the response as msgpack.
+// Encode serializes the response as msgpack (the bytes Marshal writes, without reflection).
 func (r *InvocationResponse) Encode() ([]byte, error) {
 	if r.Msg == nil {
 		r.Msg = []byte{}
 	}
-	return Marshal(r)
+	return r.appendTo(nil), nil
 }
 
-// DecodeInvocationResponse parses a msgpack invocation response.
+// DecodeInvocationResponse parses a msgpack invocation response; msg may share memory with data.
 func DecodeInvocationResponse(data []byte) (*InvocationResponse, error) {
+	if r, err := decodeResponseFast(data); err == nil {
+		return r, nil
+	}
 	var r InvocationResponse
 	if err := Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("decode invocation response: %w", err)
