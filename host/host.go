@@ -35,7 +35,8 @@ type Host struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	store  *lattice.Store
-	chunks *lattice.Chunks
+	caller *lattice.Caller // actors' calls to providers and other actors
+	server *lattice.Server // invocations of local actors
 
 	rt        *runtime
 	actors    *actorTable

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -14,63 +13,22 @@ import (
 
 // serveInvocation answers one invocation of a local actor received on its queue subscription.
 func (h *Host) serveInvocation(a *actor, m *nats.Msg) {
-	resp := h.invocationResponse(a, m.Data)
-	data, err := resp.Encode()
-	if err != nil {
-		h.log.Error().Err(err).Msg("encode invocation response")
-		return
-	}
-	if m.Reply == "" {
-		return
-	}
-	if err := m.Respond(data); err != nil {
-		h.log.Debug().Err(err).Str("actor", a.id).Msg("respond to invocation")
-	}
+	h.server.Respond(context.Background(), m, actorServer{h: h, a: a})
 }
 
-func (h *Host) invocationResponse(a *actor, data []byte) *lattice.InvocationResponse {
-	inv, err := lattice.DecodeInvocation(data)
-	if err != nil {
-		return &lattice.InvocationResponse{Error: fmt.Sprintf("actor %s: %v", a.id, err)}
-	}
-	resp := &lattice.InvocationResponse{InvocationID: inv.ID}
-	if err = h.checkInvocation(a, inv); err != nil {
-		resp.Error = err.Error()
-		h.log.Warn().Err(err).Str("actor", a.id).Str("operation", inv.Operation).Msg("invocation refused")
-		return resp
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.RPCTimeout)
-	defer cancel()
-	msg := inv.Msg
-	if len(msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0 {
-		if msg, err = h.chunks.Take(ctx, inv.ID, *inv.ContentLength); err != nil {
-			resp.Error = fmt.Sprintf("actor %s: %v", a.id, err)
-			return resp
-		}
-	}
-	out, err := h.runActor(ctx, a, inv.Operation, msg)
-	if err != nil {
-		resp.Error = err.Error()
-		return resp
-	}
-	size := uint64(len(out))
-	resp.ContentLength = &size
-	if len(out) > lattice.MaxInlinePayload {
-		if err := h.chunks.Put(ctx, inv.ID+"-r", out); err != nil {
-			resp.Error = fmt.Sprintf("actor %s: %v", a.id, err)
-			return resp
-		}
-		out = []byte{}
-	}
-	resp.Msg = out
-	return resp
+// actorServer is what a host checks and runs for invocations of one local actor.
+type actorServer struct {
+	h *Host
+	a *actor
 }
 
-// checkInvocation is what a host verifies before running an invocation of a local actor.
-func (h *Host) checkInvocation(a *actor, inv *lattice.Invocation) error {
-	if err := inv.Validate(h.issuers, time.Now()); err != nil {
-		return fmt.Errorf("invocation %s of %s: %w", inv.ID, inv.Operation, err)
-	}
+// Name names the actor in the errors of its responses.
+func (s actorServer) Name() string { return "actor " + s.a.id }
+
+// Accept checks that the invocation is for this actor and, when a provider calls, that the
+// provider's contract is in the actor's claims.
+func (s actorServer) Accept(inv *lattice.Invocation) error {
+	a := s.a
 	if inv.Target.PublicKey != a.id {
 		return fmt.Errorf("invocation %s targets %s, not actor %s", inv.ID, inv.Target.PublicKey, a.id)
 	}
@@ -80,6 +38,11 @@ func (h *Host) checkInvocation(a *actor, inv *lattice.Invocation) error {
 		}
 	}
 	return nil
+}
+
+// Handle runs the invocation in a free instance.
+func (s actorServer) Handle(ctx context.Context, inv *lattice.Invocation) ([]byte, error) {
+	return s.h.runActor(ctx, s.a, inv.Operation, inv.Msg)
 }
 
 // runActor runs one operation in a free instance of a local actor. The call runs on one module
@@ -142,13 +105,13 @@ func (h *Host) hostCall(ctx context.Context, a *actor, claims *lattice.ActorClai
 			return nil, fmt.Errorf("actor %s is not allowed to call %s: the capability is not in its claims", a.id, ns)
 		}
 		target := lattice.Entity{PublicKey: l.ProviderID, LinkName: binding, ContractID: ns}
-		return h.rpc(ctx, h.subj.Provider(l.ProviderID, binding), origin, target, op, msg)
+		return h.rpc(ctx, origin, target, op, msg)
 	}
 	if lattice.IsValidPublicKey(lattice.PrefixModule, ns) {
-		return h.rpc(ctx, h.subj.Actor(ns), origin, lattice.Entity{PublicKey: ns}, op, msg)
+		return h.rpc(ctx, origin, lattice.Entity{PublicKey: ns}, op, msg)
 	}
 	if pk, ok := h.links.alias(ns); ok {
-		return h.rpc(ctx, h.subj.Actor(pk), origin, lattice.Entity{PublicKey: pk}, op, msg)
+		return h.rpc(ctx, origin, lattice.Entity{PublicKey: pk}, op, msg)
 	}
 	if strings.Contains(ns, ":") {
 		if !claims.HasCap(ns) {
@@ -159,46 +122,13 @@ func (h *Host) hostCall(ctx context.Context, a *actor, claims *lattice.ActorClai
 	return nil, fmt.Errorf("Call alias not found: %s", ns)
 }
 
-// rpc sends a signed invocation and returns the response message or its error.
-func (h *Host) rpc(ctx context.Context, subject string, origin, target lattice.Entity, op string, msg []byte) ([]byte, error) {
-	inv, err := lattice.NewInvocation(h.cluster, h.ID(), origin, target, op, msg)
-	if err != nil {
-		return nil, err
+// rpc sends a signed invocation for an actor's host call and returns the response message. An
+// error the other side answered with reaches the guest as that side wrote it.
+func (h *Host) rpc(ctx context.Context, origin, target lattice.Entity, op string, msg []byte) ([]byte, error) {
+	out, err := h.caller.Call(ctx, origin, target, op, msg)
+	var remote *lattice.RemoteError
+	if errors.As(err, &remote) {
+		return nil, errors.New(remote.Text)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, h.cfg.RPCTimeout)
-		defer cancel()
-	}
-	size := uint64(len(inv.Msg))
-	inv.ContentLength = &size
-	if len(inv.Msg) > lattice.MaxInlinePayload {
-		// The claims hash covers the whole payload; receivers skip it for a chunked message.
-		if err := h.chunks.Put(ctx, inv.ID, inv.Msg); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", op, target.URL(), err)
-		}
-		inv.Msg = []byte{}
-	}
-	data, err := inv.Encode()
-	if err != nil {
-		return nil, fmt.Errorf("encode invocation: %w", err)
-	}
-	reply, err := h.nc.RequestWithContext(ctx, subject, data)
-	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
-			return nil, fmt.Errorf("%s %s: nothing is running to answer on %s", op, target.URL(), subject)
-		}
-		return nil, fmt.Errorf("%s %s: %w", op, target.URL(), err)
-	}
-	resp, err := lattice.DecodeInvocationResponse(reply.Data)
-	if err != nil {
-		return nil, err
-	}
-	if resp.Error != "" {
-		return nil, errors.New(resp.Error)
-	}
-	if len(resp.Msg) == 0 && resp.ContentLength != nil && *resp.ContentLength > 0 {
-		return h.chunks.Take(ctx, inv.ID+"-r", *resp.ContentLength)
-	}
-	return resp.Msg, nil
+	return out, err
 }

@@ -123,7 +123,7 @@ type Client struct {
 	origin  *KeyPair // the module key Call presents as the caller
 	hostID  string   // the host id Call puts in invocations
 
-	chunks *Chunks // payloads over MaxInlinePayload
+	caller *Caller // Call's invocations
 }
 
 // NewClient returns a client of the lattice on nc. Zero fields of cfg take their defaults.
@@ -157,7 +157,7 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("ctl client: %w", err)
 	}
 	c.origin, c.hostID = origin, host.PublicKey()
-	c.chunks = NewChunks(nc, "", cfg.Lattice, c.log)
+	c.caller = NewCaller(nc, c.cluster, c.hostID, c.subj, NewChunks(nc, "", cfg.Lattice, c.log), cfg.Timeout)
 	return c, nil
 }
 

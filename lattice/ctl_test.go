@@ -540,7 +540,7 @@ func TestClientCall(t *testing.T) {
 
 	other := latticetest.Key(t, lattice.PrefixModule).PublicKey()
 	_, err = l.ctl.Call(ctx, other, "Echo.Say", nil)
-	require.ErrorIs(t, err, lattice.ErrNoHost)
+	require.ErrorIs(t, err, lattice.ErrNoResponder)
 	require.ErrorContains(t, err, l.subj.Actor(other))
 
 	_, err = l.ctl.Call(ctx, "echo", "Echo.Say", nil)

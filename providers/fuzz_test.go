@@ -33,7 +33,8 @@ func FuzzInvocation(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h := &Host{data: hd, cfg: DefaultConfig("test:fuzz"), log: zerolog.Nop(), links: map[string]lattice.LinkDefinition{}, failed: map[string]error{}}
 		r := &runner{h: h, p: panicProvider{t}, log: zerolog.Nop()}
-		resp := r.answer(data)
+		srv := &lattice.Server{Issuers: hd.ClusterIssuers, Log: zerolog.Nop()}
+		resp := srv.Answer(context.Background(), data, r)
 		if resp == nil || resp.Error == "" {
 			t.Fatalf("input %x was not refused: %+v", data, resp)
 		}

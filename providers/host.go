@@ -2,7 +2,6 @@ package providers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -30,7 +29,7 @@ type Host struct {
 	links  map[string]lattice.LinkDefinition // by actor id
 	failed map[string]error                  // by actor id: why the last PutLink failed
 
-	chunks *lattice.Chunks
+	caller *lattice.Caller
 }
 
 // Data returns a copy of the HostData the provider was launched with.
@@ -89,76 +88,15 @@ func (h *Host) forgetLink(actorID string) {
 // CallActor invokes operation on an actor with msg and returns the actor's reply. The invocation
 // comes from Origin, is signed with the invocation seed, and goes to wasmbus.rpc.{L}.{actor}. It
 // waits for default_rpc_timeout_ms, unless ctx has a deadline, which then wins (so a caller can
-// wait longer or shorter than the lattice default). An error the actor or its host answers
-// with wraps lattice.ErrInvocation; nothing listening on the subject wraps ErrActorNotFound; a
-// timeout wraps context.DeadlineExceeded. Payloads over lattice.MaxInlinePayload travel through
-// the lattice's object store, either way.
+// wait longer or shorter than the lattice default). Errors are lattice.Caller's: an error the
+// actor or its host answers with wraps lattice.ErrInvocation; nothing listening on the subject
+// wraps ErrActorNotFound (lattice.ErrNoResponder); a timeout wraps context.DeadlineExceeded.
+// Payloads over lattice.MaxInlinePayload travel through the lattice's object store, either way.
 func (h *Host) CallActor(ctx context.Context, actorID, operation string, msg []byte) ([]byte, error) {
-	op := fmt.Sprintf("call actor %s %s", actorID, operation)
 	if err := lattice.CheckPublicKey(lattice.PrefixModule, actorID); err != nil {
-		return nil, fmt.Errorf("%s: actor id: %w", op, err)
+		return nil, fmt.Errorf("call actor %s %s: actor id: %w", actorID, operation, err)
 	}
-	if operation == "" {
-		return nil, fmt.Errorf("call actor %s: empty operation", actorID)
-	}
-	target := lattice.Entity{PublicKey: actorID}
-	inv, err := lattice.NewInvocation(h.cluster, h.data.HostID, h.Origin(), target, operation, msg)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	size := uint64(len(inv.Msg))
-	inv.ContentLength = &size
-
-	limit := h.timeout
-	if dl, ok := ctx.Deadline(); ok {
-		limit = time.Until(dl)
-	} else {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, h.timeout)
-		defer cancel()
-	}
-	if len(inv.Msg) > lattice.MaxInlinePayload {
-		if err := h.chunks.Put(ctx, inv.ID, inv.Msg); err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		inv.Msg = []byte{}
-	}
-	data, err := inv.Encode()
-	if err != nil {
-		return nil, fmt.Errorf("%s: encode invocation: %w", op, err)
-	}
-	subject := h.subj.Actor(actorID)
-	reply, err := h.nc.RequestWithContext(ctx, subject, data)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return nil, fmt.Errorf("%s: %w: no host answers on %s: is actor %s running on lattice %s?",
-			op, ErrActorNotFound, subject, actorID, h.subj.Lattice)
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
-		return nil, fmt.Errorf("%s: no reply on %s within %s: %w", op, subject, limit.Round(time.Millisecond), context.DeadlineExceeded)
-	case err != nil:
-		return nil, fmt.Errorf("%s: request on %s: %w", op, subject, err)
-	}
-	resp, err := lattice.DecodeInvocationResponse(reply.Data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reply on %s: %w", op, subject, err)
-	}
-	if resp.Error != "" {
-		return nil, fmt.Errorf("%s: %w: %s", op, lattice.ErrInvocation, resp.Error)
-	}
-	if resp.InvocationID != "" && resp.InvocationID != inv.ID {
-		return nil, fmt.Errorf("%s: reply on %s is for invocation %s, not %s", op, subject, resp.InvocationID, inv.ID)
-	}
-	if len(resp.Msg) == 0 && resp.ContentLength != nil && *resp.ContentLength > 0 {
-		out, err := h.chunks.Take(ctx, inv.ID+"-r", *resp.ContentLength)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		return out, nil
-	}
-	if resp.Msg == nil {
-		resp.Msg = []byte{}
-	}
-	return resp.Msg, nil
+	return h.caller.Call(ctx, h.Origin(), lattice.Entity{PublicKey: actorID}, operation, msg)
 }
 
 func (h *Host) failLink(actorID string, err error) {

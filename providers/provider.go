@@ -140,5 +140,5 @@ var (
 	// ErrWrongTarget: the invocation is for another provider, link name or contract.
 	ErrWrongTarget = errors.New("invocation is not for this provider")
 	// ErrActorNotFound: nothing answered on the actor's subject.
-	ErrActorNotFound = errors.New("actor not reachable")
+	ErrActorNotFound = lattice.ErrNoResponder
 )

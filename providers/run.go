@@ -73,9 +73,16 @@ func Run(ctx context.Context, hd lattice.HostData, p Provider, cfg Config) error
 		timeout: time.Duration(hd.DefaultRPCTimeoutMS) * time.Millisecond,
 		links:   map[string]lattice.LinkDefinition{},
 		failed:  map[string]error{},
-		chunks:  lattice.NewChunks(nc, hd.JSDomain, hd.LatticeRPCPrefix, log),
 	}
+	chunks := lattice.NewChunks(nc, hd.JSDomain, hd.LatticeRPCPrefix, log)
+	h.caller = lattice.NewCaller(nc, cluster, hd.HostID, subj, chunks, h.timeout)
 	r := &runner{h: h, p: p, log: log, stop: make(chan struct{}), closed: closed}
+	r.server = &lattice.Server{
+		Issuers: hd.ClusterIssuers,
+		Chunks:  chunks,
+		Timeout: h.timeout,
+		Log:     log,
+	}
 	return r.run(ctx)
 }
 
@@ -83,6 +90,7 @@ func Run(ctx context.Context, hd lattice.HostData, p Provider, cfg Config) error
 type runner struct {
 	h        *Host
 	p        Provider
+	server   *lattice.Server
 	log      zerolog.Logger
 	base     context.Context // parent of Handle contexts; cancelled after the drain
 	inflight sync.WaitGroup  // invocations and link changes under way
@@ -363,80 +371,37 @@ func (r *runner) deleteLink(ctx context.Context, l lattice.LinkDefinition) error
 // onInvocation answers one invocation in its own goroutine.
 func (r *runner) onInvocation(m *nats.Msg) {
 	if !r.begin() {
-		if m.Reply != "" {
-			resp := lattice.InvocationResponse{Error: fmt.Sprintf("provider %s is shutting down", r.h.data.ProviderKey)}
-			if data, err := resp.Encode(); err == nil {
-				_ = m.Respond(data)
-			}
-		}
+		_ = lattice.Refuse(m, fmt.Sprintf("provider %s is shutting down", r.h.data.ProviderKey))
 		return
 	}
 	go func() {
 		defer r.inflight.Done()
-		resp := r.answer(m.Data)
-		if m.Reply == "" {
-			return
-		}
-		data, err := resp.Encode()
-		if err != nil {
-			r.log.Error().Err(err).Msg("encode invocation response")
-			return
-		}
-		if err := m.Respond(data); err != nil {
-			r.log.Debug().Err(err).Msg("respond to invocation")
-		}
+		r.server.Respond(r.base, m, r)
 	}()
 }
 
-func (r *runner) answer(data []byte) *lattice.InvocationResponse {
-	h := r.h
-	inv, err := lattice.DecodeInvocation(data)
-	if err != nil {
-		r.log.Warn().Err(err).Msg("invocation refused")
-		return &lattice.InvocationResponse{Error: fmt.Sprintf("provider %s: %v", h.data.ProviderKey, err)}
-	}
-	resp := &lattice.InvocationResponse{InvocationID: inv.ID}
-	link, err := r.check(inv)
-	if err != nil {
-		r.log.Warn().Err(err).Str("origin", inv.Origin.PublicKey).Str("operation", inv.Operation).Msg("invocation refused")
-		resp.Error = err.Error()
-		return resp
-	}
-	ctx, cancel := context.WithTimeout(r.base, h.timeout)
-	defer cancel()
-	if len(inv.Msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0 {
-		msg, err := h.chunks.Take(ctx, inv.ID, *inv.ContentLength)
-		if err != nil {
-			resp.Error = fmt.Sprintf("provider %s: invocation %s: %v", h.data.ProviderKey, inv.ID, err)
-			return resp
-		}
-		inv.Msg = msg
-	}
-	out, err := r.handle(ctx, Invocation{Origin: inv.Origin, Operation: inv.Operation, Msg: inv.Msg, Link: link, ID: inv.ID})
-	if err != nil {
-		resp.Error = err.Error()
-		return resp
-	}
-	size := uint64(len(out))
-	resp.ContentLength = &size
-	if len(out) > lattice.MaxInlinePayload {
-		if err := h.chunks.Put(ctx, inv.ID+"-r", out); err != nil {
-			resp.Error = fmt.Sprintf("provider %s: invocation %s: reply: %v", h.data.ProviderKey, inv.ID, err)
-			resp.ContentLength = nil
-			return resp
-		}
-		out = []byte{}
-	}
-	resp.Msg = out
-	return resp
+// Name names the provider in the errors of its responses.
+func (r *runner) Name() string { return "provider " + r.h.data.ProviderKey }
+
+// Accept runs the provider's checks on an invocation that passed the anti-forgery check: its
+// target is this provider and link name, and its origin is a linked actor.
+func (r *runner) Accept(inv *lattice.Invocation) error {
+	_, err := r.link(inv)
+	return err
 }
 
-// check runs the provider's checks on an invocation: anti-forgery, target, link.
-func (r *runner) check(inv *lattice.Invocation) (lattice.LinkDefinition, error) {
-	h := r.h
-	if err := inv.Validate(h.data.ClusterIssuers, time.Now()); err != nil {
-		return lattice.LinkDefinition{}, fmt.Errorf("provider %s: invocation %s of %s: %w", h.data.ProviderKey, inv.ID, inv.Operation, err)
+// Handle serves an accepted invocation to the provider.
+func (r *runner) Handle(ctx context.Context, inv *lattice.Invocation) ([]byte, error) {
+	link, err := r.link(inv)
+	if err != nil { // unlinked since Accept
+		return nil, err
 	}
+	return r.handle(ctx, Invocation{Origin: inv.Origin, Operation: inv.Operation, Msg: inv.Msg, Link: link, ID: inv.ID})
+}
+
+// link checks an invocation's target and returns the link of its origin actor.
+func (r *runner) link(inv *lattice.Invocation) (lattice.LinkDefinition, error) {
+	h := r.h
 	t := inv.Target
 	if t.PublicKey != h.data.ProviderKey || t.LinkName != h.data.LinkName || t.ContractID != h.cfg.ContractID {
 		return lattice.LinkDefinition{}, fmt.Errorf("%w: invocation %s targets %s (%s, link name %s), this is provider %s (%s, link name %s)",

@@ -58,7 +58,7 @@ func TestCtlWithoutHosts(t *testing.T) {
 		{"call without seed", []string{"ctl", "call", actor.PublicKey(), "Op", "{}"},
 			[]string{"no cluster seed", filepath.Join(keys, "default_cluster.nk"), "--cluster-seed"}},
 		{"call", []string{"ctl", "call", actor.PublicKey(), "Op", "{}", "--cluster-seed", clusterSeed},
-			[]string{"no host answered", "is the actor running"}},
+			[]string{"nothing is running to answer", "running on lattice default"}},
 		{"call bad json", []string{"ctl", "call", actor.PublicKey(), "Op", "{nope", "--cluster-seed", clusterSeed},
 			[]string{"payload is not valid JSON"}},
 		{"call bad actor", []string{"ctl", "call", "MNOPE", "Op", "{}"}, []string{"actor id:", "MNOPE"}},

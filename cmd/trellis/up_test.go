@@ -154,7 +154,7 @@ func TestUpEndToEnd(t *testing.T) {
 
 	code, _, errOut = ctl("call", actorID, "HttpServer.HandleRequest", `{}`)
 	require.Equal(t, 1, code)
-	require.Contains(t, errOut, "no host answered")
+	require.Contains(t, errOut, "nothing is running to answer")
 
 	// A second host joins with `trellis host`, using the cluster key `up` saved.
 	hostCtx, stopHost := context.WithCancel(context.Background())

@@ -1,0 +1,259 @@
+package lattice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+)
+
+// The RPC round trip (PROTOCOL.md §7), written once: Caller is the side that sends invocations
+// (a host's actor host calls, a provider calling actors, the ctl client), Server the side that
+// answers them (a host for its actors, the provider SDK). Both move payloads over
+// MaxInlinePayload through the lattice's object store, under the keys chunkKey and
+// responseChunkKey.
+
+// ErrNoResponder: nothing is subscribed to an invocation's subject (the actor or provider does
+// not run on the lattice). Every caller reports it the same way.
+var ErrNoResponder = errors.New("nothing is running to answer")
+
+// chunkKey names the object holding an invocation's chunked payload; responseChunkKey the one
+// holding its chunked response.
+func chunkKey(invocationID string) string         { return invocationID }
+func responseChunkKey(invocationID string) string { return invocationID + "-r" }
+
+// RemoteError is the error text an invocation's response carried: the target (or its host)
+// refused or failed the call. It wraps ErrInvocation.
+type RemoteError struct {
+	Op   string // what was called, e.g. "call actor M… HttpServer.HandleRequest"
+	Text string // the response's error, as the other side wrote it
+}
+
+func (e *RemoteError) Error() string { return e.Op + ": " + ErrInvocation.Error() + ": " + e.Text }
+
+// Unwrap makes errors.Is(err, ErrInvocation) hold.
+func (e *RemoteError) Unwrap() error { return ErrInvocation }
+
+// Caller sends signed invocations and waits for their responses. It is safe for concurrent use.
+type Caller struct {
+	nc      *nats.Conn
+	cluster *KeyPair
+	hostID  string
+	subj    Subjects
+	chunks  *Chunks
+	timeout time.Duration
+}
+
+// NewCaller returns a caller on nc that signs with the cluster key, names hostID as the
+// invocations' host, and waits timeout for an answer unless a call's ctx has a deadline.
+func NewCaller(nc *nats.Conn, cluster *KeyPair, hostID string, subj Subjects, chunks *Chunks, timeout time.Duration) *Caller {
+	if timeout <= 0 {
+		timeout = DefaultRPCTimeout * time.Millisecond
+	}
+	return &Caller{nc: nc, cluster: cluster, hostID: hostID, subj: subj, chunks: chunks, timeout: timeout}
+}
+
+// Subject is where an invocation of target goes: wasmbus.rpc.{L}.{actor}, or
+// wasmbus.rpc.{L}.{provider}.{link name} for a provider.
+func (c *Caller) Subject(target Entity) string {
+	if target.IsActor() {
+		return c.subj.Actor(target.PublicKey)
+	}
+	return c.subj.Provider(target.PublicKey, orDefaultLink(target.LinkName))
+}
+
+func orDefaultLink(name string) string {
+	if name == "" {
+		return DefaultLinkName
+	}
+	return name
+}
+
+// callName says what a call is for errors: "call actor M… Op" or "call provider V… (contract,
+// link name L) Op".
+func callName(target Entity, op string) string {
+	if target.IsActor() {
+		return "call actor " + target.PublicKey + " " + op
+	}
+	return fmt.Sprintf("call provider %s (%s, link name %s) %s", target.PublicKey, target.ContractID, orDefaultLink(target.LinkName), op)
+}
+
+// Call invokes op on target from origin with msg and returns the reply. It waits for the
+// caller's timeout unless ctx has a deadline, which then wins. Errors: nothing subscribed wraps
+// ErrNoResponder; no answer in time wraps context.DeadlineExceeded; an error the other side
+// answers with is a *RemoteError (wrapping ErrInvocation).
+func (c *Caller) Call(ctx context.Context, origin, target Entity, op string, msg []byte) ([]byte, error) {
+	name := callName(target, op)
+	if c.cluster == nil {
+		return nil, fmt.Errorf("%s: %w", name, ErrNoClusterSeed)
+	}
+	if op == "" {
+		return nil, fmt.Errorf("%s: operation is empty", name)
+	}
+	inv, err := NewInvocation(c.cluster, c.hostID, origin, target, op, msg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	msg = inv.Msg
+	size := uint64(len(msg))
+	inv.ContentLength = &size
+
+	limit := c.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		limit = time.Until(dl)
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	if len(msg) > MaxInlinePayload {
+		// The claims hash covers the whole payload, which travels through the object store.
+		if err := c.chunks.Put(ctx, chunkKey(inv.ID), msg); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		inv.Msg = []byte{}
+	}
+	buf := getBuf()
+	*buf = inv.appendTo(*buf)
+	subject := c.Subject(target)
+	reply, err := c.nc.RequestWithContext(ctx, subject, *buf)
+	putBuf(buf)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return nil, fmt.Errorf("%s: %w on %s: is %s running on lattice %s?", name, ErrNoResponder, subject, target.PublicKey, c.subj.Lattice)
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+		return nil, fmt.Errorf("%s: no reply on %s within %s: %w", name, subject, limit.Round(time.Millisecond), context.DeadlineExceeded)
+	case err != nil:
+		return nil, fmt.Errorf("%s: request on %s: %w", name, subject, err)
+	}
+	resp, err := DecodeInvocationResponse(reply.Data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reply on %s: %w", name, subject, err)
+	}
+	if resp.InvocationID != "" && resp.InvocationID != inv.ID {
+		return nil, fmt.Errorf("%s: reply on %s is for invocation %s, not %s", name, subject, resp.InvocationID, inv.ID)
+	}
+	if resp.Error != "" {
+		return nil, &RemoteError{Op: name, Text: resp.Error}
+	}
+	if len(resp.Msg) == 0 && resp.ContentLength != nil && *resp.ContentLength > 0 {
+		out, err := c.chunks.Take(ctx, responseChunkKey(inv.ID), *resp.ContentLength)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		return out, nil
+	}
+	if resp.Msg == nil {
+		resp.Msg = []byte{}
+	}
+	return resp.Msg, nil
+}
+
+// Handler is what a Server serves invocations to.
+type Handler interface {
+	// Name says who answers, for the errors in responses: "actor M…", "provider V…".
+	Name() string
+	// Accept checks an invocation that passed the anti-forgery check (its target, the caller's
+	// link and capabilities); an error refuses it and becomes the response's error.
+	Accept(inv *Invocation) error
+	// Handle runs an accepted invocation; inv.Msg holds the whole payload (a chunked one is
+	// already read). An error becomes the response's error.
+	Handle(ctx context.Context, inv *Invocation) ([]byte, error)
+}
+
+// Server answers invocations: it decodes them, runs the anti-forgery check against its cluster
+// issuers, asks the handler to accept and then handle them, and writes the response, moving large
+// payloads through the object store both ways.
+type Server struct {
+	// Issuers are the cluster keys whose invocations are trusted.
+	Issuers []string
+	Chunks  *Chunks
+	// Timeout bounds one invocation from receipt to response.
+	Timeout time.Duration
+	Log     zerolog.Logger
+}
+
+// Respond answers the invocation in m (when m has a reply subject) under base: a handler's
+// context ends when base does or Timeout passes.
+func (s *Server) Respond(base context.Context, m *nats.Msg, h Handler) {
+	resp := s.Answer(base, m.Data, h)
+	if m.Reply == "" {
+		return
+	}
+	buf := getBuf()
+	if resp.Msg == nil {
+		resp.Msg = []byte{}
+	}
+	*buf = resp.appendTo(*buf)
+	if err := m.Respond(*buf); err != nil {
+		s.Log.Debug().Err(err).Str("subject", m.Subject).Msg("respond to invocation")
+	}
+	putBuf(buf)
+}
+
+// Refuse answers m with an error without reading the invocation (a server that is stopping).
+func Refuse(m *nats.Msg, text string) error {
+	if m.Reply == "" {
+		return nil
+	}
+	resp := InvocationResponse{Msg: []byte{}, Error: text}
+	return m.Respond(resp.appendTo(nil))
+}
+
+// Answer is Respond without the message: the response to one encoded invocation.
+func (s *Server) Answer(base context.Context, data []byte, h Handler) *InvocationResponse {
+	inv, err := DecodeInvocation(data)
+	if err != nil {
+		s.Log.Warn().Err(err).Msg("invocation refused")
+		return &InvocationResponse{Error: fmt.Sprintf("%s: %v", h.Name(), err)}
+	}
+	resp := &InvocationResponse{InvocationID: inv.ID}
+	if err := inv.Validate(s.Issuers, time.Now()); err != nil {
+		err = fmt.Errorf("%s: invocation %s of %s: %w", h.Name(), inv.ID, inv.Operation, err)
+		s.Log.Warn().Err(err).Str("origin", inv.Origin.PublicKey).Str("operation", inv.Operation).Msg("invocation refused")
+		resp.Error = err.Error()
+		return resp
+	}
+	if err := h.Accept(inv); err != nil {
+		s.Log.Warn().Err(err).Str("origin", inv.Origin.PublicKey).Str("operation", inv.Operation).Msg("invocation refused")
+		resp.Error = err.Error()
+		return resp
+	}
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultRPCTimeout * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(base, timeout)
+	defer cancel()
+	if len(inv.Msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0 {
+		msg, err := s.Chunks.Take(ctx, chunkKey(inv.ID), *inv.ContentLength)
+		if err != nil {
+			resp.Error = fmt.Sprintf("%s: invocation %s: %v", h.Name(), inv.ID, err)
+			return resp
+		}
+		inv.Msg = msg
+	}
+	out, err := h.Handle(ctx, inv)
+	if err != nil {
+		resp.Error = err.Error()
+		return resp
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	size := uint64(len(out))
+	resp.ContentLength = &size
+	if len(out) > MaxInlinePayload {
+		if err := s.Chunks.Put(ctx, responseChunkKey(inv.ID), out); err != nil {
+			resp.Error = fmt.Sprintf("%s: invocation %s: reply: %v", h.Name(), inv.ID, err)
+			resp.ContentLength = nil
+			return resp
+		}
+		out = []byte{}
+	}
+	resp.Msg = out
+	return resp
+}
