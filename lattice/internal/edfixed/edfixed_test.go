@@ -77,7 +77,7 @@ func torsion(t testing.TB) [][]byte {
 func check(t testing.TB, pub, msg, sig []byte) bool {
 	t.Helper()
 	want := ed25519.Verify(pub, msg, sig)
-	k, err := New(pub)
+	k, err := cachedNew(pub)
 	if err != nil {
 		if want {
 			t.Fatalf("New(%x) failed (%v) but ed25519.Verify accepts msg %x sig %x", pub, err, msg, sig)
@@ -88,6 +88,20 @@ func check(t testing.TB, pub, msg, sig []byte) bool {
 		t.Fatalf("Verify(pub %x, msg %x, sig %x) = %v, crypto/ed25519 says %v", pub, msg, sig, got, want)
 	}
 	return want
+}
+
+var testKeys = map[string]*Key{}
+
+// cachedNew is New, once per key for the whole test binary (the tables take ms to build).
+func cachedNew(pub []byte) (*Key, error) {
+	if k, ok := testKeys[string(pub)]; ok {
+		return k, nil
+	}
+	k, err := New(pub)
+	if err == nil {
+		testKeys[string(pub)] = k
+	}
+	return k, err
 }
 
 func TestNewRejects(t *testing.T) {
