@@ -88,24 +88,31 @@ const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // newTokenID returns 22 random base62 characters, the shape of a nuid.
 func newTokenID() (string, error) {
-	var id [22]byte
-	buf := make([]byte, 64)
+	id, err := appendTokenID(make([]byte, 0, tokenIDLen))
+	return string(id), err
+}
+
+const tokenIDLen = 22
+
+// appendTokenID appends a new token id (see newTokenID) to dst.
+func appendTokenID(dst []byte) ([]byte, error) {
+	var buf [64]byte
 	n := 0
-	for n < len(id) {
-		if _, err := rand.Read(buf); err != nil {
-			return "", fmt.Errorf("token id: %w", err)
+	for n < tokenIDLen {
+		if _, err := rand.Read(buf[:]); err != nil {
+			return dst, fmt.Errorf("token id: %w", err)
 		}
 		for _, b := range buf {
 			if b >= 248 { // 248 = 4*62: reject to keep the distribution uniform
 				continue
 			}
-			id[n] = base62[b%62]
-			if n++; n == len(id) {
+			dst = append(dst, base62[b%62])
+			if n++; n == tokenIDLen {
 				break
 			}
 		}
 	}
-	return string(id[:]), nil
+	return dst, nil
 }
 
 // ParseJWT checks a wascap JWT and decodes its payload into into (which may be nil): the header
@@ -266,10 +273,20 @@ func (t *rawJWT) verify(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("%w: iss: %w", ErrMalformedToken, err)
 	}
-	if err := key.Verify([]byte(t.signing), t.sig); err != nil {
-		return fmt.Errorf("%w: token was not signed by its issuer %s", ErrBadSignature, short(t.iss))
+	var ok bool
+	if key.prefix == PrefixCluster {
+		ok = clusterTables.verify(t.iss, key.pub, []byte(t.signing), t.sig)
+	} else {
+		ok = key.Verify([]byte(t.signing), t.sig) == nil
+	}
+	if !ok {
+		return badSignature(t.iss)
 	}
 	return checkTimes(t.exp, t.nbf, now)
+}
+
+func badSignature(iss string) error {
+	return fmt.Errorf("%w: token was not signed by its issuer %s", ErrBadSignature, short(iss))
 }
 
 func checkTimes(exp, nbf int64, now time.Time) error {
