@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -15,10 +17,22 @@ import (
 )
 
 // runtime owns the wazero runtime shared by every actor of a host, with the waPC host functions
-// under both import modules ("wasmbus" and "wapc") and WASI preview1.
+// under both import modules ("wasmbus" and "wapc") and WASI preview1, and the watchdog that
+// stops guest calls at their deadline.
+//
+// What bounds a guest that does not return: the runtime is built WithCloseOnContextDone, so
+// wazero 1.12's compiler makes every loop header exit to Go to check whether the module was
+// closed. Function entries are not checked: a guest recursing without end traps on its stack
+// limit, but a long loop-free call tree (a naive recursive fib) runs until it returns, late;
+// its call then reports the deadline and the instance is discarded. The guest is called with
+// the instance's guestCtx, done only once the watchdog stopped the call; wazero then closes the
+// module on its own asynchronous path and the call returns at its next loop header. (wazero
+// 1.12 still starts a goroutine per call to watch that context; with the caller's context it
+// would also make the timer's channel and values context per call.)
 type runtime struct {
 	r     wazero.Runtime
 	cache wazero.CompilationCache
+	dog   *watchdog
 }
 
 // callKey carries the *call of a guest call through the context to the host functions.
@@ -34,6 +48,9 @@ type call struct {
 	// hostCall routes __host_call; set by the actor the call runs in.
 	hostCall func(ctx context.Context, binding, namespace, operation string, msg []byte) ([]byte, error)
 	log      func(string)
+	// ctx is the caller's context (its deadline and values), which __host_call passes on: the
+	// guest itself runs under the instance's guestCtx.
+	ctx context.Context
 }
 
 func newRuntime(ctx context.Context, h *Host) (*runtime, error) {
@@ -45,10 +62,13 @@ func newRuntime(ctx context.Context, h *Host) (*runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wasm compilation cache: %w", err)
 	}
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
-		WithCompilationCache(cache).
-		WithCloseOnContextDone(true))
-	rt := &runtime{r: r, cache: cache}
+	return openRuntime(ctx, cache, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+}
+
+// openRuntime builds the runtime on cache with the given wazero config; the runtime owns cache.
+func openRuntime(ctx context.Context, cache wazero.CompilationCache, cfg wazero.RuntimeConfig) (*runtime, error) {
+	r := wazero.NewRuntimeWithConfig(ctx, cfg.WithCompilationCache(cache))
+	rt := &runtime{r: r, cache: cache, dog: newWatchdog(watchdogPeriod)}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
 		rt.close()
 		return nil, fmt.Errorf("wasi: %w", err)
@@ -63,6 +83,7 @@ func newRuntime(ctx context.Context, h *Host) (*runtime, error) {
 }
 
 func (rt *runtime) close() {
+	rt.dog.stop()
 	ctx := context.Background()
 	_ = rt.r.Close(ctx)
 	_ = rt.cache.Close(ctx)
@@ -98,7 +119,47 @@ var initFunctions = []string{"_initialize", "wapc_init", "start", "_start"}
 type instance struct {
 	mod       api.Module
 	guestCall api.Function
+	dog       *watchdog
+	ctx       guestCtx
+	stack     [2]uint64 // __guest_call's params, then its result
+	// deadline is the watchdog's word on the call in flight: 0 when none, its deadline in Unix
+	// nanoseconds, or deadlineStopped once the watchdog stopped it (see watchdog).
+	deadline atomic.Int64
+	// stopped is set when the watchdog stopped a call: the instance is not reused.
+	stopped atomic.Bool
 }
+
+// guestCtx is the context an instance's guest calls run under. It has no deadline and is done
+// only once the watchdog stopped the instance's call; its values are the call's (under callKey)
+// and those of the caller's context.
+type guestCtx struct {
+	done chan struct{} // closed by stopCall, once
+	c    *call         // the call in flight; set and read by the call's goroutine only
+}
+
+func (g *guestCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (g *guestCtx) Done() <-chan struct{}       { return g.done }
+
+func (g *guestCtx) Err() error {
+	select {
+	case <-g.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+func (g *guestCtx) Value(key any) any {
+	if _, ok := key.(callKey); ok {
+		return g.c
+	}
+	if g.c != nil && g.c.ctx != nil {
+		return g.c.ctx.Value(key)
+	}
+	return nil
+}
+
+func (g *guestCtx) stopCall() { close(g.done) }
 
 func (rt *runtime) instantiate(ctx context.Context, cm wazero.CompiledModule, stderr io.Writer) (*instance, error) {
 	cfg := wazero.NewModuleConfig().
@@ -132,17 +193,40 @@ func (rt *runtime) instantiate(ctx context.Context, cm wazero.CompiledModule, st
 			return nil, fmt.Errorf("init function %s exited the module", name)
 		}
 	}
-	return &instance{mod: mod, guestCall: mod.ExportedFunction("__guest_call")}, nil
+	in := &instance{mod: mod, guestCall: mod.ExportedFunction("__guest_call"), dog: rt.dog}
+	in.ctx.done = make(chan struct{})
+	rt.dog.add(in)
+	return in, nil
 }
 
-// invoke runs one guest call. A guest error is returned as *guestError.
+// invoke runs one guest call, stopped by the watchdog when it runs past ctx's deadline (a ctx
+// cancelled without a deadline does not stop a running guest). A guest error is returned as
+// *guestError; a call stopped at its deadline wraps context.DeadlineExceeded, and its instance
+// is broken from then on.
 func (in *instance) invoke(ctx context.Context, c *call) ([]byte, error) {
-	ctx = context.WithValue(ctx, callKey{}, c)
-	res, err := in.guestCall.Call(ctx, uint64(len(c.op)), uint64(len(c.msg)))
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("call not started: %w", err)
+	}
+	c.ctx = ctx
+	in.ctx.c = c
+	deadline, bounded := ctx.Deadline()
+	if bounded {
+		in.dog.start(in, deadline)
+	}
+	in.stack[0], in.stack[1] = uint64(len(c.op)), uint64(len(c.msg))
+	err := in.guestCall.CallWithStack(&in.ctx, in.stack[:])
+	in.ctx.c = nil
+	if bounded && in.dog.end(in) {
+		in.stopped.Store(true)
+		if err != nil {
+			return nil, fmt.Errorf("call stopped at its deadline: %w", context.DeadlineExceeded)
+		}
+		// The guest returned before it was stopped: its result stands.
+	}
 	if err != nil {
 		return nil, fmt.Errorf("guest trapped: %w", err)
 	}
-	if len(res) == 1 && uint32(res[0]) == 1 {
+	if uint32(in.stack[0]) == 1 {
 		if c.guestResp == nil {
 			return []byte{}, nil
 		}
@@ -154,9 +238,14 @@ func (in *instance) invoke(ctx context.Context, c *call) ([]byte, error) {
 	return nil, &guestError{msg: "guest call failed without an error message"}
 }
 
-func (in *instance) close(ctx context.Context) { _ = in.mod.Close(ctx) }
+func (in *instance) close(ctx context.Context) {
+	in.dog.remove(in)
+	_ = in.mod.Close(ctx)
+}
 
-func (in *instance) broken() bool { return in.mod.IsClosed() }
+// broken reports whether the instance must not run another call: its module was closed (the
+// guest exited) or the watchdog stopped a call in it.
+func (in *instance) broken() bool { return in.stopped.Load() || in.mod.IsClosed() }
 
 // guestError is an error the actor itself returned.
 type guestError struct{ msg string }
@@ -216,6 +305,9 @@ func instantiateHostModule(ctx context.Context, r wazero.Runtime, name string) e
 			c.hostErr = []byte("host call: pointer out of memory bounds")
 			stack[0] = 0
 			return
+		}
+		if c.ctx != nil {
+			ctx = c.ctx // the caller's deadline and values, not the guest's context
 		}
 		resp, err := c.hostCall(ctx, string(bd), string(ns), string(op), msg)
 		if err != nil {
