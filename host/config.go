@@ -68,6 +68,10 @@ type Config struct {
 	JSDomain               string
 	Version                string
 
+	// Builtins are the providers this host can run in process, by reference
+	// (wasmcloud+builtin://NAME, see builtin_provider.go); cmd registers them.
+	Builtins map[string]BuiltinProvider
+
 	// Logger receives the host's logs; disabled by default.
 	Logger zerolog.Logger
 }
@@ -155,5 +159,6 @@ func (c *Config) Validate() error {
 	if c.HeartbeatInterval <= 0 {
 		errs = append(errs, errors.New("heartbeat interval: must be positive"))
 	}
+	errs = append(errs, validateBuiltins(c.Builtins)...)
 	return errors.Join(errs...)
 }

@@ -314,7 +314,7 @@ func (h *Host) handleAuctionProvider(m *nats.Msg) {
 		h.log.Debug().Err(err).Msg("provider auction")
 		return
 	}
-	if !labelsMatch(h.cfg.Labels, r.Constraints) || h.runsProvider(r.ProviderRef, r.LinkName) {
+	if !labelsMatch(h.cfg.Labels, r.Constraints) || h.runsProvider(r.ProviderRef, r.LinkName) || !h.offersProvider(r.ProviderRef) {
 		return
 	}
 	h.reply(m, lattice.ProviderAuctionAck{ProviderRef: r.ProviderRef, LinkName: r.LinkName, Constraints: r.Constraints, HostID: h.ID()})

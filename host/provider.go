@@ -36,6 +36,7 @@ type provider struct {
 	annotations map[string]string
 	config      string
 	binPath     string
+	builtin     *builtinState // a provider running in process (builtin_provider.go); nil for a process
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -156,6 +157,9 @@ func (h *Host) startProvider(ctx context.Context, ref, linkName, config string, 
 		h.providers.mu.Unlock()
 	}()
 
+	if IsBuiltinRef(ref) {
+		return h.startBuiltin(ctx, ref, linkName, config, annotations)
+	}
 	par, err := h.loadArchive(ctx, ref)
 	if err != nil {
 		return err
@@ -284,6 +288,10 @@ func (h *Host) providerLinks(id providerID) []lattice.LinkDefinition {
 func (h *Host) linkChanged(l lattice.LinkDefinition, applied, deleted bool) {
 	p, ok := h.providers.get(providerID{key: l.ProviderID, linkName: l.LinkName})
 	if !ok || !applied {
+		return
+	}
+	if p.builtin != nil {
+		h.kickBuiltin(p)
 		return
 	}
 	h.pushLink(p, l, deleted)

@@ -122,6 +122,7 @@ func (f *hostFlags) config(stderr io.Writer) (host.Config, error) {
 	cfg.RPCTimeout = time.Duration(f.rpcTimeout)
 	cfg.ProviderShutdownDelay = time.Duration(f.provShutdown)
 	cfg.ConnectTimeout = time.Duration(f.connectTimeout)
+	cfg.Builtins = builtinProviders()
 	labels, err := hostLabels(os.Environ(), f.labels)
 	if err != nil {
 		return cfg, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trellis-lattice/trellis/host"
 	"github.com/trellis-lattice/trellis/lattice"
 )
 
@@ -32,8 +33,8 @@ func (p *placeFlags) register(cmd *cobra.Command) {
 
 // place returns the host to start ref on: --host-id; else, for a local file without
 // constraints, the lattice's only host (a file path means nothing to a host on another machine);
-// else the winner of an auction (actor, or provider when linkName is set) among the hosts whose
-// labels contain the constraints, picked at random.
+// else (an OCI reference, a built-in provider) the winner of an auction (actor, or provider when
+// linkName is set) among the hosts whose labels contain the constraints, picked at random.
 func (p *placeFlags) place(ctx context.Context, s *ctlSession, ref string, provider bool, linkName string) (string, error) {
 	what := "start actor " + ref
 	if provider {
@@ -49,7 +50,7 @@ func (p *placeFlags) place(ctx context.Context, s *ctlSession, ref string, provi
 		}
 		return chooseHost(ctx, s, p.hostID, what)
 	}
-	if _, err := lattice.ParseOCIRef(ref); err != nil && len(constraints) == 0 {
+	if _, err := lattice.ParseOCIRef(ref); err != nil && !host.IsBuiltinRef(ref) && len(constraints) == 0 {
 		return chooseHost(ctx, s, "", what)
 	}
 	actx, cancel := context.WithTimeout(ctx, p.auctionTimeout)
@@ -87,7 +88,11 @@ func (p *placeFlags) place(ctx context.Context, s *ctlSession, ref string, provi
 		why += " with labels " + formatMap(constraints)
 	}
 	if provider {
-		why += fmt.Sprintf(" (hosts already running %s with link name %s do not bid)", ref, linkName)
+		if host.IsBuiltinRef(ref) {
+			why += fmt.Sprintf(" (hosts without the built-in %s, or already running it with link name %s, do not bid)", ref, linkName)
+		} else {
+			why += fmt.Sprintf(" (hosts already running %s with link name %s do not bid)", ref, linkName)
+		}
 	}
 	return "", fmt.Errorf("%s: %s in the auction on lattice %s within %s; the hosts are:\n%s",
 		what, why, s.Lattice(), p.auctionTimeout, describeHosts(hosts))

@@ -68,7 +68,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, s.settings.Timeout)
 		defer cancel()
 	}
-	out, err := s.host.CallActor(ctx, s.actorID, contract.OpHandleRequest, msg)
+	out, err := s.caller.CallActor(ctx, s.actorID, contract.OpHandleRequest, msg)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		s.log.Warn().Err(err).Str("path", req.Path).Msg("actor did not answer in time: 503")

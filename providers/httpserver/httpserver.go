@@ -4,7 +4,9 @@
 // the HTTP response.
 //
 // It is built on package providers (the SDK) and the contract types of
-// lattice/contracts/httpserver. It must not import host, actor or another provider.
+// lattice/contracts/httpserver. It must not import host, actor or another provider. The same
+// server runs inside a host as its built-in HTTP server (wasmcloud+builtin://http-server): the
+// host hands it a Caller (NewWithCaller) instead of the SDK's lattice connection.
 package httpserver
 
 import (
@@ -34,24 +36,42 @@ func Config() providers.Config {
 // closeTimeout bounds how long in-flight requests may finish when a listener closes.
 const closeTimeout = 2 * time.Second
 
-// Provider is the HTTP server provider. Make it with New; providers.Run drives it.
+// BuiltinName is the name in the claims of the HTTP server a host runs in process.
+const BuiltinName = "HTTP Server (built-in)"
+
+// Caller calls an actor's operation and returns its answer: the SDK's *providers.Host does it
+// with a signed invocation over the lattice, a host's built-in in process when it runs the actor.
+// An error meaning that no actor answered wraps providers.ErrActorNotFound (503), a timeout
+// context.DeadlineExceeded (503); any other error is the actor failing (500).
+type Caller interface {
+	CallActor(ctx context.Context, actorID, operation string, msg []byte) ([]byte, error)
+}
+
+// Provider is the HTTP server provider. Make it with New, and providers.Run drives it; or with
+// NewWithCaller, for a host that runs it in process.
 type Provider struct {
 	mu      sync.Mutex
-	host    *providers.Host
+	caller  Caller
 	log     zerolog.Logger
 	servers map[string]*server // by actor id
 }
 
-// New returns a provider with no listeners.
+// New returns a provider with no listeners; Init gives it the lattice connection.
 func New() *Provider {
 	return &Provider{servers: map[string]*server{}, log: zerolog.Nop()}
+}
+
+// NewWithCaller returns a provider with no listeners whose requests go to c, ready for PutLink
+// without Init: what a host runs as its built-in HTTP server.
+func NewWithCaller(c Caller, log zerolog.Logger) *Provider {
+	return &Provider{servers: map[string]*server{}, caller: c, log: log.With().Str("component", "httpserver").Logger()}
 }
 
 // Init keeps the host handle, through which requests reach actors.
 func (p *Provider) Init(_ context.Context, h *providers.Host) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.host = h
+	p.caller = h
 	p.log = h.Logger().With().Str("component", "httpserver").Logger()
 	return nil
 }
@@ -66,7 +86,7 @@ func (p *Provider) PutLink(_ context.Context, l lattice.LinkDefinition) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.host == nil {
+	if p.caller == nil {
 		return errors.New("httpserver: PutLink before Init")
 	}
 	if old, ok := p.servers[l.ActorID]; ok {
@@ -169,7 +189,7 @@ func (p *Provider) Settings(actorID string) (Settings, bool) {
 type server struct {
 	actorID  string
 	settings Settings
-	host     *providers.Host
+	caller   Caller
 	log      zerolog.Logger
 	ln       net.Listener
 	srv      *http.Server
@@ -194,7 +214,7 @@ func (p *Provider) listen(actorID string, settings Settings) (*server, error) {
 	s := &server{
 		actorID:  actorID,
 		settings: settings,
-		host:     p.host,
+		caller:   p.caller,
 		log:      p.log.With().Str("actor", actorID).Logger(),
 		ln:       ln,
 		done:     make(chan struct{}),
@@ -261,4 +281,5 @@ var (
 	_ providers.Initializer   = (*Provider)(nil)
 	_ providers.HealthChecker = (*Provider)(nil)
 	_ providers.Shutdowner    = (*Provider)(nil)
+	_ Caller                  = (*providers.Host)(nil)
 )
