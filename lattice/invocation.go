@@ -130,6 +130,7 @@ func (inv *Invocation) Sign(cluster *KeyPair) error {
 // Validate runs the anti-forgery checks: signature, issuer among clusterIssuers, hash (skipped
 // when msg is empty because it was chunked) and URLs. Errors wrap ErrForgedInvocation.
 func (inv *Invocation) Validate(clusterIssuers []string, now time.Time) error {
+	clusterTables.trust(clusterIssuers)
 	claims, err := ParseInvocationClaims(inv.EncodedClaims, now)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrForgedInvocation, err)

@@ -161,7 +161,16 @@ func TestTableCache(t *testing.T) {
 	c := tableCache{max: 2}
 	keys := []*KeyPair{claimsTestKey(t, PrefixCluster), claimsTestKey(t, PrefixCluster), claimsTestKey(t, PrefixCluster)}
 	msg := []byte("m")
+	// Keys nobody trusts get no table: a sender cannot fill the cache with keys it made up.
+	untrusted := claimsTestKey(t, PrefixCluster)
+	usig, _ := untrusted.Sign(msg)
+	require.True(t, c.verify(untrusted.PublicKey(), untrusted.pub, msg, usig))
+	require.Nil(t, c.get(untrusted.PublicKey()))
 	var wg sync.WaitGroup
+	for _, k := range keys {
+		wg.Go(func() { c.trust([]string{k.PublicKey(), claimsTestKey(t, PrefixModule).PublicKey()}) })
+	}
+	wg.Wait()
 	for range 4 {
 		for _, k := range keys {
 			wg.Go(func() {

@@ -8,9 +8,10 @@ import (
 )
 
 // maxClusterTables bounds how many cluster keys get a verification table (480 KiB each, see
-// edfixed.TableBytes). A lattice has one or a few cluster issuers; keys beyond the bound verify
-// with crypto/ed25519 as before. Tables are never evicted: a stream of new keys cannot make the
-// host rebuild tables, it costs at most maxClusterTables builds of a few ms.
+// edfixed.TableBytes). Only keys a receiver trusts get one (trust, called by Invocation.Validate
+// with its cluster issuers): a token names its own issuer, so keys made up by a sender verify
+// with crypto/ed25519 and cannot fill the cache. A lattice has one or a few cluster issuers; keys
+// beyond the bound verify with crypto/ed25519 as before. Tables are never evicted.
 const maxClusterTables = 16
 
 // clusterTables are the verification tables of the cluster keys seen so far, by encoded key.
@@ -38,12 +39,27 @@ func (e *tableEntry) verify(msg, sig []byte) bool {
 }
 
 // verify checks sig over msg by pub, whose encoded form is public, with the table of public when
-// there is (or there is room for) one, else with crypto/ed25519: the result is the same.
+// it is a trusted key, else with crypto/ed25519: the result is the same.
 func (c *tableCache) verify(public string, pub ed25519.PublicKey, msg, sig []byte) bool {
-	if e := c.add(public, pub); e != nil {
+	if e := c.get(public); e != nil {
 		return e.verify(msg, sig)
 	}
 	return len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, msg, sig)
+}
+
+// trust gives the cluster keys among keys an entry (their tables are built on first use), while
+// there is room; keys already trusted cost a map lookup each.
+func (c *tableCache) trust(keys []string) {
+	for _, k := range keys {
+		if c.get(k) != nil {
+			continue
+		}
+		prefix, pub, err := DecodePublicKey(k)
+		if err != nil || prefix != PrefixCluster {
+			continue
+		}
+		c.add(k, pub)
+	}
 }
 
 // get returns the entry of an encoded key seen before, or nil.

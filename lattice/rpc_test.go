@@ -136,7 +136,9 @@ func TestRoundTripRefusals(t *testing.T) {
 
 	// The handler outlives the caller's patience: a deadline error, not a hang.
 	start := time.Now()
-	_, err = l.caller.Call(ctx, l.origin, l.actor, "Slow", nil)
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = l.caller.Call(short, l.origin, l.actor, "Slow", nil)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorContains(t, err, "no reply")
 	require.Less(t, time.Since(start), 5*time.Second)
