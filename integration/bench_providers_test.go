@@ -124,3 +124,17 @@ func inprocProvider(b *testing.B, l *hosttest.Lattice, h *host.Host, echoID stri
 	l.PutLink(link)
 	return url(port, "/")
 }
+
+// withBuiltinHTTPServer gives a host the built-in HTTP server, as `trellis up` and `trellis host`
+// do (cmd/trellis/builtin.go).
+func withBuiltinHTTPServer(c *host.Config) {
+	c.Builtins = map[string]host.BuiltinProvider{
+		host.BuiltinHTTPServer: {
+			Name:       httpserver.BuiltinName,
+			ContractID: contract.ContractID,
+			New: func(_ context.Context, bh *host.BuiltinHost) (host.Builtin, error) {
+				return httpserver.NewWithCaller(bh, bh.Logger()), nil
+			},
+		},
+	}
+}

@@ -56,13 +56,13 @@ type benchRow struct {
 //	hops         net/http gateway → NATS request → Go queue subscriber → back
 //	hopsed       hops, the payload signed with ed25519 by the gateway and verified by the subscriber
 //	wire         httpserver provider (child process) → NATS → host → echo actor → back
-//	builtin      the host's built-in HTTP server → echo actor (skipped until the host has one)
+//	builtin      the host's built-in HTTP server (wasmcloud+builtin://http-server) → echo actor
 //	wire-inproc  wire with the provider in the test process (only with TRELLIS_BENCH_INPROC=1)
 //
 // Run it with -benchtime 1x: each iteration is one load of benchWarmup + benchDuration per row.
 func BenchmarkHTTPEcho(b *testing.B) {
 	l := hosttest.New(b)
-	h := l.StartHost()
+	h := l.StartHost(withBuiltinHTTPServer)
 	echoID := l.StartActor(h, echoActor(b).Path, benchScale)
 
 	rows := []*benchRow{
