@@ -103,9 +103,11 @@ func TestHostCallRouting(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, l.Ctl.PutLink(ctx, lattice.LinkDefinition{ActorID: relay.ID, ProviderID: provider.PublicKey(), ContractID: "wasmcloud:messaging"}))
+	// A link to a provider that runs nowhere, under link name "cache".
+	require.NoError(t, l.Ctl.PutLink(ctx, lattice.LinkDefinition{ActorID: relay.ID, ProviderID: provider.PublicKey(), ContractID: "wasmcloud:keyvalue", LinkName: "cache"}))
 	require.Eventually(t, func() bool {
 		links, err := l.Ctl.GetLinks(ctx)
-		return err == nil && len(links) == 1
+		return err == nil && len(links) == 2
 	}, 10*time.Second, 10*time.Millisecond)
 
 	guid, err := relayCall(l, relay.ID, "", host.BuiltinNumberGen, "NumberGen.GenerateGuid", nil)
@@ -137,6 +139,13 @@ func TestHostCallRouting(t *testing.T) {
 			require.Contains(t, err.Error(), tt.want)
 		})
 	}
+	// Nothing running to answer: the round trip's one error, for a provider and for an actor.
+	_, err = relayCall(l, relay.ID, "cache", "wasmcloud:keyvalue", "KeyValue.Get", []byte{0xa1, 'k'})
+	require.ErrorContains(t, err, "nothing is running to answer on "+l.Ctl.Subjects().Provider(provider.PublicKey(), "cache"))
+	gone := latticetest.Key(t, lattice.PrefixModule).PublicKey()
+	_, err = relayCall(l, relay.ID, "", gone, "Any.Thing", nil)
+	require.ErrorContains(t, err, "nothing is running to answer on "+l.Ctl.Subjects().Actor(gone))
+
 	// The host still serves.
 	require.Equal(t, 200, int(callHTTP(t, l, echo.ID, httpserver.HttpRequest{Method: "GET", Path: "/"}).StatusCode))
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -32,9 +33,21 @@ const maxHostDataLine = 16 << 20
 // stops on SIGINT or SIGTERM, and runs p. cfg.Logger is replaced by that logger. It returns an
 // exit code: ExitHostData with a message on stderr naming what is wrong when stdin holds no valid
 // HostData, ExitError when Run fails, ExitOK otherwise.
+//
+// With TRELLIS_PROVIDER_CPUPROFILE=PATH in its environment, the provider writes a CPU profile of
+// its whole run to PATH.PID when it stops (to profile the provider's side of the wire path:
+// docs/benchmarks.md).
 func Main(p Provider, cfg Config) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if path := os.Getenv("TRELLIS_PROVIDER_CPUPROFILE"); path != "" {
+		if f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid())); err == nil {
+			if err := pprof.StartCPUProfile(f); err == nil {
+				defer f.Close()
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	return run(ctx, os.Stdin, os.Stderr, p, cfg)
 }
 
