@@ -61,27 +61,27 @@ type ProviderMetadata struct {
 	ConfigSchema json.RawMessage   `json:"config_schema,omitempty"`
 }
 
-// InvocationClaims are the anti-forgery claims of an invocation, signed by a cluster key.
-type InvocationClaims struct {
+// invocationClaims are the anti-forgery claims of an invocation, signed by a cluster key.
+type invocationClaims struct {
 	Claims
-	Invocation InvocationMetadata `json:"wascap"`
+	Invocation invocationMetadata `json:"wascap"`
 }
 
-// InvocationMetadata is the "wascap" object of invocation claims.
-type InvocationMetadata struct {
+// invocationMetadata is the "wascap" object of invocation claims.
+type invocationMetadata struct {
 	TargetURL string `json:"target_url"`
 	OriginURL string `json:"origin_url"`
 	Hash      string `json:"hash"`
 }
 
-// LinkClaims are the claims of a signed link (Trellis extension, PROTOCOL.md §10).
-type LinkClaims struct {
+// linkClaims are the claims of a signed link (Trellis extension, PROTOCOL.md §10).
+type linkClaims struct {
 	Claims
-	Link LinkMetadata `json:"link"`
+	Link linkMetadata `json:"link"`
 }
 
-// LinkMetadata is the "link" object of link claims.
-type LinkMetadata struct {
+// linkMetadata is the "link" object of link claims.
+type linkMetadata struct {
 	ActorID    string `json:"actor_id"`
 	ProviderID string `json:"provider_id"`
 	LinkName   string `json:"link_name"`

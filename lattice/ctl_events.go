@@ -14,9 +14,9 @@ import (
 // matching event left.
 var ErrWaiterStopped = errors.New("event waiter stopped")
 
-// DecodeCloudEvent parses an event as published on wasmbus.evt.{L}. JSON that is not an object
+// decodeCloudEvent parses an event as published on wasmbus.evt.{L}. JSON that is not an object
 // with a type is refused.
-func DecodeCloudEvent(data []byte) (CloudEvent, error) {
+func decodeCloudEvent(data []byte) (CloudEvent, error) {
 	var e CloudEvent
 	if err := json.Unmarshal(data, &e); err != nil {
 		return CloudEvent{}, fmt.Errorf("decode event: %w", err)
@@ -34,7 +34,7 @@ func DecodeCloudEvent(data []byte) (CloudEvent, error) {
 func (c *Client) Subscribe(handler func(CloudEvent)) (unsubscribe func() error, err error) {
 	subject := c.subj.Events()
 	sub, err := c.nc.Subscribe(subject, func(m *nats.Msg) {
-		e, err := DecodeCloudEvent(m.Data)
+		e, err := decodeCloudEvent(m.Data)
 		if err != nil {
 			c.log.Warn().Err(err).Str("subject", subject).Msg("skipped a malformed event")
 			return
@@ -86,7 +86,7 @@ func (c *Client) NewWaiter(match func(CloudEvent) bool) (*Waiter, error) {
 		done:    make(chan struct{}),
 	}
 	sub, err := c.nc.Subscribe(w.subject, func(m *nats.Msg) {
-		e, err := DecodeCloudEvent(m.Data)
+		e, err := decodeCloudEvent(m.Data)
 		if err != nil {
 			c.log.Warn().Err(err).Str("subject", w.subject).Msg("skipped a malformed event")
 			return

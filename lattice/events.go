@@ -10,7 +10,7 @@ import (
 
 // Event types (PROTOCOL.md §6), without the "com.wasmcloud.lattice." prefix.
 const (
-	EventPrefix = "com.wasmcloud.lattice."
+	eventPrefix = "com.wasmcloud.lattice."
 
 	EventHostStarted         = "host_started"
 	EventHostStopped         = "host_stopped"
@@ -51,7 +51,7 @@ func NewEvent(name, source string, data any) (CloudEvent, error) {
 	}
 	return CloudEvent{
 		SpecVersion:     "1.0",
-		Type:            EventPrefix + name,
+		Type:            eventPrefix + name,
 		Source:          source,
 		ID:              uuid.NewString(),
 		Time:            time.Now().UTC().Format(time.RFC3339),
@@ -62,8 +62,8 @@ func NewEvent(name, source string, data any) (CloudEvent, error) {
 
 // Name returns the short event name ("actor_started") of a full type.
 func (e CloudEvent) Name() string {
-	if len(e.Type) > len(EventPrefix) && e.Type[:len(EventPrefix)] == EventPrefix {
-		return e.Type[len(EventPrefix):]
+	if len(e.Type) > len(eventPrefix) && e.Type[:len(eventPrefix)] == eventPrefix {
+		return e.Type[len(eventPrefix):]
 	}
 	return e.Type
 }

@@ -57,14 +57,14 @@ func FuzzDecodeControlJSON(f *testing.F) {
 			_ = checkHostID("start actor", cmd.HostID)
 			_ = checkLatticeName(cmd.ActorRef)
 		}
-		if e, err := DecodeCloudEvent(data); err == nil {
+		if e, err := decodeCloudEvent(data); err == nil {
 			_ = e.Name()
 			var d ActorStartedData
 			_ = e.DecodeData(&d)
 		}
 		for _, key := range []string{"LINKDEF_X", "CLAIMS_" + actor.PublicKey(), RefMapKey(string(data)), "REFMAP_!!", "OTHER"} {
 			for _, op := range []StoreOp{OpPut, OpDelete} {
-				c := DecodeStoreChange(op, key, data)
+				c := decodeStoreChange(op, key, data)
 				if c.Op == OpPut && c.Kind != KindOther && c.DecodeErr == nil && c.Link == nil && c.Claims == nil && c.RefMap == nil {
 					t.Fatalf("put of %s decoded to nothing without an error", key)
 				}

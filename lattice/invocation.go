@@ -118,8 +118,8 @@ func (inv *Invocation) TargetURL() string {
 // Sign (re)computes the anti-forgery claims with the cluster key.
 func (inv *Invocation) Sign(cluster *KeyPair) error {
 	originURL, targetURL := inv.Origin.URL(), inv.TargetURL()
-	hash := InvocationHash(originURL, targetURL, inv.Operation, inv.Msg)
-	tok, err := SignInvocationClaims(cluster, inv.ID, originURL, targetURL, hash)
+	hash := invocationHash(originURL, targetURL, inv.Operation, inv.Msg)
+	tok, err := signInvocationClaims(cluster, inv.ID, originURL, targetURL, hash)
 	if err != nil {
 		return fmt.Errorf("sign invocation %s: %w", inv.Operation, err)
 	}
@@ -131,7 +131,7 @@ func (inv *Invocation) Sign(cluster *KeyPair) error {
 // when msg is empty because it was chunked) and URLs. Errors wrap ErrForgedInvocation.
 func (inv *Invocation) Validate(clusterIssuers []string, now time.Time) error {
 	clusterTables.trust(clusterIssuers)
-	claims, err := ParseInvocationClaims(inv.EncodedClaims, now)
+	claims, err := parseInvocationClaims(inv.EncodedClaims, now)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrForgedInvocation, err)
 	}
@@ -151,7 +151,7 @@ func (inv *Invocation) Validate(clusterIssuers []string, now time.Time) error {
 	originURL, targetURL := inv.Origin.URL(), inv.TargetURL()
 	chunked := len(inv.Msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0
 	if !chunked {
-		if h := InvocationHash(originURL, targetURL, inv.Operation, inv.Msg); h != claims.Invocation.Hash {
+		if h := invocationHash(originURL, targetURL, inv.Operation, inv.Msg); h != claims.Invocation.Hash {
 			return fmt.Errorf("%w: invocation hash %s does not match claims hash %s", ErrForgedInvocation, h, claims.Invocation.Hash)
 		}
 	}

@@ -10,9 +10,9 @@ import (
 	"unsafe"
 )
 
-// InvocationHash is the uppercase hex SHA-256 of origin URL ‖ target URL ‖ operation ‖ msg, the
+// invocationHash is the uppercase hex SHA-256 of origin URL ‖ target URL ‖ operation ‖ msg, the
 // hash the anti-forgery claims of an invocation carry (PROTOCOL.md §7).
-func InvocationHash(originURL, targetURL, operation string, msg []byte) string {
+func invocationHash(originURL, targetURL, operation string, msg []byte) string {
 	buf := getBuf()
 	b := append(append(append((*buf)[:0], originURL...), targetURL...), operation...)
 	var sum [sha256.Size]byte
@@ -37,13 +37,13 @@ func InvocationHash(originURL, targetURL, operation string, msg []byte) string {
 // sigB64Len is the length of an ed25519 signature in unpadded base64url.
 var sigB64Len = b64url.EncodedLen(ed25519.SignatureSize)
 
-// SignInvocationClaims signs the anti-forgery claims of an invocation with a cluster key:
+// signInvocationClaims signs the anti-forgery claims of an invocation with a cluster key:
 // iss = the cluster key (C…), sub = the invocation id.
 //
-// The token is what SignJWT makes of the InvocationClaims (same header, same JSON bytes as
+// The token is what SignJWT makes of the invocationClaims (same header, same JSON bytes as
 // json.Marshal, with a fresh jti and iat and wascap_revision 3), written in one pass into one
 // buffer.
-func SignInvocationClaims(cluster *KeyPair, invocationID, originURL, targetURL, hash string) (string, error) {
+func signInvocationClaims(cluster *KeyPair, invocationID, originURL, targetURL, hash string) (string, error) {
 	if cluster == nil {
 		return "", errors.New("sign invocation claims: no cluster key")
 	}
@@ -75,23 +75,23 @@ func SignInvocationClaims(cluster *KeyPair, invocationID, originURL, targetURL, 
 	return unsafe.String(unsafe.SliceData(buf), len(buf)), nil // buf is never written again
 }
 
-// ParseInvocationClaims verifies invocation claims (signature, times) and that they were issued
+// parseInvocationClaims verifies invocation claims (signature, times) and that they were issued
 // by a cluster key. Whether that key is trusted is the caller's decision.
 //
-// Tokens in the shape SignInvocationClaims and upstream wascap write (compact JSON with the known
+// Tokens in the shape signInvocationClaims and upstream wascap write (compact JSON with the known
 // keys, strings without escapes) take a fast path: one split, one decode of the payload without
 // reflection, the cluster key's precomputed table. Every other token goes through ParseJWT. Both
 // give the same result and the same error for every token.
-func ParseInvocationClaims(token string, now time.Time) (*InvocationClaims, error) {
+func parseInvocationClaims(token string, now time.Time) (*invocationClaims, error) {
 	if c, err, ok := parseInvocationFast(token, now); ok {
 		return c, err
 	}
 	return parseInvocationGeneral(token, now)
 }
 
-// parseInvocationGeneral is ParseInvocationClaims through ParseJWT.
-func parseInvocationGeneral(token string, now time.Time) (*InvocationClaims, error) {
-	var c InvocationClaims
+// parseInvocationGeneral is parseInvocationClaims through ParseJWT.
+func parseInvocationGeneral(token string, now time.Time) (*invocationClaims, error) {
+	var c invocationClaims
 	if err := ParseJWT(token, &c, now); err != nil {
 		return nil, fmt.Errorf("invocation claims: %w", err)
 	}
@@ -104,10 +104,10 @@ func parseInvocationGeneral(token string, now time.Time) (*InvocationClaims, err
 // maxFastPayload bounds the payload the fast path decodes (invocation claims are ~300 bytes).
 const maxFastPayload = 4096
 
-// parseInvocationFast is the fast path of ParseInvocationClaims; ok is false when the token is not
+// parseInvocationFast is the fast path of parseInvocationClaims; ok is false when the token is not
 // in the shape it reads, and the general path must decide. It answers only where the general path
 // would reach the signature check of a cluster key, and then gives the general path's answer.
-func parseInvocationFast(token string, now time.Time) (_ *InvocationClaims, _ error, ok bool) {
+func parseInvocationFast(token string, now time.Time) (_ *invocationClaims, _ error, ok bool) {
 	token = strings.TrimSpace(token)
 	dot1 := strings.IndexByte(token, '.')
 	if dot1 < 0 {
@@ -137,7 +137,7 @@ func parseInvocationFast(token string, now time.Time) (_ *InvocationClaims, _ er
 	if err != nil || n == 0 {
 		return nil, nil, false
 	}
-	c := &InvocationClaims{}
+	c := &invocationClaims{}
 	// The claims' strings share buf, which is never written again.
 	if !scanInvocationPayload(unsafe.String(unsafe.SliceData(buf), n), c) {
 		return nil, nil, false

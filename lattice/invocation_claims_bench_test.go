@@ -12,23 +12,23 @@ func benchInvocationClaims(b *testing.B) (*KeyPair, string, string, string) {
 	actor := claimsTestKey(b, PrefixModule)
 	origin := Entity{PublicKey: claimsTestKey(b, PrefixService).PublicKey(), ContractID: "wasmcloud:httpserver", LinkName: "default"}.URL()
 	target := Entity{PublicKey: actor.PublicKey()}.URL() + "/HttpServer.HandleRequest"
-	return cluster, origin, target, InvocationHash(origin, target, "HttpServer.HandleRequest", []byte("hello"))
+	return cluster, origin, target, invocationHash(origin, target, "HttpServer.HandleRequest", []byte("hello"))
 }
 
 const benchInvocationID = "5f0d6d4c-3f0e-4c5e-9a43-8a7f0b1d2e3c"
 
-// signInvocationClaimsJSON is SignInvocationClaims as it was before the one-pass writer: the
+// signInvocationClaimsJSON is signInvocationClaims as it was before the one-pass writer: the
 // baseline of the benchmark, and the reference of the tests.
 func signInvocationClaimsJSON(cluster *KeyPair, id, originURL, targetURL, hash string) (string, error) {
-	return SignJWT(&InvocationClaims{
+	return SignJWT(&invocationClaims{
 		Claims:     Claims{Subject: id},
-		Invocation: InvocationMetadata{TargetURL: targetURL, OriginURL: originURL, Hash: hash},
+		Invocation: invocationMetadata{TargetURL: targetURL, OriginURL: originURL, Hash: hash},
 	}, cluster)
 }
 
-// parseInvocationClaimsStdlib is ParseInvocationClaims as it was before the fast path and the
+// parseInvocationClaimsStdlib is parseInvocationClaims as it was before the fast path and the
 // tables: the baseline of the benchmark.
-func parseInvocationClaimsStdlib(token string, now time.Time) (*InvocationClaims, error) {
+func parseInvocationClaimsStdlib(token string, now time.Time) (*invocationClaims, error) {
 	t, err := decodeJWT(token)
 	if err != nil {
 		return nil, err
@@ -43,7 +43,7 @@ func parseInvocationClaimsStdlib(token string, now time.Time) (*InvocationClaims
 	if err := checkTimes(t.exp, t.nbf, now); err != nil {
 		return nil, err
 	}
-	var c InvocationClaims
+	var c invocationClaims
 	if err := t.decodeInto(&c); err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func BenchmarkSignInvocationClaims(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		sign func(*KeyPair, string, string, string, string) (string, error)
-	}{{"json", signInvocationClaimsJSON}, {"onepass", SignInvocationClaims}} {
+	}{{"json", signInvocationClaimsJSON}, {"onepass", signInvocationClaims}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -72,7 +72,7 @@ func BenchmarkSignInvocationClaims(b *testing.B) {
 
 func BenchmarkParseInvocationClaims(b *testing.B) {
 	cluster, origin, target, hash := benchInvocationClaims(b)
-	tok, err := SignInvocationClaims(cluster, benchInvocationID, origin, target, hash)
+	tok, err := signInvocationClaims(cluster, benchInvocationID, origin, target, hash)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -80,11 +80,11 @@ func BenchmarkParseInvocationClaims(b *testing.B) {
 	clusterTables.trust([]string{cluster.PublicKey()}) // as Invocation.Validate does for its issuers
 	for _, bc := range []struct {
 		name  string
-		parse func(string, time.Time) (*InvocationClaims, error)
+		parse func(string, time.Time) (*invocationClaims, error)
 	}{
 		{"stdlib", parseInvocationClaimsStdlib}, // before: ParseJWT with crypto/ed25519
 		{"general", parseInvocationGeneral},     // ParseJWT with the cluster key's table
-		{"fast", ParseInvocationClaims},         // the fast path
+		{"fast", parseInvocationClaims},         // the fast path
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -100,7 +100,7 @@ func BenchmarkParseInvocationClaims(b *testing.B) {
 // BenchmarkInvocationClaimsParts splits the fast path's cost.
 func BenchmarkInvocationClaimsParts(b *testing.B) {
 	cluster, origin, target, hash := benchInvocationClaims(b)
-	tok, err := SignInvocationClaims(cluster, benchInvocationID, origin, target, hash)
+	tok, err := signInvocationClaims(cluster, benchInvocationID, origin, target, hash)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func BenchmarkInvocationClaimsParts(b *testing.B) {
 	b.Run("scan", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			var c InvocationClaims
+			var c invocationClaims
 			if !scanInvocationPayload(stringOf(payload), &c) {
 				b.Fatal("not scanned")
 			}

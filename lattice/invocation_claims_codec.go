@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// appendInvocationPayload appends the JSON of the InvocationClaims SignJWT would sign for these
+// appendInvocationPayload appends the JSON of the invocationClaims SignJWT would sign for these
 // values, byte for byte what json.Marshal writes: fields in struct order, exp and nbf omitted,
 // strings escaped as encoding/json escapes them.
 func appendInvocationPayload(dst []byte, cluster *KeyPair, iat int64, id, originURL, targetURL, hash string) ([]byte, error) {
@@ -97,11 +97,11 @@ func appendJSONString(dst []byte, s string) []byte {
 }
 
 // scanInvocationPayload reads invocation claims from compact JSON: one object with the keys of
-// InvocationClaims (exactly, each at most once), strings without escapes or control characters
+// invocationClaims (exactly, each at most once), strings without escapes or control characters
 // and in valid UTF-8, integers in int64, nothing after the object. Those are what our signer and
 // upstream wascap write, and for them c ends up as json.Unmarshal would leave it. Anything else,
 // and a payload without iss or sub, returns false for the general path to decide.
-func scanInvocationPayload(p string, c *InvocationClaims) bool {
+func scanInvocationPayload(p string, c *invocationClaims) bool {
 	s := jsonScanner{p: p}
 	if !s.next('{') {
 		return false
@@ -217,7 +217,7 @@ func (s *jsonScanner) int() (int64, bool) {
 }
 
 // invocation reads the "wascap" object of invocation claims.
-func (s *jsonScanner) invocation(m *InvocationMetadata) bool {
+func (s *jsonScanner) invocation(m *invocationMetadata) bool {
 	if !s.next('{') {
 		return false
 	}

@@ -52,11 +52,11 @@ func TestSignInvocationClaimsShape(t *testing.T) {
 		if s == "" {
 			id = "inv"
 		}
-		tok, err := SignInvocationClaims(cluster, id, origin, target, hash)
+		tok, err := signInvocationClaims(cluster, id, origin, target, hash)
 		require.NoError(t, err)
 
 		// The general parser takes it.
-		var c InvocationClaims
+		var c invocationClaims
 		require.NoError(t, ParseJWT(tok, &c, now), "%q", s)
 		require.Equal(t, cluster.PublicKey(), c.Issuer)
 		require.Equal(t, viaJSON(t, id), c.Subject, "%q", s)
@@ -69,12 +69,12 @@ func TestSignInvocationClaimsShape(t *testing.T) {
 		// The payload is json.Marshal's bytes for the claims SignJWT would have signed.
 		signed := c.Claims
 		signed.Subject = id
-		want, err := json.Marshal(&InvocationClaims{Claims: signed, Invocation: InvocationMetadata{TargetURL: target, OriginURL: origin, Hash: hash}})
+		want, err := json.Marshal(&invocationClaims{Claims: signed, Invocation: invocationMetadata{TargetURL: target, OriginURL: origin, Hash: hash}})
 		require.NoError(t, err)
 		require.Equal(t, string(want), string(payloadOf(t, tok)))
 
 		// Both parsers agree on it.
-		fast, err := ParseInvocationClaims(tok, now)
+		fast, err := parseInvocationClaims(tok, now)
 		require.NoError(t, err)
 		require.Equal(t, &c, fast)
 	}
@@ -83,9 +83,9 @@ func TestSignInvocationClaimsShape(t *testing.T) {
 func TestSignJWTTokensTakeTheFastPath(t *testing.T) {
 	cluster := claimsTestKey(t, PrefixCluster)
 	now := time.Now()
-	for _, claims := range []*InvocationClaims{
-		{Claims: Claims{Subject: "inv"}, Invocation: InvocationMetadata{TargetURL: "t", OriginURL: "o", Hash: "h"}},
-		{Claims: Claims{Subject: "inv", Expires: now.Unix() + 60, NotBefore: now.Unix() - 60}, Invocation: InvocationMetadata{Hash: "h"}},
+	for _, claims := range []*invocationClaims{
+		{Claims: Claims{Subject: "inv"}, Invocation: invocationMetadata{TargetURL: "t", OriginURL: "o", Hash: "h"}},
+		{Claims: Claims{Subject: "inv", Expires: now.Unix() + 60, NotBefore: now.Unix() - 60}, Invocation: invocationMetadata{Hash: "h"}},
 		{Claims: Claims{Subject: "日本", ID: "x", IssuedAt: -5, WascapRevision: 9}},
 	} {
 		tok, err := SignJWT(claims, cluster)
@@ -110,7 +110,7 @@ func TestParseInvocationClaimsPathsAgree(t *testing.T) {
 	cluster := claimsTestKey(t, PrefixCluster)
 	acct := claimsTestKey(t, PrefixAccount)
 	now := time.Unix(1_700_000_000, 0)
-	good, err := SignInvocationClaims(cluster, "inv", "o", "t", "h")
+	good, err := signInvocationClaims(cluster, "inv", "o", "t", "h")
 	require.NoError(t, err)
 	parts := strings.Split(good, ".")
 	iss := cluster.PublicKey()
@@ -138,7 +138,7 @@ func TestParseInvocationClaimsPathsAgree(t *testing.T) {
 	for name, tok := range tokens {
 		t.Run(name, func(t *testing.T) {
 			wantC, wantErr := parseInvocationGeneral(tok, now)
-			gotC, gotErr := ParseInvocationClaims(tok, now)
+			gotC, gotErr := parseInvocationClaims(tok, now)
 			require.Equal(t, wantC, gotC)
 			if wantErr == nil {
 				require.NoError(t, gotErr)
@@ -147,13 +147,13 @@ func TestParseInvocationClaimsPathsAgree(t *testing.T) {
 			require.EqualError(t, gotErr, wantErr.Error())
 		})
 	}
-	_, err = ParseInvocationClaims(tokens["bad signature"], now)
+	_, err = parseInvocationClaims(tokens["bad signature"], now)
 	require.ErrorIs(t, err, ErrBadSignature)
-	_, err = ParseInvocationClaims(tokens["expired"], now)
+	_, err = parseInvocationClaims(tokens["expired"], now)
 	require.ErrorIs(t, err, ErrExpired)
-	_, err = ParseInvocationClaims(tokens["not yet valid"], now)
+	_, err = parseInvocationClaims(tokens["not yet valid"], now)
 	require.ErrorIs(t, err, ErrNotYetValid)
-	_, err = ParseInvocationClaims(tokens["account issuer"], now)
+	_, err = parseInvocationClaims(tokens["account issuer"], now)
 	require.ErrorIs(t, err, ErrWrongKeyKind)
 }
 
@@ -207,7 +207,7 @@ func FuzzParseInvocationClaims(f *testing.F) {
 		f.Fatal(err)
 	}
 	iss := cluster.PublicKey()
-	good, _ := SignInvocationClaims(cluster, "inv", "wasmbus://o", "wasmbus://t/Op", "H")
+	good, _ := signInvocationClaims(cluster, "inv", "wasmbus://o", "wasmbus://t/Op", "H")
 	for _, p := range []string{
 		string(payloadOfToken(good)),
 		`{"exp":99999999999,"jti":"j","iat":1,"iss":"` + iss + `","sub":"inv","nbf":1,"wascap":{"target_url":"t","origin_url":"o","hash":"h"},"wascap_revision":3}`,
@@ -241,17 +241,17 @@ func FuzzParseInvocationClaims(f *testing.F) {
 			tok = string(data)
 		}
 		wantC, wantErr := parseInvocationGeneral(tok, now)
-		gotC, gotErr := ParseInvocationClaims(tok, now)
+		gotC, gotErr := parseInvocationClaims(tok, now)
 		if (wantErr == nil) != (gotErr == nil) || (wantErr != nil && wantErr.Error() != gotErr.Error()) {
 			t.Fatalf("errors differ on %q:\nfast    %v\ngeneral %v", tok, gotErr, wantErr)
 		}
 		if wantErr == nil && *wantC != *gotC {
 			t.Fatalf("claims differ on %q:\nfast    %+v\ngeneral %+v", tok, gotC, wantC)
 		}
-		var c InvocationClaims
+		var c invocationClaims
 		if scanInvocationPayload(string(data), &c) {
 			// What the scanner accepts is JSON that decodes to the same claims.
-			var ref InvocationClaims
+			var ref invocationClaims
 			if err := json.Unmarshal(data, &ref); err != nil || ref != c {
 				t.Fatalf("scanner accepted %q as %+v, json.Unmarshal: %+v, %v", data, c, ref, err)
 			}

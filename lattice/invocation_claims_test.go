@@ -17,53 +17,53 @@ func TestInvocationHash(t *testing.T) {
 	msg := []byte{0xa3, 'k', 'e', 'y'}
 	sum := sha256.Sum256([]byte(origin + target + op + string(msg)))
 	want := strings.ToUpper(hex.EncodeToString(sum[:]))
-	require.Equal(t, want, InvocationHash(origin, target, op, msg))
+	require.Equal(t, want, invocationHash(origin, target, op, msg))
 	// Order matters: origin before target.
-	require.NotEqual(t, want, InvocationHash(target, origin, op, msg))
-	require.Len(t, InvocationHash("", "", "", nil), 64)
+	require.NotEqual(t, want, invocationHash(target, origin, op, msg))
+	require.Len(t, invocationHash("", "", "", nil), 64)
 }
 
 func TestInvocationClaims(t *testing.T) {
 	cluster := claimsTestKey(t, PrefixCluster)
 	origin, target := "wasmbus://MACTOR", "wasmbus://MOTHER/Echo.Say"
-	hash := InvocationHash(origin, target, "Echo.Say", []byte("hi"))
+	hash := invocationHash(origin, target, "Echo.Say", []byte("hi"))
 
-	tok, err := SignInvocationClaims(cluster, "inv-1", origin, target, hash)
+	tok, err := signInvocationClaims(cluster, "inv-1", origin, target, hash)
 	require.NoError(t, err)
-	c, err := ParseInvocationClaims(tok, time.Now())
+	c, err := parseInvocationClaims(tok, time.Now())
 	require.NoError(t, err)
 	require.Equal(t, cluster.PublicKey(), c.Issuer)
 	require.Equal(t, "inv-1", c.Subject)
-	require.Equal(t, InvocationMetadata{TargetURL: target, OriginURL: origin, Hash: hash}, c.Invocation)
+	require.Equal(t, invocationMetadata{TargetURL: target, OriginURL: origin, Hash: hash}, c.Invocation)
 	require.NotEmpty(t, c.ID)
 	require.NotZero(t, c.IssuedAt)
 
 	t.Run("sign with a non-cluster key", func(t *testing.T) {
-		_, err := SignInvocationClaims(claimsTestKey(t, PrefixServer), "inv", origin, target, hash)
+		_, err := signInvocationClaims(claimsTestKey(t, PrefixServer), "inv", origin, target, hash)
 		require.ErrorIs(t, err, ErrWrongKeyKind)
 	})
 	t.Run("sign without an id", func(t *testing.T) {
-		_, err := SignInvocationClaims(cluster, "", origin, target, hash)
+		_, err := signInvocationClaims(cluster, "", origin, target, hash)
 		require.ErrorContains(t, err, "empty invocation id")
 	})
 	t.Run("issued by a non-cluster key", func(t *testing.T) {
 		acct := claimsTestKey(t, PrefixAccount)
-		forged, err := SignJWT(&InvocationClaims{Claims: Claims{Subject: "inv"}, Invocation: c.Invocation}, acct)
+		forged, err := SignJWT(&invocationClaims{Claims: Claims{Subject: "inv"}, Invocation: c.Invocation}, acct)
 		require.NoError(t, err)
-		_, err = ParseInvocationClaims(forged, time.Now())
+		_, err = parseInvocationClaims(forged, time.Now())
 		require.ErrorIs(t, err, ErrWrongKeyKind)
 		require.ErrorContains(t, err, "issuer")
 	})
 	t.Run("tampered", func(t *testing.T) {
 		parts := strings.Split(tok, ".")
-		other, err := SignInvocationClaims(cluster, "inv-2", origin, target, hash)
+		other, err := signInvocationClaims(cluster, "inv-2", origin, target, hash)
 		require.NoError(t, err)
 		forged := parts[0] + "." + strings.Split(other, ".")[1] + "." + parts[2]
-		_, err = ParseInvocationClaims(forged, time.Now())
+		_, err = parseInvocationClaims(forged, time.Now())
 		require.ErrorIs(t, err, ErrBadSignature)
 	})
 	t.Run("garbage", func(t *testing.T) {
-		_, err := ParseInvocationClaims("", time.Now())
+		_, err := parseInvocationClaims("", time.Now())
 		require.ErrorIs(t, err, ErrMalformedToken)
 	})
 }

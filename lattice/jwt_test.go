@@ -162,11 +162,11 @@ func TestParseJWTCaseVariantKeys(t *testing.T) {
 		{"Nbf alone", `{"iss":"` + signer.PublicKey() + `","sub":"s","Nbf":99999999999}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var c InvocationClaims
+			var c invocationClaims
 			err := ParseJWT(rawPayloadToken(signer, tc.payload), &c, time.Now())
 			require.ErrorIs(t, err, ErrMalformedToken)
 			require.ErrorContains(t, err, "another case")
-			_, err = ParseInvocationClaims(rawPayloadToken(signer, tc.payload), time.Now())
+			_, err = parseInvocationClaims(rawPayloadToken(signer, tc.payload), time.Now())
 			require.ErrorIs(t, err, ErrMalformedToken)
 		})
 	}

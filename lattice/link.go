@@ -94,7 +94,7 @@ func ValuesHash(values map[string]string) string {
 const (
 	LinkKeyPrefix   = "LINKDEF_"
 	ClaimsKeyPrefix = "CLAIMS_"
-	RefMapKeyPrefix = "REFMAP_"
+	refMapKeyPrefix = "REFMAP_"
 )
 
 // RefMap maps an OCI reference to the key of what it holds.

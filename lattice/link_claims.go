@@ -32,9 +32,9 @@ func SignLink(l *LinkDefinition, account *KeyPair) error {
 		return fmt.Errorf("sign link: %w", err)
 	}
 	linkName := orDefault(l.LinkName, DefaultLinkName)
-	claims := &LinkClaims{
+	claims := &linkClaims{
 		Claims: Claims{Subject: LinkID(l.ActorID, l.ContractID, linkName)},
-		Link: LinkMetadata{
+		Link: linkMetadata{
 			ActorID:    l.ActorID,
 			ProviderID: l.ProviderID,
 			LinkName:   linkName,
@@ -61,7 +61,7 @@ func VerifyLink(l *LinkDefinition, issuers []string, now time.Time) error {
 	if strings.TrimSpace(l.JWT) == "" {
 		return ErrLinkUnsigned
 	}
-	var c LinkClaims
+	var c linkClaims
 	if err := ParseJWT(l.JWT, &c, now); err != nil {
 		return fmt.Errorf("link jwt: %w", err)
 	}

@@ -27,11 +27,11 @@ func TestSignAndVerifyLink(t *testing.T) {
 	require.NotEmpty(t, l.JWT)
 	require.NoError(t, VerifyLink(l, []string{"AOTHER", acct.PublicKey()}, time.Now()))
 
-	var c LinkClaims
+	var c linkClaims
 	require.NoError(t, ParseJWT(l.JWT, &c, time.Now()))
 	require.Equal(t, LinkID(l.ActorID, l.ContractID, l.LinkName), c.Subject)
 	require.Equal(t, acct.PublicKey(), c.Issuer)
-	require.Equal(t, LinkMetadata{ActorID: l.ActorID, ProviderID: l.ProviderID, LinkName: "default",
+	require.Equal(t, linkMetadata{ActorID: l.ActorID, ProviderID: l.ProviderID, LinkName: "default",
 		ContractID: l.ContractID, ValuesHash: ValuesHash(l.Values)}, c.Link)
 
 	// An empty link name means the default one, before and after signing.
@@ -59,7 +59,7 @@ func TestVerifyLinkRejects(t *testing.T) {
 	require.NoError(t, SignLink(byOther, other))
 	bySvc := clone()
 	svc := claimsTestKey(t, PrefixService)
-	tok, err := SignJWT(&LinkClaims{Claims: Claims{Subject: LinkID(signed.ActorID, signed.ContractID, signed.LinkName)}}, svc)
+	tok, err := SignJWT(&linkClaims{Claims: Claims{Subject: LinkID(signed.ActorID, signed.ContractID, signed.LinkName)}}, svc)
 	require.NoError(t, err)
 	bySvc.JWT = tok
 
@@ -98,7 +98,7 @@ func TestVerifyLinkRejects(t *testing.T) {
 func TestVerifyLinkSubjectMismatch(t *testing.T) {
 	acct := claimsTestKey(t, PrefixAccount)
 	l := testLink(t)
-	c := &LinkClaims{Claims: Claims{Subject: strings.Repeat("0", 64)}, Link: LinkMetadata{
+	c := &linkClaims{Claims: Claims{Subject: strings.Repeat("0", 64)}, Link: linkMetadata{
 		ActorID: l.ActorID, ProviderID: l.ProviderID, LinkName: l.LinkName, ContractID: l.ContractID, ValuesHash: ValuesHash(l.Values)}}
 	tok, err := SignJWT(c, acct)
 	require.NoError(t, err)

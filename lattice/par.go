@@ -19,7 +19,7 @@ import (
 
 // Provider archive limits, against decompression bombs.
 const (
-	MaxPARSize    = 512 << 20 // uncompressed bytes, tar headers included
+	maxPARSize    = 512 << 20 // uncompressed bytes, tar headers included
 	maxPAREntries = 256
 	maxClaimsSize = 1 << 20
 )
@@ -44,7 +44,7 @@ type ProviderArchive struct {
 // signed by an account (A…) for a service key (V…) and valid now, and every binary's SHA-256 must
 // match its target_hashes entry.
 func ReadPAR(r io.Reader) (*ProviderArchive, error) {
-	p, err := readPAR(r, MaxPARSize, time.Now())
+	p, err := readPAR(r, maxPARSize, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("read provider archive: %w", err)
 	}

@@ -187,7 +187,7 @@ func TestReadPARRejects(t *testing.T) {
 	huge := func() []byte {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
-		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "x86_64-linux.bin", Mode: 0o755, Size: MaxPARSize + 1, Typeflag: tar.TypeReg}))
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "x86_64-linux.bin", Mode: 0o755, Size: maxPARSize + 1, Typeflag: tar.TypeReg}))
 		return buf.Bytes() // header only: the size alone must be refused
 	}()
 

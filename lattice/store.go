@@ -357,7 +357,7 @@ func ClaimsKey(subject string) string { return ClaimsKeyPrefix + subject }
 
 // RefMapKey is the bucket key of an OCI reference, REFMAP_{base64 url-safe, unpadded ref}.
 func RefMapKey(ociURL string) string {
-	return RefMapKeyPrefix + base64.RawURLEncoding.EncodeToString([]byte(ociURL))
+	return refMapKeyPrefix + base64.RawURLEncoding.EncodeToString([]byte(ociURL))
 }
 
 // checkLatticeName refuses lattice names that cannot be one NATS subject token and part of a

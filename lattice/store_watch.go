@@ -229,14 +229,14 @@ func (st *watchState) deliver(e jetstream.KeyValueEntry) {
 	if op == OpDelete && !st.synced {
 		return
 	}
-	c := DecodeStoreChange(op, e.Key(), e.Value())
+	c := decodeStoreChange(op, e.Key(), e.Value())
 	c.Revision = e.Revision()
 	st.fn(c)
 }
 
-// DecodeStoreChange classifies a key of the lattice bucket and decodes the value of a put. It never
+// decodeStoreChange classifies a key of the lattice bucket and decodes the value of a put. It never
 // fails: a value it cannot decode is reported in DecodeErr.
-func DecodeStoreChange(op StoreOp, key string, raw []byte) StoreChange {
+func decodeStoreChange(op StoreOp, key string, raw []byte) StoreChange {
 	c := StoreChange{Op: op, Key: key, Kind: entryKind(key)}
 	c.ID = strings.TrimPrefix(key, entryPrefix(c.Kind))
 	if c.Kind == KindOther {
@@ -275,7 +275,7 @@ func entryKind(key string) StoreKind {
 		return KindLink
 	case strings.HasPrefix(key, ClaimsKeyPrefix):
 		return KindClaims
-	case strings.HasPrefix(key, RefMapKeyPrefix):
+	case strings.HasPrefix(key, refMapKeyPrefix):
 		return KindRefMap
 	}
 	return KindOther
@@ -288,7 +288,7 @@ func entryPrefix(k StoreKind) string {
 	case KindClaims:
 		return ClaimsKeyPrefix
 	case KindRefMap:
-		return RefMapKeyPrefix
+		return refMapKeyPrefix
 	}
 	return ""
 }
@@ -334,7 +334,7 @@ func decodeRefMap(key string, raw []byte) (RefMap, error) {
 		return RefMap{}, malformedEntry(key, err)
 	}
 	if r.OCIURL == "" {
-		if u, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(key, RefMapKeyPrefix)); err == nil {
+		if u, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(key, refMapKeyPrefix)); err == nil {
 			r.OCIURL = string(u)
 		}
 	}

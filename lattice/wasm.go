@@ -12,8 +12,8 @@ import (
 
 // Custom sections that carry actor claims: wascap before 0.9 wrote "jwt", later "wasmcloud_jwt".
 const (
-	JWTSection       = "wasmcloud_jwt"
-	LegacyJWTSection = "jwt"
+	jwtSection       = "wasmcloud_jwt"
+	legacyJWTSection = "jwt"
 )
 
 var wasmHeader = []byte{0x00, 'a', 's', 'm', 0x01, 0x00, 0x00, 0x00}
@@ -30,7 +30,7 @@ type wasmSection struct {
 }
 
 func (s wasmSection) isJWT() bool {
-	return s.id == 0 && (s.name == JWTSection || s.name == LegacyJWTSection)
+	return s.id == 0 && (s.name == jwtSection || s.name == legacyJWTSection)
 }
 
 // parseSections splits a core wasm module into its top-level sections.
@@ -155,16 +155,16 @@ func extractToken(sections []wasmSection) (string, string, error) {
 	var legacy *wasmSection
 	for i, s := range sections {
 		switch {
-		case s.id == 0 && s.name == JWTSection:
-			return strings.TrimSpace(string(s.data)), JWTSection, nil
-		case s.id == 0 && s.name == LegacyJWTSection && legacy == nil:
+		case s.id == 0 && s.name == jwtSection:
+			return strings.TrimSpace(string(s.data)), jwtSection, nil
+		case s.id == 0 && s.name == legacyJWTSection && legacy == nil:
 			legacy = &sections[i]
 		}
 	}
 	if legacy == nil {
 		return "", "", ErrUnsigned
 	}
-	return strings.TrimSpace(string(legacy.data)), LegacyJWTSection, nil
+	return strings.TrimSpace(string(legacy.data)), legacyJWTSection, nil
 }
 
 // VerifyActor extracts and checks the claims of a signed module: signature, exp/nbf at now,
@@ -234,7 +234,7 @@ func SignActor(module []byte, issuer *KeyPair, subject *KeyPair, meta ActorMetad
 	if err != nil {
 		return nil, nil, fmt.Errorf("sign actor: %w", err)
 	}
-	return appendCustomSection(stripped, JWTSection, []byte(token)), claims, nil
+	return appendCustomSection(stripped, jwtSection, []byte(token)), claims, nil
 }
 
 func appendCustomSection(module []byte, name string, data []byte) []byte {

@@ -94,7 +94,7 @@ func TestSignAndVerifyActor(t *testing.T) {
 
 	token, section, err := ExtractActorClaims(signed)
 	require.NoError(t, err)
-	require.Equal(t, JWTSection, section)
+	require.Equal(t, jwtSection, section)
 	require.Equal(t, 3, len(strings.Split(token, ".")))
 
 	// Signing again replaces the section instead of adding one.
@@ -190,7 +190,7 @@ func TestVerifyActorRejects(t *testing.T) {
 	embed := func(c any, key *KeyPair) []byte {
 		tok, err := SignJWT(c, key)
 		require.NoError(t, err)
-		return appendCustomSection(bytes.Clone(tinyModule), JWTSection, []byte(tok))
+		return appendCustomSection(bytes.Clone(tinyModule), jwtSection, []byte(tok))
 	}
 	svc := claimsTestKey(t, PrefixService)
 	for _, tc := range []struct {
@@ -205,7 +205,7 @@ func TestVerifyActorRejects(t *testing.T) {
 		{"subject is not a module key", embed(&ActorClaims{Claims: Claims{Subject: svc.PublicKey()}, Actor: ActorMetadata{Hash: hash}}, keys.acct), ErrWrongKeyKind, "subject"},
 		{"issuer is not an account key", embed(&ActorClaims{Claims: Claims{Subject: keys.mod.PublicKey()}, Actor: ActorMetadata{Hash: hash}}, svc), ErrWrongKeyKind, "issuer"},
 		{"no hash", embed(&ActorClaims{Claims: Claims{Subject: keys.mod.PublicKey()}}, keys.acct), ErrHashMismatch, "(none)"},
-		{"garbage token", appendCustomSection(bytes.Clone(tinyModule), JWTSection, []byte("garbage")), ErrMalformedToken, ""},
+		{"garbage token", appendCustomSection(bytes.Clone(tinyModule), jwtSection, []byte("garbage")), ErrMalformedToken, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := VerifyActor(tc.module, now)
@@ -275,7 +275,7 @@ func TestInspectActor(t *testing.T) {
 	in := InspectActor(signed, time.Now())
 	require.True(t, in.Valid, in.Problem)
 	require.Empty(t, in.Problem)
-	require.Equal(t, JWTSection, in.Section)
+	require.Equal(t, jwtSection, in.Section)
 	require.Equal(t, sha256Upper(tinyModule), in.Hash)
 	require.Equal(t, "tiny", in.Claims.Actor.Name)
 	require.NotEmpty(t, in.Token)
