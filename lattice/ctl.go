@@ -32,6 +32,7 @@ type RefusedError struct {
 	Reason  string // the host's error text
 }
 
+// Error says what was refused and why.
 func (e *RefusedError) Error() string {
 	return fmt.Sprintf("%s on %s: %v: %s", e.Op, e.Subject, ErrRefused, e.Reason)
 }

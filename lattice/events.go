@@ -78,6 +78,7 @@ func (e CloudEvent) DecodeData(v any) error {
 
 // Event data shapes. Fields follow PROTOCOL.md §6 exactly.
 
+// HostStartedData is the data of host_started.
 type HostStartedData struct {
 	Labels        map[string]string `json:"labels"`
 	FriendlyName  string            `json:"friendly_name"`
@@ -85,16 +86,19 @@ type HostStartedData struct {
 	Version       string            `json:"version"`
 }
 
+// HostStoppedData is the data of host_stopped.
 type HostStoppedData struct {
 	Labels map[string]string `json:"labels"`
 }
 
+// HeartbeatProvider is one provider in host_heartbeat.
 type HeartbeatProvider struct {
 	PublicKey  string `json:"public_key"`
 	LinkName   string `json:"link_name"`
 	ContractID string `json:"contract_id"`
 }
 
+// HostHeartbeatData is the data of host_heartbeat.
 type HostHeartbeatData struct {
 	Actors        map[string]int      `json:"actors"`
 	Providers     []HeartbeatProvider `json:"providers"`
@@ -105,6 +109,7 @@ type HostHeartbeatData struct {
 	UptimeHuman   string              `json:"uptime_human"`
 }
 
+// ActorStartedData is the data of actor_started.
 type ActorStartedData struct {
 	PublicKey   string            `json:"public_key"`
 	ImageRef    string            `json:"image_ref"`
@@ -114,6 +119,7 @@ type ActorStartedData struct {
 	Claims      map[string]any    `json:"claims"`
 }
 
+// ActorStartFailedData is the data of actor_start_failed.
 type ActorStartFailedData struct {
 	ActorRef string `json:"actor_ref"`
 	Error    string `json:"error"`
@@ -143,12 +149,14 @@ type ActorUpdateFailedData struct {
 	Reason    string `json:"reason"`
 }
 
+// ActorStoppedData is the data of actor_stopped.
 type ActorStoppedData struct {
 	PublicKey   string            `json:"public_key"`
 	InstanceID  string            `json:"instance_id"`
 	Annotations map[string]string `json:"annotations"`
 }
 
+// ProviderStartedData is the data of provider_started.
 type ProviderStartedData struct {
 	PublicKey   string            `json:"public_key"`
 	ImageRef    string            `json:"image_ref"`
@@ -159,12 +167,14 @@ type ProviderStartedData struct {
 	Claims      map[string]any    `json:"claims"`
 }
 
+// ProviderStartFailedData is the data of provider_start_failed.
 type ProviderStartFailedData struct {
 	ProviderRef string `json:"provider_ref"`
 	LinkName    string `json:"link_name"`
 	Error       string `json:"error"`
 }
 
+// ProviderStoppedData is the data of provider_stopped.
 type ProviderStoppedData struct {
 	PublicKey   string            `json:"public_key"`
 	LinkName    string            `json:"link_name"`
@@ -174,6 +184,7 @@ type ProviderStoppedData struct {
 	Reason      string            `json:"reason"`
 }
 
+// HealthCheckData is the data of health_check_passed and health_check_failed.
 type HealthCheckData struct {
 	PublicKey  string `json:"public_key"`
 	ContractID string `json:"contract_id"`
@@ -191,6 +202,7 @@ type LinkdefData struct {
 	Reason     string            `json:"reason,omitempty"`
 }
 
+// RefmapSetData is the data of refmap_set.
 type RefmapSetData struct {
 	OCIURL    string `json:"oci_url"`
 	PublicKey string `json:"public_key"`

@@ -30,6 +30,7 @@ const (
 // Letter returns the key's first character, such as 'M'.
 func (p KeyPrefix) Letter() byte { return "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[byte(p)>>3] }
 
+// String names the kind of key ("account", "module", …).
 func (p KeyPrefix) String() string {
 	switch p {
 	case PrefixAccount:

@@ -32,6 +32,7 @@ type RemoteError struct {
 	Text string // the response's error, as the other side wrote it
 }
 
+// Error names the call and carries the text the other side answered with.
 func (e *RemoteError) Error() string { return e.Op + ": " + ErrInvocation.Error() + ": " + e.Text }
 
 // Unwrap makes errors.Is(err, ErrInvocation) hold.

@@ -27,6 +27,7 @@ const (
 	OpSynced
 )
 
+// String names the operation.
 func (o StoreOp) String() string {
 	switch o {
 	case OpPut:
@@ -50,6 +51,7 @@ const (
 	KindRefMap                  // REFMAP_{b64url(ref)}
 )
 
+// String names the kind of entry.
 func (k StoreKind) String() string {
 	switch k {
 	case KindLink:

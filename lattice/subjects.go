@@ -28,16 +28,34 @@ func (s Subjects) ctl(parts ...string) string {
 	return s.Ctl + "." + s.Lattice + "." + strings.Join(parts, ".")
 }
 
-// Control subjects (PROTOCOL.md §4).
-func (s Subjects) PingHosts() string                 { return s.ctl("ping", "hosts") }
-func (s Subjects) Inventory(hostID string) string    { return s.ctl("get", hostID, "inv") }
-func (s Subjects) GetClaims() string                 { return s.ctl("get", "claims") }
-func (s Subjects) GetLinks() string                  { return s.ctl("get", "links") }
-func (s Subjects) LinkPut() string                   { return s.ctl("linkdefs", "put") }
-func (s Subjects) LinkDel() string                   { return s.ctl("linkdefs", "del") }
-func (s Subjects) AuctionActor() string              { return s.ctl("auction", "actor") }
-func (s Subjects) AuctionProvider() string           { return s.ctl("auction", "provider") }
-func (s Subjects) RegistriesPut() string             { return s.ctl("registries", "put") }
+// PingHosts is where every host answers a ping: {C}.{L}.ping.hosts.
+func (s Subjects) PingHosts() string { return s.ctl("ping", "hosts") }
+
+// Inventory is where one host answers with its inventory.
+func (s Subjects) Inventory(hostID string) string { return s.ctl("get", hostID, "inv") }
+
+// GetClaims is where one host (queue group) answers with the lattice's claims.
+func (s Subjects) GetClaims() string { return s.ctl("get", "claims") }
+
+// GetLinks is where one host (queue group) answers with the lattice's links.
+func (s Subjects) GetLinks() string { return s.ctl("get", "links") }
+
+// LinkPut is where one host (queue group) puts a link.
+func (s Subjects) LinkPut() string { return s.ctl("linkdefs", "put") }
+
+// LinkDel is where one host (queue group) deletes a link.
+func (s Subjects) LinkDel() string { return s.ctl("linkdefs", "del") }
+
+// AuctionActor is where hosts bid to run an actor.
+func (s Subjects) AuctionActor() string { return s.ctl("auction", "actor") }
+
+// AuctionProvider is where hosts bid to run a provider.
+func (s Subjects) AuctionProvider() string { return s.ctl("auction", "provider") }
+
+// RegistriesPut is where every host takes registry credentials.
+func (s Subjects) RegistriesPut() string { return s.ctl("registries", "put") }
+
+// Command is where one host takes a command (la, sa, scale, upd, lp, sp, stop).
 func (s Subjects) Command(hostID, cmd string) string { return s.ctl("cmd", hostID, cmd) }
 
 // QueueGroup is the queue group of control subjects answered by one host only.
@@ -71,17 +89,22 @@ func (s Subjects) Provider(providerID, linkName string) string {
 	return s.RPCPrefix() + "." + providerID + "." + orDefault(linkName, DefaultLinkName)
 }
 
-// ProviderLinkPut, ProviderLinkDel, ProviderHealth and ProviderShutdown are the provider's
-// management subjects.
+// ProviderLinkPut is where hosts push a link put to a provider.
 func (s Subjects) ProviderLinkPut(providerID, linkName string) string {
 	return s.Provider(providerID, linkName) + ".linkdefs.put"
 }
+
+// ProviderLinkDel is where hosts push a link delete to a provider.
 func (s Subjects) ProviderLinkDel(providerID, linkName string) string {
 	return s.Provider(providerID, linkName) + ".linkdefs.del"
 }
+
+// ProviderHealth is where a provider answers health checks.
 func (s Subjects) ProviderHealth(providerID, linkName string) string {
 	return s.Provider(providerID, linkName) + ".health"
 }
+
+// ProviderShutdown is where a provider takes the shutdown request.
 func (s Subjects) ProviderShutdown(providerID, linkName string) string {
 	return s.Provider(providerID, linkName) + ".shutdown"
 }
