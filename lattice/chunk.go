@@ -63,8 +63,8 @@ func (c *Chunks) bind(ctx context.Context) (jetstream.ObjectStore, error) {
 	return obj, nil
 }
 
-// Put stores a payload under name.
-func (c *Chunks) Put(ctx context.Context, name string, data []byte) error {
+// put stores a payload under name.
+func (c *Chunks) put(ctx context.Context, name string, data []byte) error {
 	obj, err := c.bind(ctx)
 	if err != nil {
 		return err
@@ -75,8 +75,8 @@ func (c *Chunks) Put(ctx context.Context, name string, data []byte) error {
 	return nil
 }
 
-// Take reads a chunked payload, checks its length and deletes it.
-func (c *Chunks) Take(ctx context.Context, name string, size uint64) ([]byte, error) {
+// take reads a chunked payload, checks its length and deletes it.
+func (c *Chunks) take(ctx context.Context, name string, size uint64) ([]byte, error) {
 	obj, err := c.bind(ctx)
 	if err != nil {
 		return nil, err

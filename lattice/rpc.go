@@ -112,7 +112,7 @@ func (c *Caller) Call(ctx context.Context, origin, target Entity, op string, msg
 	}
 	if len(msg) > MaxInlinePayload {
 		// The claims hash covers the whole payload, which travels through the object store.
-		if err := c.chunks.Put(ctx, chunkKey(inv.ID), msg); err != nil {
+		if err := c.chunks.put(ctx, chunkKey(inv.ID), msg); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		inv.Msg = []byte{}
@@ -141,7 +141,7 @@ func (c *Caller) Call(ctx context.Context, origin, target Entity, op string, msg
 		return nil, &RemoteError{Op: name, Text: resp.Error}
 	}
 	if len(resp.Msg) == 0 && resp.ContentLength != nil && *resp.ContentLength > 0 {
-		out, err := c.chunks.Take(ctx, responseChunkKey(inv.ID), *resp.ContentLength)
+		out, err := c.chunks.take(ctx, responseChunkKey(inv.ID), *resp.ContentLength)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -230,7 +230,7 @@ func (s *Server) Answer(base context.Context, data []byte, h Handler) *Invocatio
 	ctx, cancel := context.WithTimeout(base, timeout)
 	defer cancel()
 	if len(inv.Msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0 {
-		msg, err := s.Chunks.Take(ctx, chunkKey(inv.ID), *inv.ContentLength)
+		msg, err := s.Chunks.take(ctx, chunkKey(inv.ID), *inv.ContentLength)
 		if err != nil {
 			resp.Error = fmt.Sprintf("%s: invocation %s: %v", h.Name(), inv.ID, err)
 			return resp
@@ -248,7 +248,7 @@ func (s *Server) Answer(base context.Context, data []byte, h Handler) *Invocatio
 	size := uint64(len(out))
 	resp.ContentLength = &size
 	if len(out) > MaxInlinePayload {
-		if err := s.Chunks.Put(ctx, responseChunkKey(inv.ID), out); err != nil {
+		if err := s.Chunks.put(ctx, responseChunkKey(inv.ID), out); err != nil {
 			resp.Error = fmt.Sprintf("%s: invocation %s: reply: %v", h.Name(), inv.ID, err)
 			resp.ContentLength = nil
 			return resp
