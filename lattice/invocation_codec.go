@@ -267,103 +267,121 @@ func (r *reader) uint() (v uint64, isNil bool, err error) {
 	return v, false, err
 }
 
-func (r *reader) entity() (Entity, error) {
-	var e Entity
-	n, err := r.mapLen()
-	if err != nil {
-		return e, err
-	}
-	var seen uint8
-	for range n {
-		k, _, err := r.raw()
-		if err != nil {
-			return e, err
-		}
-		var bit uint8
-		var dst *string
-		switch string(k) {
-		case "public_key":
-			bit, dst = 1, &e.PublicKey
-		case "link_name":
-			bit, dst = 2, &e.LinkName
-		case "contract_id":
-			bit, dst = 4, &e.ContractID
-		default:
-			return e, errNotFast
-		}
-		if seen&bit != 0 {
-			return e, errNotFast
-		}
-		seen |= bit
-		if *dst, err = r.str(); err != nil {
-			return e, err
-		}
-	}
-	return e, nil
+// fielder reads the value of one named field of an object and returns the field's bit
+// (errNotFast for a key it does not know).
+type fielder interface {
+	field(r *reader, key []byte) (uint16, error)
 }
 
-// decodeInvocationFast reads the common shape of an invocation; errNotFast for anything else.
-func decodeInvocationFast(data []byte) (*Invocation, error) {
-	r := &reader{b: data}
+// object reads a map of named fields into f; a key given twice is left to the generic decoder.
+func (r *reader) object(f fielder) error {
 	n, err := r.mapLen()
-	if err != nil || n == 0 {
-		return nil, errNotFast
+	if err != nil {
+		return err
 	}
-	inv := &Invocation{}
 	var seen uint16
 	for range n {
 		k, _, err := r.raw()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		var bit uint16
-		switch string(k) {
-		case "origin":
-			bit = 1
-			inv.Origin, err = r.entity()
-		case "target":
-			bit = 2
-			inv.Target, err = r.entity()
-		case "operation":
-			bit = 4
-			inv.Operation, err = r.str()
-		case "msg":
-			bit = 8
-			var isNil bool
-			inv.Msg, isNil, err = r.raw()
-			if err == nil && !isNil && inv.Msg == nil {
-				inv.Msg = []byte{}
-			}
-		case "id":
-			bit = 16
-			inv.ID, err = r.str()
-		case "encoded_claims":
-			bit = 32
-			inv.EncodedClaims, err = r.str()
-		case "host_id":
-			bit = 64
-			inv.HostID, err = r.str()
-		case "content_length":
-			bit = 128
-			v, isNil, uerr := r.uint()
-			if err = uerr; err == nil && !isNil {
-				inv.ContentLength = &v
-			}
-		case "traceContext":
-			bit = 256
-			inv.TraceContext, err = r.stringMap()
-		default:
-			return nil, errNotFast
-		}
+		bit, err := f.field(r, k)
 		if err != nil || seen&bit != 0 {
-			return nil, errNotFast
+			return errNotFast
 		}
 		seen |= bit
 	}
+	return nil
+}
+
+func (e *Entity) field(r *reader, key []byte) (bit uint16, err error) {
+	switch string(key) {
+	case "public_key":
+		e.PublicKey, err = r.str()
+		return 1, err
+	case "link_name":
+		e.LinkName, err = r.str()
+		return 2, err
+	case "contract_id":
+		e.ContractID, err = r.str()
+		return 4, err
+	}
+	return 0, errNotFast
+}
+
+// bytesField reads msg: bin, str or nil (nil stays nil, an empty value is empty, not nil).
+func (r *reader) bytesField() ([]byte, error) {
+	v, isNil, err := r.raw()
+	if err == nil && !isNil && v == nil {
+		v = []byte{}
+	}
+	return v, err
+}
+
+// optUint reads content_length: an integer, or nil for none.
+func (r *reader) optUint() (*uint64, error) {
+	v, isNil, err := r.uint()
+	if err != nil || isNil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// top reads one top-level object of the envelope and checks nothing follows it.
+func top(data []byte, f fielder) error {
+	if len(data) == 0 || data[0] == 0x80 || data[0] == 0xc0 {
+		return errNotFast // empty: the generic decoder says what is missing
+	}
+	r := &reader{b: data}
+	if err := r.object(f); err != nil {
+		return errNotFast
+	}
 	if r.off != len(data) {
-		return nil, errNotFast
+		return errNotFast
+	}
+	return nil
+}
+
+// decodeInvocationFast reads the common shape of an invocation; errNotFast for anything else.
+func decodeInvocationFast(data []byte) (*Invocation, error) {
+	inv := &Invocation{}
+	if err := top(data, inv); err != nil {
+		return nil, err
 	}
 	return inv, nil
+}
+
+func (inv *Invocation) field(r *reader, key []byte) (bit uint16, err error) {
+	switch string(key) {
+	case "origin":
+		err = r.object(&inv.Origin)
+		return 1, err
+	case "target":
+		err = r.object(&inv.Target)
+		return 2, err
+	case "operation":
+		inv.Operation, err = r.str()
+		return 4, err
+	case "msg":
+		inv.Msg, err = r.bytesField()
+		return 8, err
+	case "id":
+		inv.ID, err = r.str()
+		return 16, err
+	case "encoded_claims":
+		inv.EncodedClaims, err = r.str()
+		return 32, err
+	case "host_id":
+		inv.HostID, err = r.str()
+		return 64, err
+	case "content_length":
+		inv.ContentLength, err = r.optUint()
+		return 128, err
+	case "traceContext":
+		inv.TraceContext, err = r.stringMap()
+		return 256, err
+	}
+	return 0, errNotFast
 }
 
 func (r *reader) stringMap() (map[string]string, error) {
@@ -395,49 +413,27 @@ func (r *reader) stringMap() (map[string]string, error) {
 
 // decodeResponseFast reads the common shape of an invocation response; errNotFast otherwise.
 func decodeResponseFast(data []byte) (*InvocationResponse, error) {
-	r := &reader{b: data}
-	n, err := r.mapLen()
-	if err != nil || n == 0 {
-		return nil, errNotFast
-	}
 	resp := &InvocationResponse{}
-	var seen uint8
-	for range n {
-		k, _, err := r.raw()
-		if err != nil {
-			return nil, err
-		}
-		var bit uint8
-		switch string(k) {
-		case "msg":
-			bit = 1
-			var isNil bool
-			resp.Msg, isNil, err = r.raw()
-			if err == nil && !isNil && resp.Msg == nil {
-				resp.Msg = []byte{}
-			}
-		case "invocation_id":
-			bit = 2
-			resp.InvocationID, err = r.str()
-		case "error":
-			bit = 4
-			resp.Error, err = r.str()
-		case "content_length":
-			bit = 8
-			v, isNil, uerr := r.uint()
-			if err = uerr; err == nil && !isNil {
-				resp.ContentLength = &v
-			}
-		default:
-			return nil, errNotFast
-		}
-		if err != nil || seen&bit != 0 {
-			return nil, errNotFast
-		}
-		seen |= bit
-	}
-	if r.off != len(data) {
-		return nil, errNotFast
+	if err := top(data, resp); err != nil {
+		return nil, err
 	}
 	return resp, nil
+}
+
+func (resp *InvocationResponse) field(r *reader, key []byte) (bit uint16, err error) {
+	switch string(key) {
+	case "msg":
+		resp.Msg, err = r.bytesField()
+		return 1, err
+	case "invocation_id":
+		resp.InvocationID, err = r.str()
+		return 2, err
+	case "error":
+		resp.Error, err = r.str()
+		return 4, err
+	case "content_length":
+		resp.ContentLength, err = r.optUint()
+		return 8, err
+	}
+	return 0, errNotFast
 }
