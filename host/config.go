@@ -142,10 +142,8 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data dir: empty"))
 	}
-	for _, r := range c.AllowedInsecure {
-		if s := normalizeServer(r); s == "" || strings.ContainsAny(s, " \t") {
-			errs = append(errs, fmt.Errorf("allowed insecure registry %q: want host[:port]", r))
-		}
+	if err := c.ociConfig().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RPCTimeout <= 0 {
 		errs = append(errs, errors.New("rpc timeout: must be positive"))

@@ -2,7 +2,8 @@
 // nats-server with JetStream), runs signed actors with wazero, serves the control interface,
 // routes invocations by link definitions and call aliases, and publishes heartbeats and events.
 //
-// It imports lattice (and lattice/contracts) only; never providers, applier or dashboard.
+// It imports lattice (and lattice/contracts) and the oci registry client only; never providers,
+// applier or dashboard.
 //
 // Actor lifecycle, per actor on this host:
 //

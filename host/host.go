@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/oci"
 )
 
 // Host is one member of a lattice. Create it with New and run it with Run.
@@ -42,7 +43,7 @@ type Host struct {
 	actors    *actorTable
 	providers *providerTable
 	links     *linkCache
-	oci       *OCIClient // pulls actors and providers from OCI registries (oci_host.go)
+	oci       *oci.Client // pulls actors and providers from OCI registries (oci_host.go)
 
 	wg sync.WaitGroup // background work started by commands
 }

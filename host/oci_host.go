@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/oci"
 )
 
 // The host's side of OCI: actors and providers started from references (loadModule and
@@ -17,21 +18,28 @@ import (
 // DataDir/oci, refmaps, pull progress events and registries.put. Pulls run in the background of
 // the command that asked for them (handleCommand acks first), so the control plane never waits.
 
-func newHostOCIClient(cfg Config, log zerolog.Logger) (*OCIClient, error) {
-	return NewOCIClient(OCIConfig{
-		AllowLatest:     cfg.AllowLatest,
-		AllowedInsecure: cfg.AllowedInsecure,
-		Credentials:     cfg.RegistryCredentials,
-		DockerConfig:    cfg.DockerConfig,
-		CacheDir:        filepath.Join(cfg.DataDir, "oci"),
-		Logger:          log,
-	})
+// ociConfig is the OCI client's configuration from the host's: its registry flags and
+// credentials, and the cache under DataDir/oci.
+func (c Config) ociConfig() oci.Config {
+	return oci.Config{
+		AllowLatest:     c.AllowLatest,
+		AllowedInsecure: c.AllowedInsecure,
+		Credentials:     c.RegistryCredentials,
+		DockerConfig:    c.DockerConfig,
+		CacheDir:        filepath.Join(c.DataDir, "oci"),
+	}
+}
+
+func newHostOCIClient(cfg Config, log zerolog.Logger) (*oci.Client, error) {
+	oc := cfg.ociConfig()
+	oc.Logger = log
+	return oci.NewClient(oc)
 }
 
 // pullModule fetches an actor module from an OCI reference; loadModule verifies it and records
 // the reference's refmap.
 func (h *Host) pullModule(ctx context.Context, ref string) ([]byte, error) {
-	a, err := h.oci.Pull(ctx, ref, ArtifactActor, h.pullProgress(ref))
+	a, err := h.oci.Pull(ctx, ref, oci.KindActor, h.pullProgress(ref))
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +49,7 @@ func (h *Host) pullModule(ctx context.Context, ref string) ([]byte, error) {
 
 // pullArchive fetches a provider archive from an OCI reference and records its refmap.
 func (h *Host) pullArchive(ctx context.Context, ref string) (*lattice.ProviderArchive, error) {
-	a, err := h.oci.Pull(ctx, ref, ArtifactProvider, h.pullProgress(ref))
+	a, err := h.oci.Pull(ctx, ref, oci.KindProvider, h.pullProgress(ref))
 	if err != nil {
 		return nil, err
 	}
@@ -54,14 +62,14 @@ func (h *Host) pullArchive(ctx context.Context, ref string) (*lattice.ProviderAr
 	return par, nil
 }
 
-func (h *Host) logPull(ref string, a *Artifact) {
+func (h *Host) logPull(ref string, a *oci.Artifact) {
 	h.log.Info().Str("ref", ref).Str("digest", a.ManifestDigest).Int64("bytes", a.Size).
 		Int64("downloaded", a.Downloaded).Bool("offline", a.Offline).Msg("pulled")
 }
 
 // pullProgress publishes image_pull_progress (a Trellis extension) for ref.
-func (h *Host) pullProgress(ref string) Progress {
-	return func(p ProgressUpdate) {
+func (h *Host) pullProgress(ref string) oci.Progress {
+	return func(p oci.ProgressUpdate) {
 		h.publish(lattice.EventImagePullProgress, lattice.ImagePullProgressData{
 			ImageRef: ref, Digest: p.Digest, Bytes: p.Done, Total: p.Total, Cached: p.Cached,
 		})

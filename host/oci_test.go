@@ -20,6 +20,7 @@ import (
 	"github.com/trellis-lattice/trellis/lattice"
 	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
+	"github.com/trellis-lattice/trellis/oci"
 )
 
 // ociEcho is a freshly signed echo actor (a new key each call).
@@ -28,10 +29,14 @@ func ociEcho(t *testing.T) latticetest.Actor {
 		Name: "echo", Caps: []string{httpserver.ContractID}}, lattice.SignOptions{})
 }
 
+// The host's side of OCI: starts from references, the cache under the data dir, refmaps, pull
+// progress events, registries.put and errors on the ack or event. The client itself is tested in
+// oci/.
+
 // pushTo pushes a file to ref on reg with the given credentials.
-func pushTo(t *testing.T, reg *latticetest.Registry, ref, path string, creds lattice.RegistryCredentialMap) *host.Artifact {
+func pushTo(t *testing.T, reg *latticetest.Registry, ref, path string, creds lattice.RegistryCredentialMap) *oci.Artifact {
 	t.Helper()
-	c, err := host.NewOCIClient(host.OCIConfig{AllowedInsecure: []string{reg.Addr}, Credentials: creds, AllowLatest: true})
+	c, err := oci.NewClient(oci.Config{AllowedInsecure: []string{reg.Addr}, Credentials: creds, AllowLatest: true})
 	require.NoError(t, err)
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -216,12 +221,6 @@ func TestOCIAuthentication(t *testing.T) {
 	ref := reg.Addr + "/private/echo:1.0.0"
 	pushTo(t, reg, ref, echo.Path, good)
 
-	t.Run("anonymous push refused", func(t *testing.T) {
-		c, err := host.NewOCIClient(host.OCIConfig{AllowedInsecure: []string{reg.Addr}})
-		require.NoError(t, err)
-		_, err = c.Push(context.Background(), reg.Addr+"/private/other:1", echo.Module, nil)
-		require.ErrorContains(t, err, "unauthorized: anonymous push refused")
-	})
 	t.Run("anonymous pull refused", func(t *testing.T) {
 		l := hosttest.New(t)
 		h := l.StartHost(insecure(reg))
@@ -316,38 +315,4 @@ func TestOCIPullDoesNotBlockTheControlPlane(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, lattice.EventActorStarted, e.Name(), string(e.Data))
 	require.GreaterOrEqual(t, time.Since(start), 3*time.Second)
-}
-
-func TestOCIClientPushPullRoundTrip(t *testing.T) {
-	reg := latticetest.RunRegistry(t, latticetest.RegistryOptions{})
-	echo := ociEcho(t)
-	ref := reg.Addr + "/echo:rt"
-	pushTo(t, reg, ref, echo.Path, nil)
-	c, err := host.NewOCIClient(host.OCIConfig{AllowedInsecure: []string{reg.Addr}})
-	require.NoError(t, err)
-	var updates []host.ProgressUpdate
-	a, err := c.Pull(context.Background(), ref, host.ArtifactAny, func(p host.ProgressUpdate) { updates = append(updates, p) })
-	require.NoError(t, err)
-	require.Equal(t, host.ArtifactActor, a.Kind)
-	require.Equal(t, echo.Module, a.Data)
-	require.Equal(t, int64(len(echo.Module)), a.Downloaded)
-	require.NotEmpty(t, updates)
-	require.Equal(t, a.Size, updates[len(updates)-1].Done)
-
-	prov := fakeProvider(t)
-	pushTo(t, reg, reg.Addr+"/fake:1", prov.Path, nil)
-	p, err := c.Pull(context.Background(), reg.Addr+"/fake:1", host.ArtifactProvider, nil)
-	require.NoError(t, err)
-	require.Equal(t, host.ArtifactProvider, p.Kind)
-	_, err = c.Pull(context.Background(), reg.Addr+"/fake:1", host.ArtifactActor, nil)
-	require.ErrorContains(t, err, "is not a wasmCloud actor")
-
-	_, err = c.Push(context.Background(), ref+"x", []byte("not wasm"), nil)
-	require.ErrorContains(t, err, "neither a wasm module")
-	_, err = c.Push(context.Background(), reg.Addr+"/echo@"+a.ManifestDigest, echo.Module, nil)
-	require.ErrorContains(t, err, "cannot be pushed to")
-	tampered := append([]byte(nil), echo.Module...)
-	tampered[len(tampered)/2] ^= 0xff
-	_, err = c.Push(context.Background(), reg.Addr+"/echo:bad", tampered, nil)
-	require.ErrorContains(t, err, "not a validly signed actor")
 }

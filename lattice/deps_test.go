@@ -43,18 +43,20 @@ func area(pkg string) (string, bool) {
 	return strings.SplitN(rest, "/", 2)[0], true
 }
 
-// TestDependencyDirection enforces DESIGN.md: lattice imports nothing of the project; host,
-// dashboard, providers, applier and reconciler import lattice but not each other (applier may use
-// the providers SDK); only cmd wires them together.
+// TestDependencyDirection enforces DESIGN.md: lattice imports nothing of the project; oci (the
+// registry client) imports lattice only, and only host and cmd use it; host, dashboard,
+// providers, applier and reconciler import lattice but not each other (applier may use the
+// providers SDK, host the oci client); only cmd wires them together.
 func TestDependencyDirection(t *testing.T) {
 	forbidden := map[string][]string{
-		"lattice":    {"host", "providers", "applier", "dashboard", "reconciler", "actor", "cmd"},
+		"lattice":    {"host", "oci", "providers", "applier", "dashboard", "reconciler", "actor", "cmd"},
+		"oci":        {"host", "providers", "applier", "dashboard", "reconciler", "actor", "cmd"},
 		"host":       {"providers", "applier", "dashboard", "reconciler", "cmd"},
-		"dashboard":  {"host", "providers", "applier", "reconciler", "cmd"},
-		"providers":  {"host", "applier", "dashboard", "reconciler", "cmd"},
-		"applier":    {"host", "dashboard", "reconciler", "cmd"},
-		"reconciler": {"host", "providers", "applier", "dashboard", "actor", "cmd"},
-		"actor":      {"host", "providers", "applier", "dashboard", "reconciler", "cmd"},
+		"dashboard":  {"host", "oci", "providers", "applier", "reconciler", "cmd"},
+		"providers":  {"host", "oci", "applier", "dashboard", "reconciler", "cmd"},
+		"applier":    {"host", "oci", "dashboard", "reconciler", "cmd"},
+		"reconciler": {"host", "oci", "providers", "applier", "dashboard", "actor", "cmd"},
+		"actor":      {"host", "oci", "providers", "applier", "dashboard", "reconciler", "cmd"},
 	}
 	for _, p := range listDeps(t) {
 		from, _ := area(p.ImportPath)
@@ -62,6 +64,9 @@ func TestDependencyDirection(t *testing.T) {
 			to, ours := area(dep)
 			if !ours {
 				continue
+			}
+			if from == "oci" {
+				require.Equal(t, "lattice", to, "%s imports %s: oci imports nothing of the project but lattice", p.ImportPath, dep)
 			}
 			for _, bad := range forbidden[from] {
 				require.NotEqual(t, bad, to, "%s imports %s, against the dependency direction of DESIGN.md", p.ImportPath, dep)

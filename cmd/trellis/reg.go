@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/trellis-lattice/trellis/host"
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/oci"
 )
 
 // regFlags are the flags `reg push` and `reg pull` share.
@@ -36,7 +36,7 @@ func (f *regFlags) register(fs *pflag.FlagSet) {
 
 // client returns an OCI client for ref's registry: --user and --password when given, else
 // OCI_REGISTRY… (when OCI_REGISTRY names that registry), else the docker config.
-func (f *regFlags) client(ref string) (*host.OCIClient, error) {
+func (f *regFlags) client(ref string) (*oci.Client, error) {
 	r, err := lattice.ParseOCIRef(ref)
 	if err != nil {
 		return nil, err
@@ -51,11 +51,11 @@ func (f *regFlags) client(ref string) (*host.OCIClient, error) {
 	if f.user != "" {
 		creds = lattice.RegistryCredentialMap{r.Registry: {Username: f.user, Password: f.password}}
 	}
-	cfg := host.OCIConfig{
+	cfg := oci.Config{
 		AllowLatest:  f.allowLatest,
 		Credentials:  creds,
 		DockerConfig: dockerConfigPath(),
-		Advice: host.OCIAdvice{
+		Advice: oci.Advice{
 			Latest:      "pin a version, or pass --allow-latest",
 			Insecure:    "; pass --insecure to use it",
 			Credentials: "pass --user and --password (or OCI_REGISTRY_USER and OCI_REGISTRY_PASSWORD), or `docker login` first",
@@ -64,7 +64,7 @@ func (f *regFlags) client(ref string) (*host.OCIClient, error) {
 	if f.insecure {
 		cfg.AllowedInsecure = []string{r.Registry}
 	}
-	return host.NewOCIClient(cfg)
+	return oci.NewClient(cfg)
 }
 
 // ociEnvCredentials reads OCI_REGISTRY, OCI_REGISTRY_USER and OCI_REGISTRY_PASSWORD (wasmCloud's
@@ -125,16 +125,16 @@ type regResult struct {
 	File           string `json:"file,omitempty"`
 }
 
-func kindName(k host.ArtifactKind) string {
-	if k == host.ArtifactProvider {
+func kindName(k oci.Kind) string {
+	if k == oci.KindProvider {
 		return "provider"
 	}
 	return "actor"
 }
 
 // artifactKey returns the public key an artifact's claims name, or "".
-func artifactKey(kind host.ArtifactKind, data []byte) string {
-	if kind == host.ArtifactProvider {
+func artifactKey(kind oci.Kind, data []byte) string {
+	if kind == oci.KindProvider {
 		if par, err := lattice.ReadPAR(bytes.NewReader(data)); err == nil {
 			return par.Claims.Subject
 		}
@@ -205,13 +205,13 @@ func newRegPullCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := c.Pull(cmd.Context(), ref, host.ArtifactAny, nil)
+			a, err := c.Pull(cmd.Context(), ref, oci.KindAny, nil)
 			if err != nil {
 				return err
 			}
 			if dest == "" {
 				dest = path.Base(a.Ref.Repository) + ".wasm"
-				if a.Kind == host.ArtifactProvider {
+				if a.Kind == oci.KindProvider {
 					dest = path.Base(a.Ref.Repository) + ".par.gz"
 				}
 			}

@@ -1,4 +1,4 @@
-package host
+package oci
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 // Push uploads data (a signed actor module or a provider archive, told apart by their first
 // bytes and verified first) as a wasmCloud artifact with the media types of PROTOCOL.md §8, and
 // tags it with ref's tag. Errors say "push REF: reason".
-func (c *OCIClient) Push(ctx context.Context, ref string, data []byte, progress Progress) (*Artifact, error) {
+func (c *Client) Push(ctx context.Context, ref string, data []byte, progress Progress) (*Artifact, error) {
 	r, err := c.check(ref, "push")
 	if err != nil {
 		return nil, err
@@ -32,16 +32,16 @@ func (c *OCIClient) Push(ctx context.Context, ref string, data []byte, progress 
 	if len(data) > MaxArtifactSize {
 		return fail("%d bytes: at most %d allowed", len(data), MaxArtifactSize)
 	}
-	kind, err := DetectArtifactKind(data)
+	kind, err := DetectKind(data)
 	if err != nil {
 		return fail("%v", err)
 	}
 	switch kind {
-	case ArtifactActor:
+	case KindActor:
 		if _, err := lattice.VerifyActor(data, time.Now()); err != nil {
 			return fail("not a validly signed actor: %v", err)
 		}
-	case ArtifactProvider:
+	case KindProvider:
 		if _, err := lattice.ReadPAR(bytes.NewReader(data)); err != nil {
 			return fail("not a valid provider archive: %v", err)
 		}

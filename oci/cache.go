@@ -1,4 +1,4 @@
-package host
+package oci
 
 import (
 	"crypto/sha256"
@@ -15,14 +15,14 @@ import (
 	"github.com/trellis-lattice/trellis/lattice"
 )
 
-// ociCache keeps what was pulled, on disk under dir:
+// diskCache keeps what was pulled, on disk under dir:
 //
 //	blobs/<algorithm>/<hex>   manifests and layers, by digest, verified when read
 //	refs/<sha256 of ref>.json what a reference resolved to last: {"ref", "digest", "time"}
 //
 // Files are written to a temporary name and renamed, so hosts sharing a data dir and crashes
-// never leave a partial blob behind. A nil *ociCache caches nothing.
-type ociCache struct{ dir string }
+// never leave a partial blob behind. A nil *diskCache caches nothing.
+type diskCache struct{ dir string }
 
 type cachedRef struct {
 	Ref    string    `json:"ref"`
@@ -30,17 +30,17 @@ type cachedRef struct {
 	Time   time.Time `json:"time"`
 }
 
-func (c *ociCache) blobPath(d digest.Digest) string {
+func (c *diskCache) blobPath(d digest.Digest) string {
 	return filepath.Join(c.dir, "blobs", d.Algorithm().String(), d.Encoded())
 }
 
-func (c *ociCache) refPath(r lattice.OCIRef) string {
+func (c *diskCache) refPath(r lattice.OCIRef) string {
 	sum := sha256.Sum256([]byte(r.String()))
 	return filepath.Join(c.dir, "refs", hex.EncodeToString(sum[:])+".json")
 }
 
 // has reports whether a blob is cached (without verifying it).
-func (c *ociCache) has(d digest.Digest) bool {
+func (c *diskCache) has(d digest.Digest) bool {
 	if c == nil || d.Validate() != nil {
 		return false
 	}
@@ -49,7 +49,7 @@ func (c *ociCache) has(d digest.Digest) bool {
 }
 
 // read returns a cached blob whose content matches its digest; a corrupt one is removed.
-func (c *ociCache) read(d digest.Digest) ([]byte, bool) {
+func (c *diskCache) read(d digest.Digest) ([]byte, bool) {
 	if c == nil || d.Validate() != nil {
 		return nil, false
 	}
@@ -66,7 +66,7 @@ func (c *ociCache) read(d digest.Digest) ([]byte, bool) {
 }
 
 // write stores a verified blob; failures only cost a later download, so they are logged.
-func (c *ociCache) write(d digest.Digest, b []byte, log zerolog.Logger) {
+func (c *diskCache) write(d digest.Digest, b []byte, log zerolog.Logger) {
 	if c == nil || d.Validate() != nil {
 		return
 	}
@@ -76,7 +76,7 @@ func (c *ociCache) write(d digest.Digest, b []byte, log zerolog.Logger) {
 }
 
 // resolve returns the manifest digest r resolved to last, or "".
-func (c *ociCache) resolve(r lattice.OCIRef) digest.Digest {
+func (c *diskCache) resolve(r lattice.OCIRef) digest.Digest {
 	if c == nil {
 		return ""
 	}
@@ -92,7 +92,7 @@ func (c *ociCache) resolve(r lattice.OCIRef) digest.Digest {
 }
 
 // remember records what r resolved to.
-func (c *ociCache) remember(r lattice.OCIRef, d digest.Digest, log zerolog.Logger) {
+func (c *diskCache) remember(r lattice.OCIRef, d digest.Digest, log zerolog.Logger) {
 	if c == nil {
 		return
 	}

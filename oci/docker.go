@@ -1,4 +1,4 @@
-package host
+package oci
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 // dockerCredential looks reg up in the docker config (and the credential helpers it names). The
 // file is read at each call: it is small, and a `docker login` after the host started counts.
-func (c *OCIClient) dockerCredential(ctx context.Context, reg string) (auth.Credential, bool) {
+func (c *Client) dockerCredential(ctx context.Context, reg string) (auth.Credential, bool) {
 	if c.cfg.DockerConfig == "" {
 		return auth.EmptyCredential, false
 	}
