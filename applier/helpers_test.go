@@ -31,6 +31,7 @@ import (
 
 	"github.com/trellis-lattice/trellis/applier"
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
 	"github.com/trellis-lattice/trellis/providers"
 )
@@ -240,11 +241,11 @@ func (r *running) stop(t testing.TB) {
 }
 
 // health asks the running applier for its health.
-func (l *lat) health(t testing.TB) providers.Health {
+func (l *lat) health(t testing.TB) lattice.HealthReply {
 	t.Helper()
 	msg, err := l.nc.Request(lattice.NewSubjects(l.name).ProviderHealth(l.hd.ProviderKey, l.hd.LinkName), nil, 5*time.Second)
 	require.NoError(t, err)
-	var h providers.Health
+	var h lattice.HealthReply
 	require.NoError(t, lattice.Unmarshal(msg.Data, &h))
 	return h
 }
@@ -256,7 +257,7 @@ func httpLink(t testing.TB, values map[string]string) lattice.LinkDefinition {
 		ActorID:    latticetest.Key(t, lattice.PrefixModule).PublicKey(),
 		ProviderID: latticetest.Key(t, lattice.PrefixService).PublicKey(),
 		LinkName:   lattice.DefaultLinkName,
-		ContractID: applier.HTTPServerContract,
+		ContractID: httpserver.ContractID,
 		Values:     values,
 	}
 }

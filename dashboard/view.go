@@ -117,11 +117,11 @@ type ActorPlacement struct {
 // Provider statuses, from the host's provider state and the latest health check.
 const (
 	ProviderAwaiting   = "awaiting" // running, no health check answered yet
-	ProviderHealthy    = "healthy"
-	ProviderUnhealthy  = "unhealthy"
-	ProviderRestarting = "restarting"
-	ProviderStarting   = "starting"
-	ProviderStopping   = "stopping"
+	ProviderHealthy    = lattice.ProviderHealthy
+	ProviderUnhealthy  = lattice.ProviderUnhealthy
+	ProviderRestarting = lattice.ProviderRestarting
+	ProviderStarting   = lattice.ProviderStarting
+	ProviderStopping   = lattice.ProviderStopping
 )
 
 // ProviderView is one provider on one host, under one link name.
@@ -164,17 +164,13 @@ const (
 // providerStatus combines a Trellis host's provider state and health into one status.
 func providerStatus(state, health string) string {
 	switch state {
-	case "restarting":
-		return ProviderRestarting
-	case "starting":
-		return ProviderStarting
-	case "stopping":
-		return ProviderStopping
+	case lattice.ProviderRestarting, lattice.ProviderStarting, lattice.ProviderStopping:
+		return state
 	}
 	switch health {
-	case "healthy":
+	case lattice.ProviderHealthy:
 		return ProviderHealthy
-	case "unhealthy":
+	case lattice.ProviderUnhealthy:
 		return ProviderUnhealthy
 	}
 	return ProviderAwaiting

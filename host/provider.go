@@ -17,12 +17,13 @@ import (
 	"github.com/trellis-lattice/trellis/lattice"
 )
 
-// Provider states as the inventory reports them (a Trellis extension, docs/compat.md).
+// Provider states as the inventory reports them: the lattice's (a Trellis extension,
+// docs/compat.md), named here too for the host's own code and its tests' callers.
 const (
-	ProviderStarting   = "starting"
-	ProviderRunning    = "running"
-	ProviderRestarting = "restarting"
-	ProviderStopping   = "stopping"
+	ProviderStarting   = lattice.ProviderStarting
+	ProviderRunning    = lattice.ProviderRunning
+	ProviderRestarting = lattice.ProviderRestarting
+	ProviderStopping   = lattice.ProviderStopping
 )
 
 type providerID struct{ key, linkName string }

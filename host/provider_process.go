@@ -192,7 +192,7 @@ func nonNilLinks(ls []lattice.LinkDefinition) []lattice.LinkDefinition {
 
 // shutdownProcess asks the provider to shut down, then kills it if it has not exited in time.
 func (h *Host) shutdownProcess(p *provider, cmd *exec.Cmd, exited <-chan error) {
-	body, _ := json.Marshal(map[string]string{"host_id": h.ID()})
+	body, _ := json.Marshal(lattice.ShutdownRequest{HostID: h.ID()})
 	if _, err := h.nc.Request(h.subj.ProviderShutdown(p.id.key, p.id.linkName), body, h.cfg.ProviderShutdownDelay); err != nil {
 		h.log.Debug().Err(err).Str("provider", p.id.key).Msg("shutdown request")
 	}
@@ -202,12 +202,6 @@ func (h *Host) shutdownProcess(p *provider, cmd *exec.Cmd, exited <-chan error) 
 		_ = cmd.Process.Kill()
 		<-exited
 	}
-}
-
-// healthReply is the msgpack answer to a health request.
-type healthReply struct {
-	Healthy bool   `msgpack:"healthy"`
-	Message string `msgpack:"message,omitempty"`
 }
 
 // checkHealth asks the provider for its health after the delay, then every interval, and
@@ -222,10 +216,10 @@ func (h *Host) checkHealth(ctx context.Context, p *provider) {
 		}
 		wait = h.cfg.ProviderHealthInterval
 		healthy := false
-		req, _ := lattice.Marshal(map[string]any{})
+		req, _ := lattice.Marshal(lattice.HealthRequest{})
 		msg, err := h.nc.Request(h.subj.ProviderHealth(p.id.key, p.id.linkName), req, h.cfg.RPCTimeout)
 		if err == nil {
-			var r healthReply
+			var r lattice.HealthReply
 			if lattice.Unmarshal(msg.Data, &r) == nil {
 				healthy = r.Healthy
 			}
@@ -235,7 +229,7 @@ func (h *Host) checkHealth(ctx context.Context, p *provider) {
 		}
 		p.mu.Lock()
 		before := p.health
-		p.health = map[bool]string{true: "healthy", false: "unhealthy"}[healthy]
+		p.health = map[bool]string{true: lattice.ProviderHealthy, false: lattice.ProviderUnhealthy}[healthy]
 		now := p.health
 		p.mu.Unlock()
 		if before != now {
@@ -252,7 +246,7 @@ func (h *Host) checkHealth(ctx context.Context, p *provider) {
 // subscribed to its link subjects) or the first health check is due. It publishes no events.
 func (h *Host) awaitProvider(ctx context.Context, p *provider) bool {
 	deadline := time.Now().Add(h.cfg.ProviderHealthDelay)
-	req, _ := lattice.Marshal(map[string]any{})
+	req, _ := lattice.Marshal(lattice.HealthRequest{})
 	for wait := 10 * time.Millisecond; ; wait = min(wait*2, 250*time.Millisecond) {
 		if _, err := h.nc.Request(h.subj.ProviderHealth(p.id.key, p.id.linkName), req, wait); err == nil {
 			return true

@@ -104,7 +104,7 @@ func TestMainRunsUntilShutdown(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	msg, err := nc.Request(subj.ProviderShutdown(hd.ProviderKey, "default"), fmt.Appendf(nil, `{"host_id":%q}`, hd.HostID), 5*time.Second)
 	require.NoError(t, err)
-	require.Equal(t, ShutdownAck, string(msg.Data))
+	require.Equal(t, lattice.ShutdownAck, string(msg.Data))
 	select {
 	case c := <-code:
 		require.Equal(t, ExitOK, c)

@@ -127,12 +127,6 @@ func (c Config) name() string {
 	return c.ContractID
 }
 
-// Health is the payload of a provider's answer on .health (msgpack map {healthy, message}).
-type Health struct {
-	Healthy bool   `msgpack:"healthy" json:"healthy"`
-	Message string `msgpack:"message" json:"message"`
-}
-
 // Errors for branching with errors.Is.
 var (
 	// ErrNotLinked: the invocation's origin has no link to this provider.

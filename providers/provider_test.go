@@ -190,13 +190,13 @@ func (r *rig) link(actor string, values map[string]string) lattice.LinkDefinitio
 	return lattice.LinkDefinition{ActorID: actor, ProviderID: r.hd.ProviderKey, LinkName: r.hd.LinkName, ContractID: echoContract, Values: values}
 }
 
-func (r *rig) put(t *testing.T, l lattice.LinkDefinition) providers.LinkAck {
+func (r *rig) put(t *testing.T, l lattice.LinkDefinition) lattice.Ack {
 	t.Helper()
 	data, err := lattice.Marshal(l)
 	require.NoError(t, err)
 	msg, err := r.nc.Request(r.subj.ProviderLinkPut(r.hd.ProviderKey, r.hd.LinkName), data, 5*time.Second)
 	require.NoError(t, err)
-	var ack providers.LinkAck
+	var ack lattice.Ack
 	require.NoError(t, json.Unmarshal(msg.Data, &ack))
 	return ack
 }
@@ -283,9 +283,9 @@ func TestHealthFromChecker(t *testing.T) {
 	e.mu.Unlock()
 	msg, err := r.nc.Request(r.subj.ProviderHealth(r.hd.ProviderKey, r.hd.LinkName), nil, 5*time.Second)
 	require.NoError(t, err)
-	var h providers.Health
+	var h lattice.HealthReply
 	require.NoError(t, lattice.Unmarshal(msg.Data, &h))
-	require.Equal(t, providers.Health{Healthy: false, Message: "database gone"}, h)
+	require.Equal(t, lattice.HealthReply{Healthy: false, Message: "database gone"}, h)
 	// The wire form is a msgpack map with the upstream field names.
 	var m map[string]any
 	require.NoError(t, lattice.Unmarshal(msg.Data, &m))
@@ -298,7 +298,7 @@ func TestShutdownCallsShutdownerOnce(t *testing.T) {
 	// An empty payload (old hosts) shuts down too.
 	msg, err := r.nc.Request(r.subj.ProviderShutdown(r.hd.ProviderKey, r.hd.LinkName), nil, 5*time.Second)
 	require.NoError(t, err)
-	require.Equal(t, providers.ShutdownAck, string(msg.Data))
+	require.Equal(t, lattice.ShutdownAck, string(msg.Data))
 	select {
 	case err := <-r.done:
 		require.NoError(t, err)

@@ -24,9 +24,6 @@ const (
 	healthTimeout = 2 * time.Second
 )
 
-// ShutdownAck is the reply to a shutdown request, as upstream providers send it.
-const ShutdownAck = "shutting down"
-
 // Run serves p on the lattice hd describes until ctx ends or a host asks the provider to shut
 // down, then drains and returns nil. It returns an error when cfg or hd is invalid, the lattice
 // cannot be reached, Init fails, or the lattice connection is closed under it.
@@ -216,9 +213,7 @@ func (r *runner) begin() bool {
 // ignored (several hosts may run the same provider and link name); an empty or unreadable
 // payload shuts down, as upstream providers do for old hosts.
 func (r *runner) onShutdown(m *nats.Msg) {
-	var req struct {
-		HostID string `json:"host_id"`
-	}
+	var req lattice.ShutdownRequest
 	if len(m.Data) > 0 {
 		if err := json.Unmarshal(m.Data, &req); err != nil {
 			r.log.Warn().Err(err).Msg("shutdown request payload is not JSON {\"host_id\"}; shutting down anyway")
@@ -229,7 +224,7 @@ func (r *runner) onShutdown(m *nats.Msg) {
 		return
 	}
 	if m.Reply != "" {
-		if err := m.Respond([]byte(ShutdownAck)); err != nil {
+		if err := m.Respond([]byte(lattice.ShutdownAck)); err != nil {
 			r.log.Warn().Err(err).Msg("acknowledge shutdown")
 		}
 	}
@@ -238,7 +233,7 @@ func (r *runner) onShutdown(m *nats.Msg) {
 
 // onHealth answers a health check with msgpack {healthy, message}.
 func (r *runner) onHealth(m *nats.Msg) {
-	hl := Health{Healthy: true}
+	hl := lattice.HealthReply{Healthy: true}
 	if hc, ok := r.p.(HealthChecker); ok {
 		ctx, cancel := context.WithTimeout(r.base, healthTimeout)
 		hl.Healthy, hl.Message = hc.Health(ctx)
@@ -255,13 +250,6 @@ func (r *runner) onHealth(m *nats.Msg) {
 	if err := m.Respond(data); err != nil {
 		r.log.Debug().Err(err).Msg("answer health check")
 	}
-}
-
-// LinkAck is the reply to a link put or delete that carries a reply subject (a Trellis
-// extension; hosts publish without one and get no reply): the control interface's ack shape.
-type LinkAck struct {
-	Accepted bool   `json:"accepted"`
-	Error    string `json:"error"`
 }
 
 // onLink applies a link put or delete (msgpack LinkDefinition), in publication order.
@@ -295,7 +283,8 @@ func (r *runner) onLink(m *nats.Msg) {
 		ev.Err(err).Str("actor", l.ActorID).Msg("link " + kind)
 	}
 	if m.Reply != "" {
-		ack := LinkAck{Accepted: err == nil}
+		// A link put or delete with a reply subject (a Trellis extension) gets the control ack.
+		ack := lattice.Ack{Accepted: err == nil}
 		if err != nil {
 			ack.Error = err.Error()
 		}

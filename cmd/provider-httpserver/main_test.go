@@ -125,7 +125,7 @@ func TestProcess(t *testing.T) {
 
 	msg, err := nc.Request(subj.ProviderShutdown(provider, "default"), fmt.Appendf(nil, `{"host_id":%q}`, hd.HostID), 5*time.Second)
 	require.NoError(t, err)
-	require.Equal(t, providers.ShutdownAck, string(msg.Data))
+	require.Equal(t, lattice.ShutdownAck, string(msg.Data))
 	select {
 	case err := <-exited:
 		require.NoError(t, err, "exit status; stderr:\n%s", &stderr)

@@ -108,7 +108,7 @@ func newRig(t *testing.T) *rig {
 }
 
 // link puts a link for actor with values and returns the ack.
-func (r *rig) link(t *testing.T, kind, actor string, values map[string]string) providers.LinkAck {
+func (r *rig) link(t *testing.T, kind, actor string, values map[string]string) lattice.Ack {
 	t.Helper()
 	l := lattice.LinkDefinition{ActorID: actor, ProviderID: r.hd.ProviderKey, LinkName: "default", ContractID: contract.ContractID, Values: values}
 	data, err := lattice.Marshal(l)
@@ -119,7 +119,7 @@ func (r *rig) link(t *testing.T, kind, actor string, values map[string]string) p
 	}
 	msg, err := r.nc.Request(subject, data, 10*time.Second)
 	require.NoError(t, err)
-	var ack providers.LinkAck
+	var ack lattice.Ack
 	require.NoError(t, json.Unmarshal(msg.Data, &ack))
 	return ack
 }
@@ -522,7 +522,7 @@ func TestShutdownClosesAllListeners(t *testing.T) {
 	_, baseB := r.serve(t, nil, echo)
 	msg, err := r.nc.Request(r.subj.ProviderShutdown(r.hd.ProviderKey, "default"), fmt.Appendf(nil, `{"host_id":%q}`, r.hd.HostID), 5*time.Second)
 	require.NoError(t, err)
-	require.Equal(t, providers.ShutdownAck, string(msg.Data))
+	require.Equal(t, lattice.ShutdownAck, string(msg.Data))
 	select {
 	case err := <-r.done:
 		require.NoError(t, err)

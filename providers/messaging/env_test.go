@@ -91,11 +91,11 @@ func (e *env) stop(t *testing.T) {
 }
 
 // health asks the provider for its health.
-func (e *env) health(t *testing.T) providers.Health {
+func (e *env) health(t *testing.T) lattice.HealthReply {
 	t.Helper()
 	m, err := e.nc.Request(e.subj.ProviderHealth(e.hd.ProviderKey, e.hd.LinkName), nil, 5*time.Second)
 	require.NoError(t, err)
-	var h providers.Health
+	var h lattice.HealthReply
 	require.NoError(t, lattice.Unmarshal(m.Data, &h))
 	return h
 }
@@ -120,7 +120,7 @@ func (e *env) link(actor string, values map[string]string) lattice.LinkDefinitio
 
 // linkRequest pushes a link put or del as a host does, with a reply subject so the SDK acks it
 // once applied.
-func (e *env) linkRequest(t *testing.T, kind string, l lattice.LinkDefinition) providers.LinkAck {
+func (e *env) linkRequest(t *testing.T, kind string, l lattice.LinkDefinition) lattice.Ack {
 	t.Helper()
 	data, err := lattice.Marshal(l)
 	require.NoError(t, err)
@@ -130,7 +130,7 @@ func (e *env) linkRequest(t *testing.T, kind string, l lattice.LinkDefinition) p
 	}
 	m, err := e.nc.Request(subject, data, 15*time.Second)
 	require.NoError(t, err)
-	var ack providers.LinkAck
+	var ack lattice.Ack
 	require.NoError(t, json.Unmarshal(m.Data, &ack))
 	return ack
 }

@@ -81,7 +81,7 @@ func RunBinary(t *testing.T, b Binary) {
 
 		m, err := lat.nc.Request(lat.subj.ProviderShutdown(pr.hd.ProviderKey, pr.hd.LinkName), fmt.Appendf(nil, `{"host_id":%q}`, pr.hd.HostID), 5*time.Second)
 		require.NoError(t, err)
-		require.Equal(t, providers.ShutdownAck, string(m.Data))
+		require.Equal(t, lattice.ShutdownAck, string(m.Data))
 		select {
 		case err := <-exited:
 			exited <- err // for the cleanup

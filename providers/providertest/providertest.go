@@ -137,7 +137,7 @@ func Run(t *testing.T, s Subject) {
 		t.Run("malformed link is ignored", func(t *testing.T) {
 			msg, err := lat.nc.Request(lat.subj.ProviderLinkPut(pr.hd.ProviderKey, pr.hd.LinkName), []byte{0xc1}, 5*time.Second)
 			require.NoError(t, err)
-			var ack providers.LinkAck
+			var ack lattice.Ack
 			require.NoError(t, json.Unmarshal(msg.Data, &ack))
 			require.False(t, ack.Accepted)
 			require.Contains(t, ack.Error, lattice.ErrMalformedMsgpack.Error())
@@ -164,7 +164,7 @@ func Run(t *testing.T, s Subject) {
 		t.Run("shutdown request stops Run with nil", func(t *testing.T) {
 			msg, err := lat.nc.Request(lat.subj.ProviderShutdown(pr.hd.ProviderKey, pr.hd.LinkName), fmt.Appendf(nil, `{"host_id":%q}`, pr.hd.HostID), 5*time.Second)
 			require.NoError(t, err)
-			require.Equal(t, providers.ShutdownAck, string(msg.Data))
+			require.Equal(t, lattice.ShutdownAck, string(msg.Data))
 			select {
 			case err := <-pr.done:
 				require.NoError(t, err)
@@ -277,7 +277,7 @@ func (lat *testLattice) start(t *testing.T, s Subject, edit func(*lattice.HostDa
 }
 
 // health waits until the provider answers a health check and returns the answer.
-func (p *provider) health(t *testing.T) providers.Health {
+func (p *provider) health(t *testing.T) lattice.HealthReply {
 	t.Helper()
 	subject := p.lat.subj.ProviderHealth(p.hd.ProviderKey, p.hd.LinkName)
 	deadline := time.Now().Add(10 * time.Second)
@@ -292,7 +292,7 @@ func (p *provider) health(t *testing.T) providers.Health {
 		}
 		msg, err := p.lat.nc.Request(subject, nil, time.Second)
 		if err == nil {
-			var h providers.Health
+			var h lattice.HealthReply
 			require.NoError(t, lattice.Unmarshal(msg.Data, &h), "health answer must be msgpack {healthy, message}")
 			return h
 		}
@@ -359,7 +359,7 @@ func (p *provider) putLink(t *testing.T, s Subject, actor string) lattice.LinkDe
 
 // linkRequest pushes a link as msgpack on .linkdefs.put/.del with a reply subject, so the
 // provider acknowledges once it has applied it.
-func (p *provider) linkRequest(t *testing.T, kind string, l lattice.LinkDefinition) providers.LinkAck {
+func (p *provider) linkRequest(t *testing.T, kind string, l lattice.LinkDefinition) lattice.Ack {
 	t.Helper()
 	data, err := lattice.Marshal(l)
 	require.NoError(t, err)
@@ -369,7 +369,7 @@ func (p *provider) linkRequest(t *testing.T, kind string, l lattice.LinkDefiniti
 	}
 	msg, err := p.lat.nc.Request(subject, data, 15*time.Second)
 	require.NoError(t, err, "link %s on %s", kind, subject)
-	var ack providers.LinkAck
+	var ack lattice.Ack
 	require.NoError(t, json.Unmarshal(msg.Data, &ack))
 	return ack
 }
