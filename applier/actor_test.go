@@ -22,6 +22,7 @@ import (
 	"github.com/trellis-lattice/trellis/host/hosttest"
 	"github.com/trellis-lattice/trellis/lattice"
 	contract "github.com/trellis-lattice/trellis/lattice/contracts/applier"
+	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
 )
 
@@ -51,7 +52,7 @@ func TestLattice(t *testing.T) {
 	require.Equal(t, lattice.EventProviderStarted, ev.Name(), "%s", ev.Data)
 
 	act := latticetest.SignedActor(t, "./applier/testdata/kubeactor", lattice.ActorMetadata{
-		Name: "kubeactor", Caps: []string{contract.ContractID, applier.HTTPServerContract},
+		Name: "kubeactor", Caps: []string{contract.ContractID, httpserver.ContractID},
 	}, lattice.SignOptions{})
 	l.StartActor(h, act.Path, 1)
 	l.PutLink(lattice.LinkDefinition{ActorID: act.ID, ProviderID: par.ID, ContractID: contract.ContractID})
@@ -144,13 +145,13 @@ func TestLattice(t *testing.T) {
 
 	t.Run("ctl link put of an httpserver link makes the Service, link del removes it", func(t *testing.T) {
 		httpProvider := latticetest.Key(t, lattice.PrefixService).PublicKey()
-		l.PutLink(lattice.LinkDefinition{ActorID: act.ID, ProviderID: httpProvider, ContractID: applier.HTTPServerContract,
+		l.PutLink(lattice.LinkDefinition{ActorID: act.ID, ProviderID: httpProvider, ContractID: httpserver.ContractID,
 			Values: map[string]string{"ADDRESS": "0.0.0.0:8080"}})
 		c.waitPorts(t, lattice.DefaultLattice, map[string]int32{applier.ServiceName(act.ID): 8080})
 
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		require.NoError(t, l.Ctl.DeleteLink(ctx, act.ID, applier.HTTPServerContract, ""))
+		require.NoError(t, l.Ctl.DeleteLink(ctx, act.ID, httpserver.ContractID, ""))
 		c.waitPorts(t, lattice.DefaultLattice, map[string]int32{})
 	})
 }

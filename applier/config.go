@@ -24,8 +24,6 @@ const (
 	DefaultResync = 30 * time.Second
 	// DefaultFieldManager names the applier in the managedFields of what it writes.
 	DefaultFieldManager = "trellis-applier"
-	// DefaultPort is the Service port of an HTTP-server link with neither port nor address.
-	DefaultPort = 8080
 )
 
 // DefaultSelector selects the host pods, which the Helm chart labels wasmcloud.dev/route-to=true.

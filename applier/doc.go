@@ -9,9 +9,10 @@
 //     (config_b64 or config_file) and default namespace; without one it uses the provider's.
 //   - The Service applier, level-triggered: it watches the lattice's link definitions in the
 //     LATTICEDATA_{L} bucket and the Services it manages, and converges the namespace so that every
-//     wasmcloud:httpserver link has a Service named after the lowercased actor id, selecting the
-//     host pods, with one TCP port (the link's port, else the port of its address, else 8080), and
-//     no Service it manages outlives its link. It converges at start, after every change on either
+//     wasmcloud:httpserver link whose listener a Service can reach has a Service named after the
+//     lowercased actor id, selecting the host pods, with one TCP port (the listener's, by the
+//     provider's own rule: httpserver.ListenAddress; loopback listeners and port 0 are refused and
+//     logged), and no Service it manages outlives its link. It converges at start, after every change on either
 //     side and on a periodic resync, so a restart or a missed event heals. Services without its
 //     labels are never touched.
 //

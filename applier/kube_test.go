@@ -52,21 +52,28 @@ func TestKubernetes(t *testing.T) {
 		l.start(t, c.config(nil))
 
 		byAddress := httpLink(t, map[string]string{"ADDRESS": "0.0.0.0:8080"})
-		byPort := httpLink(t, map[string]string{"port": "9000", "address": "0.0.0.0:7000"})
-		bare := httpLink(t, nil)
+		overridden := httpLink(t, map[string]string{"address": "0.0.0.0:9000", "config_json": `{"address":"0.0.0.0:7000"}`})
 		byConfig := httpLink(t, map[string]string{"config_json": `{"address":"0.0.0.0:8123"}`})
-		other := httpLink(t, map[string]string{"port": "9999"})
+		// Listeners no Service can reach: the default bind (127.0.0.1:8000) and a port value
+		// (127.0.0.1:PORT) are refused, with the link named.
+		bare := httpLink(t, nil)
+		byPort := httpLink(t, map[string]string{"port": "9999"})
+		other := httpLink(t, map[string]string{"address": "0.0.0.0:9999"})
 		other.ContractID = "wasmcloud:keyvalue"
-		for _, link := range []lattice.LinkDefinition{byAddress, byPort, bare, byConfig, other} {
+		for _, link := range []lattice.LinkDefinition{byAddress, overridden, bare, byPort, byConfig, other} {
 			l.put(t, link)
 		}
 		want := map[string]int32{
-			applier.ServiceName(byAddress.ActorID): 8080,
-			applier.ServiceName(byPort.ActorID):    9000,
-			applier.ServiceName(bare.ActorID):      8080,
-			applier.ServiceName(byConfig.ActorID):  8123,
+			applier.ServiceName(byAddress.ActorID):  8080,
+			applier.ServiceName(overridden.ActorID): 9000,
+			applier.ServiceName(byConfig.ActorID):   8123,
 		}
 		c.waitPorts(t, l.name, want)
+		require.Eventually(t, func() bool {
+			h := l.health(t)
+			return h.Healthy && strings.Contains(h.Message, "link "+lattice.LinkID(bare.ActorID, bare.ContractID, bare.LinkName)+" ") && strings.Contains(h.Message, "127.0.0.1:8000 is a loopback address") &&
+				strings.Contains(h.Message, "link "+lattice.LinkID(byPort.ActorID, byPort.ContractID, byPort.LinkName)+" ") && strings.Contains(h.Message, "127.0.0.1:9999 is a loopback address")
+		}, converge, 20*time.Millisecond)
 		svc := c.service(t, applier.ServiceName(byAddress.ActorID))
 		require.Equal(t, strings.ToLower(byAddress.ActorID), svc.Name)
 		require.Len(t, svc.Name, 56)
@@ -105,7 +112,7 @@ func TestKubernetes(t *testing.T) {
 		c.waitPorts(t, l.name, want)
 
 		// A Service deleted by hand comes back: the applier watches its Services too.
-		name := applier.ServiceName(bare.ActorID)
+		name := applier.ServiceName(byConfig.ActorID)
 		require.NoError(t, c.admin.Services(c.ns).Delete(context.Background(), name, metav1.DeleteOptions{}))
 		require.Eventually(t, func() bool { return c.service(t, name) != nil }, converge, 10*time.Millisecond)
 
@@ -117,20 +124,31 @@ func TestKubernetes(t *testing.T) {
 		c.waitPorts(t, l.name, want)
 
 		// A link whose port becomes unusable leaves its Service as it was and says why.
-		byPort.Values = map[string]string{"port": "http"}
-		l.put(t, byPort)
+		overridden.Values = map[string]string{"port": "http"}
+		l.put(t, overridden)
 		require.Eventually(t, func() bool {
-			return strings.Contains(l.health(t).Message, `port "http": want a number from 1 to 65535`)
+			return strings.Contains(l.health(t).Message, `port "http": want a number from 0 to 65535`)
 		}, converge, 20*time.Millisecond)
 		c.waitPorts(t, l.name, want)
 		require.True(t, l.health(t).Healthy)
+
+		// A link moved to a loopback listener loses its Service: none could reach it.
+		overridden.Values = map[string]string{"address": "127.0.0.1:9000"}
+		l.put(t, overridden)
+		delete(want, applier.ServiceName(overridden.ActorID))
+		c.waitPorts(t, l.name, want)
+		// Fixing the refused links gives them Services.
+		bare.Values = map[string]string{"address": "0.0.0.0:8000"}
+		l.put(t, bare)
+		want[applier.ServiceName(bare.ActorID)] = 8000
+		c.waitPorts(t, l.name, want)
 	})
 
 	t.Run("a restart converges and never touches Services it does not manage", func(t *testing.T) {
 		l := newLattice(t)
 		run := l.start(t, c.config(nil))
 		gone := httpLink(t, map[string]string{"address": "0.0.0.0:8080"})
-		changed := httpLink(t, map[string]string{"port": "8080"})
+		changed := httpLink(t, map[string]string{"address": "0.0.0.0:8080"})
 		l.put(t, gone)
 		l.put(t, changed)
 		c.waitPorts(t, l.name, map[string]int32{applier.ServiceName(gone.ActorID): 8080, applier.ServiceName(changed.ActorID): 8080})
@@ -139,11 +157,11 @@ func TestKubernetes(t *testing.T) {
 		// While it is down: one link goes, one changes, one comes, and Services it must leave alone
 		// appear: one without labels, one in the way of a new link, one of another lattice.
 		l.del(t, gone)
-		changed.Values["port"] = "8088"
+		changed.Values["address"] = "0.0.0.0:8088"
 		l.put(t, changed)
 		added := httpLink(t, map[string]string{"address": "[::]:9090"})
 		l.put(t, added)
-		blocked := httpLink(t, nil)
+		blocked := httpLink(t, map[string]string{"address": "0.0.0.0:8080"})
 		l.put(t, blocked)
 		foreign := c.create(t, "foreign", nil, 80)
 		inTheWay := c.create(t, applier.ServiceName(blocked.ActorID), map[string]string{"app": "mine"}, 80)
@@ -172,7 +190,7 @@ func TestKubernetes(t *testing.T) {
 
 	t.Run("the periodic resync converges without any event", func(t *testing.T) {
 		l := newLattice(t)
-		link := httpLink(t, nil)
+		link := httpLink(t, map[string]string{"address": "0.0.0.0:8080"})
 		l.put(t, link)
 		l.start(t, c.config(map[string]any{"resync": "1s", "selector": map[string]string{"tier": "hosts"}}))
 		name := applier.ServiceName(link.ActorID)

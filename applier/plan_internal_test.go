@@ -15,11 +15,13 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
 )
 
 const (
 	actorA = "MBCFOPM6JW2APJLXJD3Z5O4CN7CPYJ2B4FTKLJUR5YR5MITIU7HD3WD5"
 	actorB = "MB2ZQB6ROOMAYBO4ZCTFYWN7YIVBWA3MTKZYAQKJMTIHE2ELLRW2E3ZW"
+	actorC = "MCWEIJSXTSWKUTPF6FTZSTHGXTCLXZBNNLQ2FXXSQ72TBHQFOUUC7ASB"
 	provA  = "VAG3QITQQ2ODAOWB5TTQSDJ53XK3SHBEIFNK4AYJ5RKAX2UNSCAPHA5M"
 	provB  = "VBKTSBG2WKP6RJWLQ5O7RDVIIB4LMW6U5R67A7QMIDBZDGZWYTUE3TSI"
 )
@@ -34,11 +36,13 @@ func link(actor, provider, contract, name string, values map[string]string) latt
 
 func TestPlanServices(t *testing.T) {
 	p := planServices([]lattice.LinkDefinition{
-		link(actorA, provB, HTTPServerContract, "zeta", map[string]string{"port": "1"}),
-		link(actorA, provA, HTTPServerContract, "default", map[string]string{"port": "2"}),
-		link(actorA, provA, "wasmcloud:keyvalue", "default", map[string]string{"port": "3"}),
-		link(actorB, provB, HTTPServerContract, "beta", map[string]string{"port": "x"}),
-		link(actorB, provA, HTTPServerContract, "alpha", nil),
+		link(actorA, provB, httpserver.ContractID, "zeta", map[string]string{"address": "0.0.0.0:1"}),
+		link(actorA, provA, httpserver.ContractID, "default", map[string]string{"address": "0.0.0.0:2"}),
+		link(actorA, provA, "wasmcloud:keyvalue", "default", map[string]string{"address": "0.0.0.0:3"}),
+		link(actorB, provB, httpserver.ContractID, "beta", map[string]string{"port": "x"}),
+		link(actorB, provA, httpserver.ContractID, "alpha", map[string]string{"address": "[::]:8080"}),
+		link(actorB, provA, httpserver.ContractID, "aardvark", map[string]string{"port": "8080"}),
+		link(actorC, provA, httpserver.ContractID, "default", nil),
 	}, managed)
 
 	require.Len(t, p.want, 2)
@@ -49,13 +53,18 @@ func TestPlanServices(t *testing.T) {
 		LabelLinkName: "default", LabelProviderID: provA,
 	}, a.labels)
 	b := p.want[ServiceName(actorB)]
-	require.Equal(t, int32(DefaultPort), b.port, "else the first link name: alpha, without values")
+	require.Equal(t, int32(8080), b.port, "else the first link name with a reachable listener: alpha")
 	require.Equal(t, "alpha", b.labels[LabelLinkName])
 	require.Empty(t, p.hold)
+	require.Len(t, p.refused[ServiceName(actorB)], 1, "aardvark binds 127.0.0.1:8080")
+	require.ErrorIs(t, p.refused[ServiceName(actorB)][0], httpserver.ErrUnreachable)
+	require.ErrorContains(t, p.refused[ServiceName(actorB)][0], "link name aardvark")
+	require.ErrorContains(t, p.refused[ServiceName(actorC)][0], "127.0.0.1:8000 is a loopback address", "no address: the default bind")
+	require.NotContains(t, p.want, ServiceName(actorC))
 
-	p = planServices([]lattice.LinkDefinition{link(actorB, provB, HTTPServerContract, "default", map[string]string{"port": "x"})}, managed)
+	p = planServices([]lattice.LinkDefinition{link(actorB, provB, httpserver.ContractID, "default", map[string]string{"port": "x"})}, managed)
 	require.Empty(t, p.want)
-	require.ErrorIs(t, p.hold[ServiceName(actorB)], ErrPort)
+	require.ErrorIs(t, p.hold[ServiceName(actorB)], httpserver.ErrLinkValues)
 }
 
 func TestLabelValue(t *testing.T) {
@@ -72,7 +81,7 @@ func TestLabelValue(t *testing.T) {
 }
 
 func TestServiceMatchesAndMutate(t *testing.T) {
-	p := planServices([]lattice.LinkDefinition{link(actorA, provA, HTTPServerContract, "default", map[string]string{"port": "8080"})}, managed)
+	p := planServices([]lattice.LinkDefinition{link(actorA, provA, httpserver.ContractID, "default", map[string]string{"address": "0.0.0.0:8080"})}, managed)
 	d := p.want[ServiceName(actorA)]
 	sel := DefaultSelector()
 	owner := &metav1.OwnerReference{APIVersion: "v1", Kind: "ServiceAccount", Name: "trellis-applier", UID: "0b5e1c2d-uid"}

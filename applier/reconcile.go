@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
 )
 
 // Backoff of a failed reconciliation or link watch.
@@ -260,7 +261,7 @@ func (s *serviceApplier) watchOnce(ctx context.Context) error {
 			// A value no host would apply is no link.
 			delete(s.links, c.Key)
 			s.log.Warn().Err(c.DecodeErr).Msg("malformed link in the bucket; treated as absent")
-		case c.Link.ContractID == HTTPServerContract:
+		case c.Link.ContractID == httpserver.ContractID:
 			s.links[c.Key] = *c.Link
 			if replaying {
 				seen[c.Key] = true
@@ -338,6 +339,16 @@ func (s *serviceApplier) reconcile(ctx context.Context, live bool) error {
 	}
 	for name, err := range p.hold {
 		problems[name] = err.Error() + "; its Service is left as it is"
+	}
+	for name, errs := range p.refused {
+		msgs := make([]string, 0, len(errs)+1)
+		if msg, ok := problems[name]; ok {
+			msgs = append(msgs, msg)
+		}
+		for _, err := range errs {
+			msgs = append(msgs, err.Error())
+		}
+		problems[name] = strings.Join(msgs, "; ")
 	}
 	for _, name := range sortedNames(current) {
 		if !s.owns(current[name]) {

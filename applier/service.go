@@ -4,13 +4,10 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,10 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
 )
-
-// HTTPServerContract is the contract whose links get a Service.
-const HTTPServerContract = "wasmcloud:httpserver"
 
 // Labels of the Services the applier manages. LabelManagedBy=ManagedBy and LabelLattice=<lattice>
 // together mark a Service as the applier's: only those are ever updated or deleted.
@@ -43,67 +38,20 @@ const portName = "http"
 // DNS-1123 label).
 func ServiceName(actorID string) string { return strings.ToLower(actorID) }
 
-// ErrPort says a link's port or address value cannot give a Service port.
-var ErrPort = errors.New("no valid port")
-
-// ServicePort returns the port an HTTP-server link listens on, which its Service exposes (and
-// targets): the link value port, else the port of address (IP:PORT), else the address in
-// config_json, else in config_b64, else DefaultPort. Keys match case-insensitively. A value that is
-// there but unusable (not a number, port 0, not IP:PORT) is an error wrapping ErrPort.
+// ServicePort returns the port of the Service an HTTP-server link calls for: the port of its
+// listener, as the provider decides it (httpserver.ListenAddress, the same rule). An error
+// wrapping httpserver.ErrLinkValues means the values are malformed (the provider refuses the link
+// too); one wrapping httpserver.ErrUnreachable means the listener is valid but no Service can
+// reach it (loopback, as a port value or no address at all binds, or port 0).
 func ServicePort(l lattice.LinkDefinition) (int32, error) {
-	if v, ok := l.Value("port"); ok {
-		return parsePort("port", v)
-	}
-	if v, ok := l.Value("address"); ok {
-		return addressPort("address", v)
-	}
-	if v, ok := l.Value("config_json"); ok {
-		if p, found, err := configAddressPort("config_json", []byte(v)); found || err != nil {
-			return p, err
-		}
-	}
-	if v, ok := l.Value("config_b64"); ok {
-		raw, err := decodeBase64(v)
-		if err != nil {
-			return 0, fmt.Errorf("%w: config_b64: not base64: %v", ErrPort, err)
-		}
-		if p, found, err := configAddressPort("config_b64", raw); found || err != nil {
-			return p, err
-		}
-	}
-	return DefaultPort, nil
-}
-
-func parsePort(what, v string) (int32, error) {
-	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%w: %s %q: want a number from 1 to 65535", ErrPort, what, v)
-	}
-	return int32(n), nil
-}
-
-func addressPort(what, v string) (int32, error) {
-	_, port, err := net.SplitHostPort(strings.TrimSpace(v))
+	addr, err := httpserver.ListenAddress(l.Values)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s %q: want IP:PORT such as 0.0.0.0:8080: %v", ErrPort, what, v, err)
+		return 0, err
 	}
-	return parsePort(what+" port", port)
-}
-
-// configAddressPort reads the address of an httpserver config document; found is false when it
-// has none.
-func configAddressPort(what string, raw []byte) (int32, bool, error) {
-	var doc struct {
-		Address *string `json:"address"`
+	if err := httpserver.ServiceReachable(addr); err != nil {
+		return 0, err
 	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return 0, true, fmt.Errorf("%w: %s: not a JSON object: %v", ErrPort, what, err)
-	}
-	if doc.Address == nil {
-		return 0, false, nil
-	}
-	p, err := addressPort(what+" address", *doc.Address)
-	return p, true, err
+	return int32(addr.Port()), nil
 }
 
 // labelValue returns s when it is a valid label value, else a stable stand-in made from its hash.
@@ -136,33 +84,49 @@ type desired struct {
 type plan struct {
 	// want is the Services that must exist, by name.
 	want map[string]desired
-	// hold names Services whose link is there but unusable (a bad port): they are neither
+	// hold names Services whose link is there but unusable (malformed values): they are neither
 	// updated nor deleted until the link is fixed or removed.
 	hold map[string]error
+	// refused names, by Service name, the links no Service can serve because their listener is
+	// out of a Service's reach (loopback, port 0): the link makes no Service.
+	refused map[string][]error
 }
 
-// planServices computes the Services the HTTP-server links call for. An actor with several such
+// planServices computes the Services the HTTP-server links call for. Links whose listener a
+// Service cannot reach are refused (plan.refused) and left out. An actor with several other such
 // links (several link names) gets one Service, from the link named "default" if there is one,
 // else from the first by link name and provider id.
 func planServices(links []lattice.LinkDefinition, managed map[string]string) plan {
 	byActor := map[string][]lattice.LinkDefinition{}
 	for _, l := range links {
-		if l.ContractID != HTTPServerContract {
+		if l.ContractID != httpserver.ContractID {
 			continue
 		}
 		byActor[l.ActorID] = append(byActor[l.ActorID], l)
 	}
-	p := plan{want: map[string]desired{}, hold: map[string]error{}}
-	for actor, ls := range byActor {
-		slices.SortFunc(ls, func(a, b lattice.LinkDefinition) int {
+	p := plan{want: map[string]desired{}, hold: map[string]error{}, refused: map[string][]error{}}
+	for actor, all := range byActor {
+		slices.SortFunc(all, func(a, b lattice.LinkDefinition) int {
 			return cmp.Or(
 				-cmp.Compare(boolInt(a.LinkName == lattice.DefaultLinkName), boolInt(b.LinkName == lattice.DefaultLinkName)),
 				cmp.Compare(a.LinkName, b.LinkName),
 				cmp.Compare(a.ProviderID, b.ProviderID),
 			)
 		})
-		l := ls[0]
 		name := ServiceName(actor)
+		ls := all[:0:0]
+		for _, l := range all {
+			if _, err := ServicePort(l); errors.Is(err, httpserver.ErrUnreachable) {
+				p.refused[name] = append(p.refused[name], fmt.Errorf("link %s (actor %s, provider %s, link name %s) refused: %w; no Service for it",
+					l.ID, l.ActorID, l.ProviderID, l.LinkName, err))
+				continue
+			}
+			ls = append(ls, l)
+		}
+		if len(ls) == 0 {
+			continue
+		}
+		l := ls[0]
 		port, err := ServicePort(l)
 		if err != nil {
 			p.hold[name] = fmt.Errorf("link %s of actor %s: %w", l.ID, actor, err)

@@ -1,8 +1,8 @@
 package applier_test
 
 import (
-	"encoding/base64"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -10,52 +10,31 @@ import (
 
 	"github.com/trellis-lattice/trellis/applier"
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
+	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver/httpservertest"
 )
 
+// TestServicePort runs the listen-address table the contract and the httpserver provider share
+// (httpservertest) against the applier: a reachable listener gets a Service on its port; an
+// unreachable one none (ErrUnreachable); malformed values an error (ErrLinkValues), as the
+// provider refuses them.
 func TestServicePort(t *testing.T) {
-	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-	for _, tc := range []struct {
-		name   string
-		values map[string]string
-		want   int32
-	}{
-		{"nothing: 8080", nil, 8080},
-		{"port", map[string]string{"port": "9000"}, 9000},
-		{"PORT in capitals", map[string]string{"PORT": " 9001 "}, 9001},
-		{"address", map[string]string{"ADDRESS": "0.0.0.0:8081"}, 8081},
-		{"IPv6 address", map[string]string{"address": "[::]:8082"}, 8082},
-		{"address without host", map[string]string{"address": ":8083"}, 8083},
-		{"port wins over address", map[string]string{"address": "0.0.0.0:1", "port": "2"}, 2},
-		{"address wins over config_json", map[string]string{"address": "0.0.0.0:3", "config_json": `{"address":"0.0.0.0:4"}`}, 3},
-		{"config_json", map[string]string{"config_json": `{"address":"127.0.0.1:8123","timeout_ms":5}`}, 8123},
-		{"config_json without address falls through", map[string]string{"config_json": `{"timeout_ms":5}`, "config_b64": b64(`{"address":"0.0.0.0:8124"}`)}, 8124},
-		{"config_b64", map[string]string{"config_b64": b64(`{"address":"0.0.0.0:8125"}`)}, 8125},
-		{"other values are ignored", map[string]string{"cors": "x"}, 8080},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := applier.ServicePort(lattice.LinkDefinition{Values: tc.values})
-			require.NoError(t, err)
-			require.Equal(t, tc.want, got)
-		})
-	}
-	for _, tc := range []struct {
-		values map[string]string
-		want   string
-	}{
-		{map[string]string{"port": "http"}, `port "http": want a number from 1 to 65535`},
-		{map[string]string{"port": "0"}, `port "0"`},
-		{map[string]string{"port": "65536"}, `port "65536"`},
-		{map[string]string{"port": "-1"}, `port "-1"`},
-		{map[string]string{"address": "8080"}, `address "8080": want IP:PORT`},
-		{map[string]string{"address": "0.0.0.0:http"}, `address port "http"`},
-		{map[string]string{"config_json": "{"}, "config_json: not a JSON object"},
-		{map[string]string{"config_json": `{"address":"nowhere"}`}, `config_json address "nowhere"`},
-		{map[string]string{"config_b64": "%%%"}, "config_b64: not base64"},
-	} {
-		t.Run(tc.want, func(t *testing.T) {
-			_, err := applier.ServicePort(lattice.LinkDefinition{Values: tc.values})
-			require.ErrorIs(t, err, applier.ErrPort)
-			require.ErrorContains(t, err, tc.want)
+	for _, tc := range httpservertest.ListenCases() {
+		t.Run(tc.Name, func(t *testing.T) {
+			got, err := applier.ServicePort(lattice.LinkDefinition{Values: tc.Values})
+			switch {
+			case tc.Error != "":
+				require.ErrorIs(t, err, httpserver.ErrLinkValues)
+				require.ErrorContains(t, err, tc.Error)
+			case !tc.Reachable:
+				require.ErrorIs(t, err, httpserver.ErrUnreachable)
+				require.NotErrorIs(t, err, httpserver.ErrLinkValues)
+			default:
+				require.NoError(t, err)
+				want, perr := netip.ParseAddrPort(tc.Address)
+				require.NoError(t, perr)
+				require.Equal(t, int32(want.Port()), got)
+			}
 		})
 	}
 }
@@ -67,6 +46,7 @@ func TestServiceName(t *testing.T) {
 
 func FuzzServicePort(f *testing.F) {
 	f.Add("port", "8080")
+	f.Add("PORT", "0")
 	f.Add("address", "0.0.0.0:8080")
 	f.Add("address", "[::1]:1")
 	f.Add("config_json", `{"address":"0.0.0.0:9"}`)
@@ -74,8 +54,8 @@ func FuzzServicePort(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, value string) {
 		p, err := applier.ServicePort(lattice.LinkDefinition{Values: map[string]string{key: value}})
 		if err != nil {
-			if !errors.Is(err, applier.ErrPort) {
-				t.Fatalf("error does not wrap ErrPort: %v", err)
+			if !errors.Is(err, httpserver.ErrLinkValues) && !errors.Is(err, httpserver.ErrUnreachable) {
+				t.Fatalf("error wraps neither ErrLinkValues nor ErrUnreachable: %v", err)
 			}
 			return
 		}

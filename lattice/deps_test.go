@@ -2,11 +2,26 @@ package lattice_test
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/lattice/contracts/applier"
+	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
+	"github.com/trellis-lattice/trellis/lattice/contracts/keyvalue"
+	"github.com/trellis-lattice/trellis/lattice/contracts/messaging"
 )
 
 const module = "github.com/trellis-lattice/trellis"
@@ -94,4 +109,158 @@ func TestGuestPackagesStayLight(t *testing.T) {
 			t.Errorf("guest packages depend on %s: only the contracts and a msgpack codec are allowed", path)
 		}
 	}
+}
+
+// TestWireTypesLiveInLattice keeps the provider wire vocabulary in one place (CONVENTIONS.md: one
+// shape per concept). The non-test files of providers/... and applier/... must not:
+//   - declare a type named like a lattice wire type of the provider protocol (Health, HealthReply,
+//     HealthRequest, ShutdownRequest, LinkAck, Ack);
+//   - declare a struct type, named or anonymous, whose fields' wire names (json, else msgpack tag
+//     names, every field tagged) are the same set as those of a struct type lattice declares: a
+//     copy of a lattice wire type under another name;
+//   - declare a constant whose value is a lattice provider state, the shutdown ack text or a
+//     contract id, or spell a contract id as a string literal anywhere: use the lattice names.
+func TestWireTypesLiveInLattice(t *testing.T) {
+	latticeShapes := map[string]string{} // wire-name set → lattice type
+	for _, f := range parseDir(t, ".") {
+		ast.Inspect(f.file, func(n ast.Node) bool {
+			if ts, ok := n.(*ast.TypeSpec); ok {
+				if st, ok := ts.Type.(*ast.StructType); ok {
+					if shape := wireShape(st); shape != "" {
+						latticeShapes[shape] = ts.Name.Name
+					}
+				}
+			}
+			return true
+		})
+	}
+	require.Contains(t, latticeShapes, "healthy,message", "the rule must see lattice.HealthReply")
+	require.Contains(t, latticeShapes, "host_id", "the rule must see lattice.ShutdownRequest")
+
+	names := map[string]bool{"Health": true, "HealthReply": true, "HealthRequest": true, "ShutdownRequest": true, "LinkAck": true, "Ack": true}
+	constValues := map[string]bool{
+		lattice.ProviderStarting: true, lattice.ProviderRunning: true, lattice.ProviderRestarting: true,
+		lattice.ProviderStopping: true, lattice.ShutdownAck: true,
+	}
+	contractIDs := map[string]bool{httpserver.ContractID: true, keyvalue.ContractID: true, messaging.ContractID: true, applier.ContractID: true}
+	for id := range contractIDs {
+		constValues[id] = true
+	}
+
+	var files []parsedFile
+	for _, root := range []string{"../providers", "../applier"} {
+		require.NoError(t, filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.IsDir() || d.Name() == "testdata" {
+				return err
+			}
+			files = append(files, parseDir(t, path)...)
+			return nil
+		}))
+	}
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		ast.Inspect(f.file, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.TypeSpec:
+				if names[n.Name.Name] {
+					t.Errorf("%s: type %s: the provider wire types live in lattice; use lattice's", f.pos(n), n.Name.Name)
+				}
+			case *ast.StructType:
+				if lt, ok := latticeShapes[wireShape(n)]; ok {
+					t.Errorf("%s: a struct with the wire fields of lattice.%s {%s}: use lattice.%s", f.pos(n), lt, wireShape(n), lt)
+				}
+			case *ast.ValueSpec:
+				if f.isConst(n) {
+					for _, v := range n.Values {
+						if s, ok := stringLit(v); ok && constValues[s] {
+							t.Errorf("%s: constant %q: lattice has it; use lattice's name", f.pos(n), s)
+						}
+					}
+				}
+			case *ast.BasicLit:
+				if s, ok := stringLit(n); ok && contractIDs[s] {
+					t.Errorf("%s: contract id %q spelled again: use the ContractID of lattice/contracts", f.pos(n), s)
+				}
+			}
+			return true
+		})
+	}
+}
+
+type parsedFile struct {
+	fset   *token.FileSet
+	file   *ast.File
+	consts map[*ast.ValueSpec]bool
+}
+
+func (f parsedFile) pos(n ast.Node) token.Position { return f.fset.Position(n.Pos()) }
+
+func (f parsedFile) isConst(v *ast.ValueSpec) bool { return f.consts[v] }
+
+// parseDir parses the non-test Go files of one directory.
+func parseDir(t *testing.T, dir string) []parsedFile {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var out []parsedFile
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		fset := token.NewFileSet()
+		file, err := parser.ParseFile(fset, filepath.Join(dir, e.Name()), nil, parser.SkipObjectResolution)
+		require.NoError(t, err)
+		pf := parsedFile{fset: fset, file: file, consts: map[*ast.ValueSpec]bool{}}
+		ast.Inspect(file, func(n ast.Node) bool {
+			if g, ok := n.(*ast.GenDecl); ok && g.Tok == token.CONST {
+				for _, s := range g.Specs {
+					pf.consts[s.(*ast.ValueSpec)] = true
+				}
+			}
+			return true
+		})
+		out = append(out, pf)
+	}
+	return out
+}
+
+// wireShape is the sorted, comma-joined wire names of a struct's fields (json tag name, else
+// msgpack), or "" when a field has neither (then it is not a wire type).
+func wireShape(st *ast.StructType) string {
+	var wire []string
+	for _, fld := range st.Fields.List {
+		if fld.Tag == nil {
+			return ""
+		}
+		tag, err := strconv.Unquote(fld.Tag.Value)
+		if err != nil {
+			return ""
+		}
+		st := reflect.StructTag(tag)
+		name := st.Get("json")
+		if name == "" {
+			name = st.Get("msgpack")
+		}
+		name, _, _ = strings.Cut(name, ",")
+		if name == "" || name == "-" {
+			return ""
+		}
+		for range max(len(fld.Names), 1) {
+			wire = append(wire, name)
+		}
+	}
+	if len(wire) == 0 {
+		return ""
+	}
+	slices.Sort(wire)
+	return strings.Join(wire, ",")
+}
+
+func stringLit(e ast.Expr) (string, bool) {
+	lit, ok := e.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(lit.Value)
+	return s, err == nil
 }

@@ -1,24 +1,22 @@
 package httpserver
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	contract "github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
 )
 
 // Defaults and limits of the settings, as upstream's httpserver provider has them.
 const (
-	DefaultAddress       = "127.0.0.1:8000"
+	DefaultAddress       = contract.DefaultAddress
 	DefaultMaxContentLen = 10 << 20  // 10 MiB
 	MaxContentLenLimit   = 500 << 20 // upstream's ceiling
 	DefaultCORSMaxAge    = 300 * time.Second
@@ -81,87 +79,47 @@ func DefaultSettings() Settings {
 	}
 }
 
-// ErrSettings is wrapped by every ParseSettings error.
-var ErrSettings = errors.New("invalid httpserver link settings")
+// ErrSettings is wrapped by every ParseSettings error: the contract's ErrLinkValues, so errors
+// of the listen-address rule and of the other settings are one kind.
+var ErrSettings = contract.ErrLinkValues
 
 // ParseSettings reads the settings of one link from its values. Keys are case-insensitive (two
-// keys differing only in case are an error). They are applied in upstream's order, later ones
-// overriding earlier ones: defaults, config_b64 (base64 of the JSON, padded or not), config_json
-// (JSON object: address, timeout_ms, max_content_len, cors {allowed_origins, allowed_headers,
-// allowed_methods, exposed_headers, max_age_secs}, tls {cert_file, priv_key_file},
-// readonly_mode, cache_control), address (IP:PORT), port (binds 127.0.0.1:PORT).
+// keys differing only in case are an error). The listen address is the contract's rule
+// (contract.ListenAddress, which the Kubernetes applier uses too): port (binds 127.0.0.1), else
+// address, else the address of config_json, else of config_b64, else DefaultAddress. The other
+// settings come from the documents in upstream's order, later ones overriding earlier ones:
+// defaults, config_b64 (base64 of the JSON, padded or not), config_json (JSON object: address,
+// timeout_ms, max_content_len, cors {allowed_origins, allowed_headers, allowed_methods,
+// exposed_headers, max_age_secs}, tls {cert_file, priv_key_file}, readonly_mode, cache_control).
 func ParseSettings(values map[string]string) (Settings, error) {
-	s := DefaultSettings()
-	vals, err := foldKeys(values)
+	addr, err := contract.ListenAddress(values)
 	if err != nil {
 		return Settings{}, err
 	}
-	if v, ok := vals["config_b64"]; ok {
-		raw, err := decodeBase64(v)
-		if err != nil {
-			return Settings{}, fmt.Errorf("%w: config_b64: not base64: %v", ErrSettings, err)
-		}
-		if err := s.mergeJSON(raw); err != nil {
-			return Settings{}, fmt.Errorf("%w: config_b64: %v", ErrSettings, err)
+	vals, err := contract.FoldKeys(values)
+	if err != nil {
+		return Settings{}, err
+	}
+	docs, err := contract.ConfigDocuments(vals)
+	if err != nil {
+		return Settings{}, err
+	}
+	s := DefaultSettings()
+	for _, d := range docs {
+		if err := s.mergeJSON(d.JSON); err != nil {
+			return Settings{}, fmt.Errorf("%w: %s: %v", ErrSettings, d.Key, err)
 		}
 	}
-	if v, ok := vals["config_json"]; ok {
-		if err := s.mergeJSON([]byte(v)); err != nil {
-			return Settings{}, fmt.Errorf("%w: config_json: %v", ErrSettings, err)
-		}
-	}
-	if v, ok := vals["address"]; ok {
-		addr, err := parseAddress(v)
-		if err != nil {
-			return Settings{}, fmt.Errorf("%w: address: %v", ErrSettings, err)
-		}
-		s.Address = addr
-	}
-	if v, ok := vals["port"]; ok {
-		port, err := strconv.ParseUint(strings.TrimSpace(v), 10, 16)
-		if err != nil {
-			return Settings{}, fmt.Errorf("%w: port %q: want a number from 0 to 65535", ErrSettings, v)
-		}
-		s.Address = net.JoinHostPort("127.0.0.1", strconv.FormatUint(port, 10))
-	}
+	s.Address = addr.String()
 	if err := s.validate(); err != nil {
 		return Settings{}, fmt.Errorf("%w: %v", ErrSettings, err)
 	}
 	return s, nil
 }
 
-// foldKeys lowercases the keys, refusing keys that collide.
-func foldKeys(values map[string]string) (map[string]string, error) {
-	out := make(map[string]string, len(values))
-	orig := make(map[string]string, len(values))
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		lk := strings.ToLower(k)
-		if prev, dup := orig[lk]; dup {
-			return nil, fmt.Errorf("%w: keys %q and %q differ only in case", ErrSettings, prev, k)
-		}
-		orig[lk] = k
-		out[lk] = values[k]
-	}
-	return out, nil
-}
-
-func decodeBase64(v string) ([]byte, error) {
-	v = strings.TrimSpace(v)
-	if strings.HasSuffix(v, "=") {
-		return base64.StdEncoding.DecodeString(v)
-	}
-	return base64.RawStdEncoding.DecodeString(v)
-}
-
-// jsonSettings is the config_json / config_b64 document. Unknown fields are ignored, as upstream
-// does.
+// jsonSettings is the config_json / config_b64 document (its address is read by
+// contract.ListenAddress). Unknown fields are ignored, as upstream does.
 type jsonSettings struct {
-	Address       *string         `json:"address"`
 	TimeoutMS     *uint64         `json:"timeout_ms"`
 	MaxContentLen json.RawMessage `json:"max_content_len"`
 	CORS          *struct {
@@ -180,20 +138,9 @@ type jsonSettings struct {
 }
 
 func (s *Settings) mergeJSON(raw []byte) error {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] != '{' {
-		return errors.New("want a JSON object")
-	}
 	var j jsonSettings
 	if err := json.Unmarshal(raw, &j); err != nil {
 		return fmt.Errorf("invalid JSON: %v", err)
-	}
-	if j.Address != nil {
-		addr, err := parseAddress(*j.Address)
-		if err != nil {
-			return fmt.Errorf("address: %v", err)
-		}
-		s.Address = addr
 	}
 	if j.TimeoutMS != nil {
 		if *j.TimeoutMS > math.MaxInt64/uint64(time.Millisecond) {
@@ -240,23 +187,6 @@ func (s *Settings) mergeJSON(raw []byte) error {
 		s.CacheControl = *j.CacheControl
 	}
 	return nil
-}
-
-// parseAddress checks an IP:PORT listen address (no host names, as upstream's SocketAddr).
-func parseAddress(v string) (string, error) {
-	host, port, err := net.SplitHostPort(strings.TrimSpace(v))
-	if err != nil {
-		return "", fmt.Errorf("%q: want IP:PORT: %v", v, err)
-	}
-	ip := net.ParseIP(host)
-	if ip == nil {
-		return "", fmt.Errorf("%q: %q is not an IP address", v, host)
-	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil {
-		return "", fmt.Errorf("%q: port %q: want a number from 0 to 65535", v, port)
-	}
-	return net.JoinHostPort(ip.String(), strconv.FormatUint(p, 10)), nil
 }
 
 // parseContentLen reads a size: a JSON number of bytes, or a string of digits with an optional

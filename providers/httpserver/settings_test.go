@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	contract "github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
+	"github.com/trellis-lattice/trellis/lattice/contracts/httpserver/httpservertest"
 )
 
 func TestParseSettings(t *testing.T) {
@@ -105,6 +108,23 @@ func TestParseSettingsErrors(t *testing.T) {
 	}
 }
 
+// TestSettingsListenAddress runs the listen-address table the contract and the applier share
+// (httpservertest) against ParseSettings: where the provider listens.
+func TestSettingsListenAddress(t *testing.T) {
+	for _, tc := range httpservertest.ListenCases() {
+		t.Run(tc.Name, func(t *testing.T) {
+			s, err := ParseSettings(tc.Values)
+			if tc.Error != "" {
+				require.ErrorIs(t, err, ErrSettings)
+				require.ErrorContains(t, err, tc.Error)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.Address, s.Address)
+		})
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]int64{"0": 0, "500": 500, "5k": 5 << 10, "5K": 5 << 10, "10m": 10 << 20, "100M": 100 << 20, " 2 m ": 2 << 20, "500m": 500 << 20} {
 		got, err := ParseSize(in)
@@ -144,8 +164,8 @@ func FuzzParseSettings(f *testing.F) {
 			}
 			return
 		}
-		again, err := parseAddress(s.Address)
-		if err != nil || again != s.Address {
+		again, err := contract.ParseAddress(s.Address)
+		if err != nil || again.String() != s.Address {
 			t.Fatalf("address %q does not re-parse to itself: %q, %v", s.Address, again, err)
 		}
 		if s.MaxContentLen < 0 || s.MaxContentLen > MaxContentLenLimit {
