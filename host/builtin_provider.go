@@ -188,7 +188,7 @@ func (h *Host) startBuiltin(ctx context.Context, ref, linkName, config string, a
 		config: config, state: ProviderStarting, done: make(chan struct{}), builtin: b,
 	}
 	b.handle = newBuiltinHost(h, p)
-	runCtx, cancel := context.WithCancel(context.Background())
+	runCtx, cancel := context.WithCancel(h.work) // the supervisor ends with Run
 	p.stop = cancel
 	h.providers.mu.Lock()
 	if _, dup := h.providers.providers[id]; dup {

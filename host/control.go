@@ -285,12 +285,13 @@ func (h *Host) handleCommand(m *nats.Msg) {
 	}
 }
 
-// background runs f for a command after its ack; Run waits for it before stopping.
+// background runs f for a command after its ack, under Run's context (bounded to five minutes):
+// when the host stops, f is told to stop, and Run waits for it to return.
 func (h *Host) background(f func(ctx context.Context)) {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		ctx, cancel := context.WithTimeout(h.work, 5*time.Minute)
 		defer cancel()
 		f(ctx)
 	}()

@@ -45,7 +45,11 @@ type Host struct {
 	links     *linkCache
 	oci       *oci.Client // pulls actors and providers from OCI registries (oci_host.go)
 
-	wg sync.WaitGroup // background work started by commands
+	// work is Run's context, the parent of everything the host runs in the background: the
+	// commands it acked (background) and the provider supervisors. Run sets it before it serves
+	// the lattice and cancels it when it stops, before shutdown.
+	work context.Context
+	wg   sync.WaitGroup // background work started by commands
 }
 
 // New checks cfg and prepares a host; nothing is started until Run.
@@ -119,10 +123,13 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	h.stopMu.Lock()
 	h.stop = cancel
 	h.stopMu.Unlock()
-	defer cancel()
+	h.work = ctx
 	h.started = time.Now()
 
-	defer h.shutdown()
+	defer func() {
+		cancel() // however Run ends, what runs under it is told to stop first
+		h.shutdown()
+	}()
 	if err := h.connect(ctx); err != nil {
 		return err
 	}
@@ -179,10 +186,12 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	}
 }
 
-// shutdown stops the host in the order that loses no acknowledged work: the commands it acked
-// finish, then providers stop (each finishes what it is serving, which may still call actors
-// here), then actors (their subscriptions drained and their invocations in flight answered), and
-// last the connection.
+// shutdown stops the host once Run's context has ended, in the order that loses no acknowledged
+// work: the commands it acked return (a pull or a start in progress is abandoned, since their
+// context ended, and says so in its failure event), then providers stop (each finishes what it is
+// serving, which may still call actors here; their supervisors began shutting them down when the
+// context ended), then actors (their subscriptions drained and their invocations in flight
+// answered), and last the connection.
 func (h *Host) shutdown() {
 	h.wg.Wait()
 	if h.nc != nil {

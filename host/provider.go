@@ -202,7 +202,7 @@ func (h *Host) startProvider(ctx context.Context, ref, linkName, config string, 
 		h.log.Warn().Err(err).Str("provider", claims.Subject).Msg("store claims")
 	}
 	first := make(chan error, 1)
-	runCtx, cancel := context.WithCancel(context.Background())
+	runCtx, cancel := context.WithCancel(h.work) // the supervisor ends with Run
 	p.stop = cancel
 	go h.superviseProvider(runCtx, p, first)
 	if err := <-first; err != nil {
