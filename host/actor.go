@@ -55,11 +55,10 @@ func (a *actor) instances() []lattice.ActorInstance {
 	return append([]lattice.ActorInstance(nil), a.inst...)
 }
 
+// actorTable is the actors running on this host, by key. Only its methods take its lock.
 type actorTable struct {
 	mu     sync.Mutex
 	actors map[string]*actor
-	// lifecycle serializes starts, stops, scales and updates on this host.
-	lifecycle sync.Mutex
 }
 
 func newActorTable() *actorTable { return &actorTable{actors: map[string]*actor{}} }
@@ -69,6 +68,29 @@ func (t *actorTable) get(id string) (*actor, bool) {
 	defer t.mu.Unlock()
 	a, ok := t.actors[id]
 	return a, ok
+}
+
+// add records a started actor.
+func (t *actorTable) add(a *actor) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.actors[a.id] = a
+}
+
+// remove forgets actor a, unless another actor has taken its key since.
+func (t *actorTable) remove(a *actor) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.actors[a.id] == a {
+		delete(t.actors, a.id)
+	}
+}
+
+// running reports whether a is the actor running under its key.
+func (t *actorTable) running(a *actor) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.actors[a.id] == a
 }
 
 func (t *actorTable) all() []*actor {
@@ -193,8 +215,8 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 		return "", err
 	}
 
-	h.actors.lifecycle.Lock()
-	defer h.actors.lifecycle.Unlock()
+	h.lifecycle.Lock()
+	defer h.lifecycle.Unlock()
 	if a, ok := h.actors.get(id); ok { // started by another command while this one compiled
 		_ = am.compiled.Close(ctx)
 		if err := sameModule(a, ref, v.claims); err != nil {
@@ -226,13 +248,11 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 		return "", fmt.Errorf("subscribe %s: %w", h.subj.Actor(id), err)
 	}
 	a.sub = sub
-	h.actors.mu.Lock()
-	h.actors.actors[id] = a
-	h.actors.mu.Unlock()
+	h.actors.add(a)
 	if err := h.store.PutClaims(ctx, id, am.claims.StringMap()); err != nil {
 		h.log.Warn().Err(err).Str("actor", id).Msg("store claims")
 	}
-	h.links.putClaims(id, am.claims.StringMap())
+	h.aliases.put(id, am.claims.StringMap())
 	h.addInstances(a, count, annotations, ref)
 	return id, nil
 }
@@ -240,8 +260,8 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 // addToRunning adds count instances to actor id when it runs here and ref holds its module;
 // added is false when the actor does not run here.
 func (h *Host) addToRunning(id, ref string, claims *lattice.ActorClaims, count int, annotations map[string]string) (added bool, err error) {
-	h.actors.lifecycle.Lock()
-	defer h.actors.lifecycle.Unlock()
+	h.lifecycle.Lock()
+	defer h.lifecycle.Unlock()
 	a, ok := h.actors.get(id)
 	if !ok {
 		return false, nil
@@ -327,9 +347,7 @@ func (h *Host) stopActor(a *actor, count int, annotations map[string]string) int
 	a.mu.Unlock()
 	am := a.mod.Load()
 	if len(kept) == 0 {
-		h.actors.mu.Lock()
-		delete(h.actors.actors, a.id)
-		h.actors.mu.Unlock()
+		h.actors.remove(a)
 		h.quiesceActor(a)
 		am.close()
 	} else {
@@ -378,8 +396,8 @@ func (h *Host) scaleActor(ctx context.Context, id, ref string, count int, annota
 		}
 		return nil
 	}
-	h.actors.lifecycle.Lock()
-	defer h.actors.lifecycle.Unlock()
+	h.lifecycle.Lock()
+	defer h.lifecycle.Unlock()
 	cur := len(a.instances())
 	switch {
 	case count > cur:

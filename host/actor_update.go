@@ -58,8 +58,8 @@ func (h *Host) updateActor(ctx context.Context, id, ref string) (rev int, err er
 		}
 	}
 
-	h.actors.lifecycle.Lock()
-	defer h.actors.lifecycle.Unlock()
+	h.lifecycle.Lock()
+	defer h.lifecycle.Unlock()
 	if err := h.stillRunning(a); err != nil {
 		discard()
 		return rev, err
@@ -87,7 +87,7 @@ func (h *Host) updateActor(ctx context.Context, id, ref string) (rev int, err er
 	if err := h.store.PutClaims(ctx, id, am.claims.StringMap()); err != nil {
 		h.log.Warn().Err(err).Str("actor", id).Msg("store claims")
 	}
-	h.links.putClaims(id, am.claims.StringMap())
+	h.aliases.put(id, am.claims.StringMap())
 	h.publishUpdated(a, ref, old.claims.Revision())
 	return rev, nil
 }
@@ -111,7 +111,7 @@ func updateRule(a *actor, ref string, next *lattice.ActorClaims) (noop bool, err
 // stillRunning reports whether a is still the running actor of its key (a stop may have ended it
 // while its update pulled and compiled). Callers hold the lifecycle lock.
 func (h *Host) stillRunning(a *actor) error {
-	if cur, ok := h.actors.get(a.id); !ok || cur != a {
+	if !h.actors.running(a) {
 		return errNotRunning
 	}
 	return nil

@@ -190,14 +190,10 @@ func (h *Host) startBuiltin(ctx context.Context, ref, linkName, config string, a
 	b.handle = newBuiltinHost(h, p)
 	runCtx, cancel := context.WithCancel(h.work) // the supervisor ends with Run
 	p.stop = cancel
-	h.providers.mu.Lock()
-	if _, dup := h.providers.providers[id]; dup {
-		h.providers.mu.Unlock()
+	if err := h.providers.add(p); err != nil {
 		cancel()
-		return fmt.Errorf("provider %s with link name %s is already running on this host", id.key, linkName)
+		return err
 	}
-	h.providers.providers[id] = p
-	h.providers.mu.Unlock()
 
 	impl, err := spec.New(ctx, b.handle)
 	if err == nil && impl == nil {
@@ -206,9 +202,7 @@ func (h *Host) startBuiltin(ctx context.Context, ref, linkName, config string, a
 	if err != nil {
 		cancel()
 		close(p.done)
-		h.providers.mu.Lock()
-		delete(h.providers.providers, id)
-		h.providers.mu.Unlock()
+		h.providers.remove(p)
 		return fmt.Errorf("provider %s: %w", ref, err)
 	}
 	b.impl = impl
@@ -218,7 +212,7 @@ func (h *Host) startBuiltin(ctx context.Context, ref, linkName, config string, a
 	h.syncBuiltin(p) // the links it has already; later changes reach its run goroutine
 	p.mu.Lock()
 	if p.state == ProviderStarting { // not stopped meanwhile
-		p.state, p.health, p.ready = ProviderRunning, "healthy", true
+		p.state, p.health = ProviderRunning, "healthy"
 	}
 	p.mu.Unlock()
 	h.publish(lattice.EventProviderStarted, lattice.ProviderStartedData{
@@ -275,7 +269,8 @@ func (h *Host) syncBuiltin(p *provider) {
 	defer cancel()
 	log := h.log.With().Str("provider", p.id.key).Str("link_name", p.id.linkName).Logger()
 	current := map[string]lattice.LinkDefinition{}
-	for _, l := range h.providerLinks(p.id) {
+	links, _ := h.links.forProvider(p.id)
+	for _, l := range links {
 		current[l.ActorID] = l
 	}
 	for _, actor := range slices.Sorted(maps.Keys(b.applied)) {

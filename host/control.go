@@ -210,8 +210,8 @@ func (h *Host) handleCommand(m *nats.Msg) {
 		}
 		h.ack(m, nil)
 		h.background(func(context.Context) {
-			h.actors.lifecycle.Lock()
-			defer h.actors.lifecycle.Unlock()
+			h.lifecycle.Lock()
+			defer h.lifecycle.Unlock()
 			h.stopActor(a, int(c.Count), c.Annotations)
 		})
 	case lattice.CmdScaleActor:

@@ -17,6 +17,33 @@ import (
 	"github.com/trellis-lattice/trellis/oci"
 )
 
+// Locks of the host, outermost first. A lock may be taken while holding only those above it;
+// a leaf is never held while another lock is taken (its holder reads or writes what it guards,
+// then lets go). The tables' locks (4, 7, 9, 10) are taken only by their tables' methods; an
+// actor's or a provider's own locks by the host's code for actors (actor*.go) or providers
+// (provider*.go, builtin_provider.go).
+//
+//  1. Host.lifecycle (host.go): serializes actor starts, stops, scales and updates on this host.
+//     Held across a stop's quiesce, which waits for the actor's invocations in flight: so nothing
+//     on the invocation path (invoke.go, runtime.go, builtin_caller.go) may take it.
+//  2. provider.linkMu (provider.go): held while a provider process is told of its links
+//     (provider_links.go), so it hears them in the link cache's order; it takes linkCache.mu to
+//     read the links.
+//  3. actor.mu (actor.go), leaf: an actor's image ref and logical instances.
+//  4. actorTable.mu (actor.go), leaf: the running actors by key.
+//  5. pool.mu (pool.go), leaf: an actor module's instances; they are closed after it is let go.
+//  6. watchdog.mu (watchdog.go), leaf: the runtime's live instances (closing an instance takes it).
+//  7. providerTable.mu (provider.go), leaf: the supervised providers and the starts in progress.
+//  8. provider.mu (provider.go), leaf: a provider's state, restarts and health.
+//  9. linkCache.mu (links.go), leaf: the links of the lattice bucket, applied and rejected.
+//  10. aliasTable.mu (links.go), leaf: the call aliases of the claims in the lattice bucket.
+//  11. lineLog.mu (provider_process.go), leaf: a provider's partial output line.
+//  12. Host.stopMu (host.go), leaf: the cancel func of Run's context.
+//
+// Only lifecycle and linkMu are held while another is taken: lifecycle with 3 to 6 and 10 (a
+// start or update records the actor's claims), linkMu with 9. Neither is held with the other.
+// No lock is held while waiting for a provider process or its supervisor.
+
 // Host is one member of a lattice. Create it with New and run it with Run.
 type Host struct {
 	cfg     Config
@@ -32,6 +59,9 @@ type Host struct {
 	stop      context.CancelFunc // cancels Run's context; set while running
 	stopMu    sync.Mutex
 
+	// lifecycle serializes starts, stops, scales and updates of actors (see the lock order).
+	lifecycle sync.Mutex
+
 	ns     *server.Server // embedded server, nil when joining
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -43,6 +73,7 @@ type Host struct {
 	actors    *actorTable
 	providers *providerTable
 	links     *linkCache
+	aliases   *aliasTable
 	oci       *oci.Client // pulls actors and providers from OCI registries (oci_host.go)
 
 	// work is Run's context, the parent of everything the host runs in the background: the
@@ -83,6 +114,7 @@ func New(cfg Config) (*Host, error) {
 	h.actors = newActorTable()
 	h.providers = newProviderTable()
 	h.links = newLinkCache()
+	h.aliases = newAliasTable()
 	if h.oci, err = newHostOCIClient(cfg, h.log); err != nil {
 		return nil, err
 	}

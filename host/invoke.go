@@ -110,7 +110,7 @@ func (h *Host) hostCall(ctx context.Context, a *actor, claims *lattice.ActorClai
 	if lattice.IsValidPublicKey(lattice.PrefixModule, ns) {
 		return h.rpc(ctx, origin, lattice.Entity{PublicKey: ns}, op, msg)
 	}
-	if pk, ok := h.links.alias(ns); ok {
+	if pk, ok := h.aliases.get(ns); ok {
 		return h.rpc(ctx, origin, lattice.Entity{PublicKey: pk}, op, msg)
 	}
 	if strings.Contains(ns, ":") {

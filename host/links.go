@@ -11,15 +11,15 @@ import (
 
 type linkKey struct{ actor, contract, name string }
 
-// linkCache is the host's view of the lattice data bucket: links (applied and rejected), claims
-// and call aliases. It is fed by watchStore.
+// linkCache is the host's view of the links in the lattice data bucket, applied and rejected.
+// watchStore alone writes it; every change moves its revision on, so that a reader can tell
+// which changes a snapshot of it includes (syncLinks). Only its methods take its lock.
 type linkCache struct {
 	mu       sync.RWMutex
+	rev      uint64 // changes applied so far
 	byKey    map[linkKey]lattice.LinkDefinition
 	byID     map[string]lattice.LinkDefinition // every link seen, applied or not, by id
 	rejected map[string]string                 // id → reason
-	claims   map[string]map[string]string      // public key → claims strings
-	aliases  map[string]string                 // call alias → public key
 }
 
 func newLinkCache() *linkCache {
@@ -27,8 +27,6 @@ func newLinkCache() *linkCache {
 		byKey:    map[linkKey]lattice.LinkDefinition{},
 		byID:     map[string]lattice.LinkDefinition{},
 		rejected: map[string]string{},
-		claims:   map[string]map[string]string{},
-		aliases:  map[string]string{},
 	}
 }
 
@@ -39,30 +37,29 @@ func (c *linkCache) get(actor, contract, name string) (lattice.LinkDefinition, b
 	return l, ok
 }
 
-func (c *linkCache) alias(a string) (string, bool) {
+// forProvider returns the applied links of a provider and link name, sorted by id, and the
+// revision they are as of.
+func (c *linkCache) forProvider(id providerID) ([]lattice.LinkDefinition, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	pk, ok := c.aliases[a]
-	return pk, ok
-}
-
-func (c *linkCache) putClaims(pk string, m map[string]string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if old, ok := c.claims[pk]; ok && old["call_alias"] != "" && c.aliases[old["call_alias"]] == pk {
-		delete(c.aliases, old["call_alias"])
+	var out []lattice.LinkDefinition
+	for _, l := range c.byKey {
+		if l.ProviderID == id.key && l.LinkName == id.linkName {
+			out = append(out, l)
+		}
 	}
-	c.claims[pk] = m
-	if a := m["call_alias"]; a != "" {
-		c.aliases[a] = pk
-	}
+	sortLinks(out)
+	return out, c.rev
 }
 
 // apply records a link put; reason is empty when the link is applied. It returns the link that
-// was applied for the same actor, contract and link name before, if any: the put replaces it.
-func (c *linkCache) apply(l lattice.LinkDefinition, reason string) (prev lattice.LinkDefinition, replaced bool) {
+// was applied for the same actor, contract and link name before, if any (the put replaces it),
+// and the revision of this change.
+func (c *linkCache) apply(l lattice.LinkDefinition, reason string) (prev lattice.LinkDefinition, replaced bool, rev uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.rev++
+	rev = c.rev
 	k := linkKey{l.ActorID, l.ContractID, l.LinkName}
 	prev, replaced = c.byKey[k]
 	if replaced && prev.ID != l.ID {
@@ -74,26 +71,28 @@ func (c *linkCache) apply(l lattice.LinkDefinition, reason string) (prev lattice
 	if reason != "" {
 		c.rejected[l.ID] = reason
 		delete(c.byKey, k)
-		return prev, replaced
+		return prev, replaced, rev
 	}
 	delete(c.rejected, l.ID)
 	c.byKey[k] = l
-	return prev, replaced
+	return prev, replaced, rev
 }
 
-// remove forgets a link by id and returns it, with whether it had been applied.
-func (c *linkCache) remove(id string) (lattice.LinkDefinition, bool, bool) {
+// remove forgets a link by id and returns it, with whether it had been applied and the revision
+// of this change; ok is false when no link had that id.
+func (c *linkCache) remove(id string) (l lattice.LinkDefinition, applied bool, rev uint64, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	l, ok := c.byID[id]
+	l, ok = c.byID[id]
 	if !ok {
-		return l, false, false
+		return l, false, 0, false
 	}
+	c.rev++
 	_, wasRejected := c.rejected[id]
 	delete(c.byID, id)
 	delete(c.rejected, id)
 	delete(c.byKey, linkKey{l.ActorID, l.ContractID, l.LinkName})
-	return l, true, !wasRejected
+	return l, !wasRejected, c.rev, true
 }
 
 // links returns every link seen with its status, sorted by id.
@@ -114,6 +113,39 @@ func (c *linkCache) links() []lattice.LinkDefinition {
 	}
 	sortLinks(out)
 	return out
+}
+
+// aliasTable resolves call aliases to public keys, from the claims in the lattice data bucket
+// (fed by watchStore) and those of the actors this host starts. Only its methods take its lock.
+type aliasTable struct {
+	mu      sync.RWMutex
+	claims  map[string]map[string]string // public key → claims strings
+	aliases map[string]string            // call alias → public key
+}
+
+func newAliasTable() *aliasTable {
+	return &aliasTable{claims: map[string]map[string]string{}, aliases: map[string]string{}}
+}
+
+// get returns the public key whose claims have call alias a.
+func (t *aliasTable) get(a string) (string, bool) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	pk, ok := t.aliases[a]
+	return pk, ok
+}
+
+// put records the claims of pk: its call alias, if any, replaces the one it had.
+func (t *aliasTable) put(pk string, m map[string]string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.claims[pk]; ok && old["call_alias"] != "" && t.aliases[old["call_alias"]] == pk {
+		delete(t.aliases, old["call_alias"])
+	}
+	t.claims[pk] = m
+	if a := m["call_alias"]; a != "" {
+		t.aliases[a] = pk
+	}
 }
 
 func sortLinks(ls []lattice.LinkDefinition) {
@@ -162,7 +194,7 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 				l.Values = map[string]string{}
 			}
 			reason := h.linkVerdict(&l)
-			prev, replaced := h.links.apply(l, reason)
+			prev, replaced, rev := h.links.apply(l, reason)
 			if reason != "" {
 				h.log.Warn().Str("link", l.ID).Str("reason", reason).Msg("link rejected")
 			}
@@ -176,15 +208,15 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 			if replaced && (reason != "" || prev.ProviderID != l.ProviderID) {
 				// The link moved to another provider, or was replaced by one this host does not
 				// accept: the provider that had it lets go of it.
-				h.linkChanged(prev, true, true)
+				h.linkChanged(prev, true, rev)
 			}
 			if reason == "" {
-				h.linkChanged(l, true, false)
+				h.linkChanged(l, false, rev)
 			}
 		case ch.Kind == lattice.KindLink && ch.Op == lattice.OpDelete:
 			h.forgetLink(strings.TrimPrefix(ch.Key, lattice.LinkKeyPrefix), live)
 		case ch.Kind == lattice.KindClaims && ch.Op == lattice.OpPut && ch.Claims != nil:
-			h.links.putClaims(strings.TrimPrefix(ch.Key, lattice.ClaimsKeyPrefix), ch.Claims)
+			h.aliases.put(strings.TrimPrefix(ch.Key, lattice.ClaimsKeyPrefix), ch.Claims)
 		}
 	})
 }
@@ -192,12 +224,12 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 // forgetLink drops a link by id, publishing linkdef_deleted (when live) and withdrawing it from a
 // local provider that had it.
 func (h *Host) forgetLink(id string, live bool) {
-	l, ok, applied := h.links.remove(id)
+	l, applied, rev, ok := h.links.remove(id)
 	if ok && live {
 		h.publish(lattice.EventLinkdefDeleted, linkdefData(l, ""))
 	}
 	if ok && applied {
-		h.linkChanged(l, true, true)
+		h.linkChanged(l, true, rev)
 	}
 }
 

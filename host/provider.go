@@ -45,11 +45,18 @@ type provider struct {
 	mu       sync.Mutex
 	state    string
 	restarts int
-	health   string                            // "", "healthy", "unhealthy"
-	pushed   map[string]lattice.LinkDefinition // links the process has, by actor id
-	// ready is set once the process answers on the lattice; links changed before that are
-	// synced then, since a push to a process not yet subscribed is lost.
+	health   string // "", "healthy", "unhealthy"
+
+	// What a provider process has of its links (provider_links.go). The link cache is the record
+	// of the links it should have; the provider keeps only what the cache cannot tell.
+	linkMu sync.Mutex // held while the process is told of its links, so it hears in cache order
+	// given is the links of the current process's HostData, kept until its first sync.
+	given []lattice.LinkDefinition
+	// ready is set by that sync, once the process answers on the lattice: a push to a process
+	// not yet subscribed is lost, so changes before it are left to the sync.
 	ready bool
+	// synced is the link cache's revision at the sync: changes up to it reached the process.
+	synced uint64
 }
 
 func (p *provider) contract() string { return p.claims.Provider.CapID }
@@ -60,6 +67,8 @@ func (p *provider) setState(s string) {
 	p.mu.Unlock()
 }
 
+// providerTable is the providers supervised by this host, and the starts in progress. Only its
+// methods take its lock.
 type providerTable struct {
 	mu        sync.Mutex
 	providers map[providerID]*provider
@@ -75,6 +84,54 @@ func (t *providerTable) get(id providerID) (*provider, bool) {
 	defer t.mu.Unlock()
 	p, ok := t.providers[id]
 	return p, ok
+}
+
+// add records a started provider, unless one runs under its key and link name already.
+func (t *providerTable) add(p *provider) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, dup := t.providers[p.id]; dup {
+		return fmt.Errorf("provider %s with link name %s is already running on this host", p.id.key, p.id.linkName)
+	}
+	t.providers[p.id] = p
+	return nil
+}
+
+// remove forgets provider p, unless another has taken its key and link name since.
+func (t *providerTable) remove(p *provider) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.providers[p.id] == p {
+		delete(t.providers, p.id)
+	}
+}
+
+// begin marks a start from ref under linkName as in progress until the returned func is called.
+func (t *providerTable) begin(ref, linkName string) (end func()) {
+	k := ref + "\x00" + linkName
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.starting[k] = true
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		delete(t.starting, k)
+	}
+}
+
+// runs reports whether a provider from ref (or with key ref) runs, or is starting, under linkName.
+func (t *providerTable) runs(ref, linkName string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.starting[ref+"\x00"+linkName] {
+		return true
+	}
+	for id, p := range t.providers {
+		if id.linkName == linkName && (p.imageRef == ref || id.key == ref) {
+			return true
+		}
+	}
+	return false
 }
 
 func (t *providerTable) all() []*provider {
@@ -113,18 +170,7 @@ func (h *Host) launchProvider(c lattice.StartProviderCommand) error {
 
 // runsProvider reports whether a provider from ref with that link name runs (or is starting) here.
 func (h *Host) runsProvider(ref, linkName string) bool {
-	linkName = orStr(linkName, lattice.DefaultLinkName)
-	h.providers.mu.Lock()
-	defer h.providers.mu.Unlock()
-	if h.providers.starting[ref+"\x00"+linkName] {
-		return true
-	}
-	for id, p := range h.providers.providers {
-		if id.linkName == linkName && (p.imageRef == ref || id.key == ref) {
-			return true
-		}
-	}
-	return false
+	return h.providers.runs(ref, orStr(linkName, lattice.DefaultLinkName))
 }
 
 // loadArchive reads a provider archive from a reference: a file path when the host allows it,
@@ -148,15 +194,7 @@ func (h *Host) loadArchive(ctx context.Context, ref string) (*lattice.ProviderAr
 // startProvider reads and verifies the archive at ref, extracts the binary for this platform and
 // starts supervising it.
 func (h *Host) startProvider(ctx context.Context, ref, linkName, config string, annotations map[string]string) error {
-	startKey := ref + "\x00" + linkName
-	h.providers.mu.Lock()
-	h.providers.starting[startKey] = true
-	h.providers.mu.Unlock()
-	defer func() {
-		h.providers.mu.Lock()
-		delete(h.providers.starting, startKey)
-		h.providers.mu.Unlock()
-	}()
+	defer h.providers.begin(ref, linkName)()
 
 	if IsBuiltinRef(ref) {
 		return h.startBuiltin(ctx, ref, linkName, config, annotations)
@@ -190,13 +228,9 @@ func (h *Host) startProvider(ctx context.Context, ref, linkName, config string, 
 		id: id, imageRef: ref, claims: claims, instanceID: uuid.NewString(), annotations: nonNil(annotations),
 		config: config, binPath: binPath, state: ProviderStarting, done: make(chan struct{}),
 	}
-	h.providers.mu.Lock()
-	if _, dup := h.providers.providers[id]; dup {
-		h.providers.mu.Unlock()
-		return fmt.Errorf("provider %s with link name %s is already running on this host", id.key, linkName)
+	if err := h.providers.add(p); err != nil {
+		return err
 	}
-	h.providers.providers[id] = p
-	h.providers.mu.Unlock()
 
 	if err := h.store.PutClaims(ctx, claims.Subject, claims.StringMap()); err != nil {
 		h.log.Warn().Err(err).Str("provider", claims.Subject).Msg("store claims")
@@ -208,9 +242,7 @@ func (h *Host) startProvider(ctx context.Context, ref, linkName, config string, 
 	if err := <-first; err != nil {
 		cancel()
 		<-p.done
-		h.providers.mu.Lock()
-		delete(h.providers.providers, id)
-		h.providers.mu.Unlock()
+		h.providers.remove(p)
 		return fmt.Errorf("provider %s: %w", ref, err)
 	}
 	return nil
@@ -239,9 +271,7 @@ func (h *Host) stopProvider(p *provider, reason string) {
 	p.mu.Unlock()
 	p.stop()
 	<-p.done
-	h.providers.mu.Lock()
-	delete(h.providers.providers, p.id)
-	h.providers.mu.Unlock()
+	h.providers.remove(p)
 	h.publish(lattice.EventProviderStopped, lattice.ProviderStoppedData{
 		PublicKey: p.id.key, LinkName: p.id.linkName, ContractID: p.contract(), InstanceID: p.instanceID,
 		Annotations: p.annotations, Reason: reason,
@@ -269,31 +299,4 @@ func (h *Host) heartbeatProviders() []lattice.HeartbeatProvider {
 		out = append(out, lattice.HeartbeatProvider{PublicKey: p.id.key, LinkName: p.id.linkName, ContractID: p.contract()})
 	}
 	return out
-}
-
-// providerLinks returns the applied links for a provider and link name.
-func (h *Host) providerLinks(id providerID) []lattice.LinkDefinition {
-	var out []lattice.LinkDefinition
-	h.links.mu.RLock()
-	defer h.links.mu.RUnlock()
-	for _, l := range h.links.byKey {
-		if l.ProviderID == id.key && l.LinkName == id.linkName {
-			out = append(out, l)
-		}
-	}
-	sortLinks(out)
-	return out
-}
-
-// linkChanged pushes an applied link put or delete to the local provider it names.
-func (h *Host) linkChanged(l lattice.LinkDefinition, applied, deleted bool) {
-	p, ok := h.providers.get(providerID{key: l.ProviderID, linkName: l.LinkName})
-	if !ok || !applied {
-		return
-	}
-	if p.builtin != nil {
-		h.kickBuiltin(p)
-		return
-	}
-	h.pushLink(p, l, deleted)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -44,7 +43,7 @@ func (h *Host) superviseProvider(ctx context.Context, p *provider, first chan<- 
 	backoff := restartBackoffMin
 	starting := true
 	for {
-		links := h.providerLinks(p.id)
+		links := h.spawnLinks(p)
 		cmd, exited, err := h.spawnProvider(p, links)
 		if err != nil {
 			if starting {
@@ -54,13 +53,8 @@ func (h *Host) superviseProvider(ctx context.Context, p *provider, first chan<- 
 			h.log.Error().Err(err).Str("provider", p.id.key).Msg("restart provider")
 		} else {
 			p.mu.Lock()
-			p.pushed = map[string]lattice.LinkDefinition{}
-			for _, l := range links {
-				p.pushed[l.ActorID] = l
-			}
 			p.state = ProviderRunning
 			p.health = ""
-			p.ready = false
 			p.mu.Unlock()
 			if starting {
 				first <- nil
@@ -259,61 +253,6 @@ func (h *Host) awaitProvider(ctx context.Context, p *provider) bool {
 			return false
 		case <-time.After(wait):
 		}
-	}
-}
-
-// syncLinks marks the provider ready and pushes the links that changed since the process got its
-// HostData.
-func (h *Host) syncLinks(p *provider) {
-	p.mu.Lock()
-	p.ready = true
-	p.mu.Unlock()
-	current := map[string]lattice.LinkDefinition{}
-	for _, l := range h.providerLinks(p.id) {
-		current[l.ActorID] = l
-	}
-	p.mu.Lock()
-	pushed := maps.Clone(p.pushed)
-	p.mu.Unlock()
-	for actor, l := range current {
-		if old, ok := pushed[actor]; !ok || old.ID != l.ID || lattice.ValuesHash(old.Values) != lattice.ValuesHash(l.Values) {
-			h.pushLink(p, l, false)
-		}
-	}
-	for actor, l := range pushed {
-		if _, ok := current[actor]; !ok {
-			h.pushLink(p, l, true)
-		}
-	}
-}
-
-// pushLink sends a link put or delete to a provider process (msgpack, PROTOCOL.md §8).
-func (h *Host) pushLink(p *provider, l lattice.LinkDefinition, deleted bool) {
-	data, err := lattice.Marshal(&l)
-	if err != nil {
-		h.log.Error().Err(err).Msg("encode link")
-		return
-	}
-	subject := h.subj.ProviderLinkPut(p.id.key, p.id.linkName)
-	if deleted {
-		subject = h.subj.ProviderLinkDel(p.id.key, p.id.linkName)
-	}
-	p.mu.Lock()
-	if !p.ready {
-		p.mu.Unlock()
-		return
-	}
-	if p.pushed == nil {
-		p.pushed = map[string]lattice.LinkDefinition{}
-	}
-	if deleted {
-		delete(p.pushed, l.ActorID)
-	} else {
-		p.pushed[l.ActorID] = l
-	}
-	p.mu.Unlock()
-	if err := h.nc.Publish(subject, data); err != nil {
-		h.log.Warn().Err(err).Str("subject", subject).Msg("push link")
 	}
 }
 
