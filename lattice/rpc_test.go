@@ -157,6 +157,7 @@ func TestRoundTripForged(t *testing.T) {
 	actor := lattice.Entity{PublicKey: latticetest.Key(t, lattice.PrefixModule).PublicKey()}
 	sub, err := nc.Subscribe(subj.Actor(actor.PublicKey), func(m *nats.Msg) { srv.Respond(context.Background(), m, &reverser{}) })
 	require.NoError(t, err)
+	require.NoError(t, nc.Flush()) // subscribed on the server before the other connection calls
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	caller := lattice.NewCaller(latticetest.Connect(t, s), forger, "N", subj, nil, time.Second)
 	_, err = caller.Call(context.Background(), lattice.Entity{PublicKey: "VX", ContractID: "c"}, actor, "Echo.Reverse", []byte("x"))
