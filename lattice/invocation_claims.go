@@ -147,7 +147,7 @@ func parseInvocationFast(token string, now time.Time) (_ *invocationClaims, _ er
 	if e := clusterTables.get(c.Issuer); e != nil {
 		verified = e.verify(signing, sig[:])
 	} else {
-		prefix, pub, err := DecodePublicKey(c.Issuer)
+		prefix, pub, err := decodePublicKey(c.Issuer)
 		if err != nil || prefix != PrefixCluster {
 			return nil, nil, false
 		}

@@ -33,7 +33,7 @@ func parseInvocationClaimsStdlib(token string, now time.Time) (*invocationClaims
 	if err != nil {
 		return nil, err
 	}
-	key, err := KeyPairFromPublicKey(t.iss)
+	key, err := keyPairFromPublicKey(t.iss)
 	if err != nil {
 		return nil, err
 	}

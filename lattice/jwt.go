@@ -269,7 +269,7 @@ func timeField(m map[string]json.RawMessage, name string) (int64, error) {
 
 // verify checks the signature with the iss key, then exp and nbf against now.
 func (t *rawJWT) verify(now time.Time) error {
-	key, err := KeyPairFromPublicKey(t.iss)
+	key, err := keyPairFromPublicKey(t.iss)
 	if err != nil {
 		return fmt.Errorf("%w: iss: %w", ErrMalformedToken, err)
 	}

@@ -54,7 +54,7 @@ func (c *tableCache) trust(keys []string) {
 		if c.get(k) != nil {
 			continue
 		}
-		prefix, pub, err := DecodePublicKey(k)
+		prefix, pub, err := decodePublicKey(k)
 		if err != nil || prefix != PrefixCluster {
 			continue
 		}

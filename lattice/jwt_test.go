@@ -63,7 +63,7 @@ func TestSignJWTFillsStandardClaims(t *testing.T) {
 func TestSignJWTRejects(t *testing.T) {
 	acct := claimsTestKey(t, PrefixAccount)
 	other := claimsTestKey(t, PrefixAccount)
-	pubOnly, err := KeyPairFromPublicKey(acct.PublicKey())
+	pubOnly, err := keyPairFromPublicKey(acct.PublicKey())
 	require.NoError(t, err)
 
 	_, err = SignJWT(&Claims{Subject: "x"}, pubOnly)
@@ -325,7 +325,7 @@ func FuzzParseJWT(f *testing.F) {
 		var ac ActorClaims
 		if err := ParseJWT(token, &ac, now); err == nil {
 			// Whatever verified must have a key as issuer and re-encode.
-			_, _, kerr := DecodePublicKey(ac.Issuer)
+			_, _, kerr := decodePublicKey(ac.Issuer)
 			require.NoError(t, kerr)
 			_, jerr := json.Marshal(&ac)
 			require.NoError(t, jerr)

@@ -157,17 +157,17 @@ func KeyPairFromPEM(kind KeyPrefix, data []byte) (*KeyPair, error) {
 // IsPEM reports whether s looks like PEM text rather than an S… seed.
 func IsPEM(s string) bool { return strings.HasPrefix(strings.TrimSpace(s), "-----BEGIN ") }
 
-// KeyPairFromPublicKey decodes a public key; the pair can verify but not sign.
-func KeyPairFromPublicKey(public string) (*KeyPair, error) {
-	p, pub, err := DecodePublicKey(public)
+// keyPairFromPublicKey decodes a public key; the pair can verify but not sign.
+func keyPairFromPublicKey(public string) (*KeyPair, error) {
+	p, pub, err := decodePublicKey(public)
 	if err != nil {
 		return nil, err
 	}
 	return &KeyPair{prefix: p, pub: pub}, nil
 }
 
-// DecodePublicKey checks an encoded public key and returns its kind and raw bytes.
-func DecodePublicKey(public string) (KeyPrefix, ed25519.PublicKey, error) {
+// decodePublicKey checks an encoded public key and returns its kind and raw bytes.
+func decodePublicKey(public string) (KeyPrefix, ed25519.PublicKey, error) {
 	raw, err := decodeChecked(public)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w %q: %v", ErrInvalidKey, short(public), err)
@@ -184,13 +184,13 @@ func DecodePublicKey(public string) (KeyPrefix, ed25519.PublicKey, error) {
 
 // IsValidPublicKey reports whether s is a well-formed public key of kind p.
 func IsValidPublicKey(p KeyPrefix, s string) bool {
-	got, _, err := DecodePublicKey(s)
+	got, _, err := decodePublicKey(s)
 	return err == nil && got == p
 }
 
 // CheckPublicKey returns an error naming what is wrong when s is not a public key of kind p.
 func CheckPublicKey(p KeyPrefix, s string) error {
-	got, _, err := DecodePublicKey(s)
+	got, _, err := decodePublicKey(s)
 	if err != nil {
 		return err
 	}

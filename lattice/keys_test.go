@@ -76,7 +76,7 @@ func TestKeysModuleAndServiceRoundTrip(t *testing.T) {
 			require.Equal(t, pub, fromSeed.PublicKey())
 			require.Equal(t, tc.prefix, fromSeed.Prefix())
 
-			fromPub, err := KeyPairFromPublicKey(pub)
+			fromPub, err := keyPairFromPublicKey(pub)
 			require.NoError(t, err)
 			require.False(t, fromPub.HasPrivateKey())
 			sig, err := fromSeed.Sign([]byte("x"))
@@ -123,7 +123,7 @@ func TestKeysBadChecksum(t *testing.T) {
 		{"empty", ""},
 	} {
 		t.Run("public "+tc.name, func(t *testing.T) {
-			_, err := KeyPairFromPublicKey(tc.in)
+			_, err := keyPairFromPublicKey(tc.in)
 			require.ErrorIs(t, err, ErrInvalidKey)
 		})
 	}

@@ -111,7 +111,7 @@ func TestVerifyLinkSubjectMismatch(t *testing.T) {
 func TestSignLinkRejects(t *testing.T) {
 	acct := claimsTestKey(t, PrefixAccount)
 	require.ErrorIs(t, SignLink(testLink(t), claimsTestKey(t, PrefixCluster)), ErrWrongKeyKind)
-	pubOnly, err := KeyPairFromPublicKey(acct.PublicKey())
+	pubOnly, err := keyPairFromPublicKey(acct.PublicKey())
 	require.NoError(t, err)
 	require.ErrorIs(t, SignLink(testLink(t), pubOnly), ErrNoPrivateKey)
 	bad := testLink(t)

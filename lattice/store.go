@@ -228,7 +228,7 @@ func (s *Store) Links(ctx context.Context) ([]LinkDefinition, error) {
 // PutClaims stores the string map of an actor's or provider's claims (the get.claims shape) under
 // CLAIMS_{subject}. A missing "sub" is filled with subject; a different one is refused.
 func (s *Store) PutClaims(ctx context.Context, subject string, claims map[string]string) error {
-	if _, _, err := DecodePublicKey(subject); err != nil {
+	if _, _, err := decodePublicKey(subject); err != nil {
 		return fmt.Errorf("put claims: subject: %w", err)
 	}
 	c := make(map[string]string, len(claims)+1)
@@ -278,7 +278,7 @@ func (s *Store) PutRefMap(ctx context.Context, r RefMap) error {
 	if strings.TrimSpace(r.OCIURL) == "" {
 		return errors.New("put refmap: oci_url is empty")
 	}
-	if _, _, err := DecodePublicKey(r.PublicKey); err != nil {
+	if _, _, err := decodePublicKey(r.PublicKey); err != nil {
 		return fmt.Errorf("put refmap %s: public_key: %w", r.OCIURL, err)
 	}
 	raw, err := json.Marshal(r)

@@ -61,9 +61,6 @@ func (s Subjects) Command(hostID, cmd string) string { return s.ctl("cmd", hostI
 // QueueGroup is the queue group of control subjects answered by one host only.
 func (s Subjects) QueueGroup() string { return s.Ctl + "." + s.Lattice }
 
-// CtlWildcard matches every control subject of the lattice.
-func (s Subjects) CtlWildcard() string { return s.Ctl + "." + s.Lattice + ".>" }
-
 // Host command names used with Command.
 const (
 	CmdLaunchActor    = "la"
@@ -78,15 +75,15 @@ const (
 // Events is the subject hosts publish CloudEvents on.
 func (s Subjects) Events() string { return "wasmbus.evt." + s.Lattice }
 
-// RPCPrefix is the prefix of invocation subjects, wasmbus.rpc.{L}.
-func (s Subjects) RPCPrefix() string { return "wasmbus.rpc." + s.Lattice }
+// rpcPrefix is the prefix of invocation subjects, wasmbus.rpc.{L}.
+func (s Subjects) rpcPrefix() string { return "wasmbus.rpc." + s.Lattice }
 
 // Actor is the invocation subject of an actor; its queue group is the subject itself.
-func (s Subjects) Actor(actorID string) string { return s.RPCPrefix() + "." + actorID }
+func (s Subjects) Actor(actorID string) string { return s.rpcPrefix() + "." + actorID }
 
 // Provider is the invocation subject of a provider instance; its queue group is "rpc".
 func (s Subjects) Provider(providerID, linkName string) string {
-	return s.RPCPrefix() + "." + providerID + "." + orDefault(linkName, DefaultLinkName)
+	return s.rpcPrefix() + "." + providerID + "." + orDefault(linkName, DefaultLinkName)
 }
 
 // ProviderLinkPut is where hosts push a link put to a provider.

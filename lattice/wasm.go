@@ -141,9 +141,9 @@ func stripJWT(module []byte, sections []wasmSection) []byte {
 	return append(out, module[from:]...)
 }
 
-// ExtractActorClaims returns the claims token embedded in a module and the name of the section
+// extractActorClaims returns the claims token embedded in a module and the name of the section
 // it came from. A wasmcloud_jwt section wins over a jwt section; ErrUnsigned when there is none.
-func ExtractActorClaims(module []byte) (token string, section string, err error) {
+func extractActorClaims(module []byte) (token string, section string, err error) {
 	sections, err := parseSections(module)
 	if err != nil {
 		return "", "", err

@@ -92,7 +92,7 @@ func TestSignAndVerifyActor(t *testing.T) {
 	require.Equal(t, claims, got)
 	require.True(t, got.HasCap("wasmcloud:httpserver"))
 
-	token, section, err := ExtractActorClaims(signed)
+	token, section, err := extractActorClaims(signed)
 	require.NoError(t, err)
 	require.Equal(t, jwtSection, section)
 	require.Equal(t, 3, len(strings.Split(token, ".")))
@@ -147,10 +147,10 @@ func TestVerifyActorTampered(t *testing.T) {
 func TestActorJWTSections(t *testing.T) {
 	keys := newActorKeys(t)
 	signed := keys.sign(t, tinyModule, ActorMetadata{Name: "tiny"}, SignOptions{})
-	token, _, err := ExtractActorClaims(signed)
+	token, _, err := extractActorClaims(signed)
 	require.NoError(t, err)
 	other := keys.sign(t, tinyModule, ActorMetadata{Name: "other"}, SignOptions{})
-	otherToken, _, err := ExtractActorClaims(other)
+	otherToken, _, err := extractActorClaims(other)
 	require.NoError(t, err)
 
 	for _, tc := range []struct {
@@ -170,7 +170,7 @@ func TestActorJWTSections(t *testing.T) {
 		{"section in the middle", append(appendCustomSection(bytes.Clone(tinyModule[:8]), "jwt", []byte(token)), tinyModule[8:]...), "jwt", "tiny"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, section, err := ExtractActorClaims(tc.module)
+			_, section, err := extractActorClaims(tc.module)
 			require.NoError(t, err)
 			require.Equal(t, tc.section, section)
 			c, err := VerifyActor(tc.module, time.Now())
@@ -227,7 +227,7 @@ func TestSignActorRejectsWrongKeys(t *testing.T) {
 	_, _, err = SignActor(tinyModule, keys.acct, keys.acct, ActorMetadata{}, SignOptions{})
 	require.ErrorIs(t, err, ErrWrongKeyKind)
 	require.ErrorContains(t, err, "subject")
-	pubOnly, err := KeyPairFromPublicKey(keys.acct.PublicKey())
+	pubOnly, err := keyPairFromPublicKey(keys.acct.PublicKey())
 	require.NoError(t, err)
 	_, _, err = SignActor(tinyModule, pubOnly, keys.mod, ActorMetadata{}, SignOptions{})
 	require.ErrorIs(t, err, ErrNoPrivateKey)
@@ -257,7 +257,7 @@ func TestMalformedWasm(t *testing.T) {
 			_, err := ModuleHash(tc.module)
 			require.ErrorIs(t, err, ErrMalformedWasm)
 			require.ErrorContains(t, err, tc.msg)
-			_, _, err = ExtractActorClaims(tc.module)
+			_, _, err = extractActorClaims(tc.module)
 			require.ErrorIs(t, err, ErrMalformedWasm)
 			_, err = VerifyActor(tc.module, time.Now())
 			require.ErrorIs(t, err, ErrMalformedWasm)
