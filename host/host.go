@@ -33,6 +33,8 @@ import (
 //  4. actorTable.mu (actor.go), leaf: the running actors by key.
 //  5. pool.mu (pool.go), leaf: an actor module's instances; they are closed after it is let go.
 //  6. watchdog.mu (watchdog.go), leaf: the runtime's live instances (closing an instance takes it).
+//  6a. runtime.mu (runtime.go): written while a module compiles, read while one instantiates
+//     (a wazero 1.12 race); watchdog.mu may be taken under it, nothing else.
 //  7. providerTable.mu (provider.go), leaf: the supervised providers and the starts in progress.
 //  8. provider.mu (provider.go), leaf: a provider's state, restarts and health.
 //  9. linkCache.mu (links.go), leaf: the links of the lattice bucket, applied and rejected.
@@ -40,8 +42,8 @@ import (
 //  11. lineLog.mu (provider_process.go), leaf: a provider's partial output line.
 //  12. Host.stopMu (host.go), leaf: the cancel func of Run's context.
 //
-// Only lifecycle and linkMu are held while another is taken: lifecycle with 3 to 6 and 10 (a
-// start or update records the actor's claims), linkMu with 9. Neither is held with the other.
+// Only lifecycle, linkMu and runtime.mu are held while another is taken: lifecycle with 3 to 6a
+// and 10 (a start or update records the actor's claims), linkMu with 9, runtime.mu with 6. Neither is held with the other.
 // No lock is held while waiting for a provider process or its supervisor.
 
 // Host is one member of a lattice. Create it with New and run it with Run.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,10 @@ type runtime struct {
 	r     wazero.Runtime
 	cache wazero.CompilationCache
 	dog   *watchdog
+	// mu is held for writing while a module compiles and for reading while one instantiates:
+	// wazero 1.12 rewrites a cached module's entry preambles when the same module is compiled
+	// again, which races with instantiating it (seen under -race with two starts of one module).
+	mu sync.RWMutex
 }
 
 // callKey carries the *call of a guest call through the context to the host functions.
@@ -91,7 +96,9 @@ func (rt *runtime) close() {
 
 // compile checks the module's exports and compiles it (from the on-disk cache when seen before).
 func (rt *runtime) compile(ctx context.Context, module []byte) (wazero.CompiledModule, error) {
+	rt.mu.Lock()
 	cm, err := rt.r.CompileModule(ctx, module)
+	rt.mu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("compile module: %w", err)
 	}
@@ -162,6 +169,8 @@ func (g *guestCtx) Value(key any) any {
 func (g *guestCtx) stopCall() { close(g.done) }
 
 func (rt *runtime) instantiate(ctx context.Context, cm wazero.CompiledModule, stderr io.Writer) (*instance, error) {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
 	cfg := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions().
