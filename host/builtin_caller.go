@@ -75,8 +75,8 @@ func (b *BuiltinHost) CallActor(ctx context.Context, actorID, op string, msg []b
 	return h.rpc(ctx, b.origin, lattice.Entity{PublicKey: actorID}, op, msg)
 }
 
-// callLocal runs op in an instance of an actor of this host, refusing what checkInvocation
-// refuses for a provider's invocation and what a provider refuses without a link.
+// callLocal runs op in an instance of an actor of this host, refusing what a host refuses
+// (acceptProvider) for a provider's invocation and what a provider refuses without a link.
 func (b *BuiltinHost) callLocal(ctx context.Context, a *actor, op string, msg []byte) ([]byte, error) {
 	h, contract := b.h, b.origin.ContractID
 	if err := b.accept(a); err != nil {
@@ -95,9 +95,8 @@ func (b *BuiltinHost) callLocal(ctx context.Context, a *actor, op string, msg []
 // accept is the local path's check of a call from the built-in to actor a.
 func (b *BuiltinHost) accept(a *actor) error {
 	contract := b.origin.ContractID
-	if c := a.claims(); !c.HasCap(contract) {
-		// The words of checkInvocation, so both paths refuse alike.
-		return fmt.Errorf("actor %s does not have the capability %s that provider %s calls it for", a.id, contract, b.origin.PublicKey)
+	if err := acceptProvider(a, b.origin); err != nil {
+		return err
 	}
 	l, ok := b.h.links.get(a.id, contract, b.origin.LinkName)
 	if !ok || l.ProviderID != b.origin.PublicKey {

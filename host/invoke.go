@@ -33,9 +33,16 @@ func (s actorServer) Accept(inv *lattice.Invocation) error {
 		return fmt.Errorf("invocation %s targets %s, not actor %s", inv.ID, inv.Target.PublicKey, a.id)
 	}
 	if !inv.Origin.IsActor() {
-		if c := a.claims(); !c.HasCap(inv.Origin.ContractID) {
-			return fmt.Errorf("actor %s does not have the capability %s that provider %s calls it for", a.id, inv.Origin.ContractID, inv.Origin.PublicKey)
-		}
+		return acceptProvider(a, inv.Origin)
+	}
+	return nil
+}
+
+// acceptProvider refuses a provider's call of an actor whose claims lack the provider's contract:
+// the check of invocations from the lattice and of the built-in providers' local calls.
+func acceptProvider(a *actor, origin lattice.Entity) error {
+	if c := a.claims(); !c.HasCap(origin.ContractID) {
+		return fmt.Errorf("actor %s does not have the capability %s that provider %s calls it for", a.id, origin.ContractID, origin.PublicKey)
 	}
 	return nil
 }
