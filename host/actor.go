@@ -249,7 +249,7 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 	}
 	a.sub = sub
 	h.actors.add(a)
-	if err := h.store.PutClaims(ctx, id, am.claims.StringMap()); err != nil {
+	if err := h.store.PutClaims(ctx, am.claims.Token); err != nil {
 		h.log.Warn().Err(err).Str("actor", id).Msg("store claims")
 	}
 	h.aliases.put(id, am.claims.StringMap())

@@ -84,7 +84,7 @@ func (h *Host) updateActor(ctx context.Context, id, ref string) (rev int, err er
 	}
 	a.mu.Unlock()
 	old.close() // after the swap: a call woken by the close finds the new module
-	if err := h.store.PutClaims(ctx, id, am.claims.StringMap()); err != nil {
+	if err := h.store.PutClaims(ctx, am.claims.Token); err != nil {
 		h.log.Warn().Err(err).Str("actor", id).Msg("store claims")
 	}
 	h.aliases.put(id, am.claims.StringMap())

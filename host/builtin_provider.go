@@ -34,7 +34,8 @@ import (
 //
 // Its key (V…) is derived from its reference alone, so it is the same on every host: one link
 // put serves every host that runs the built-in. Its claims are made by the host, not signed by a
-// vendor; invocations it sends are signed with the cluster key like every host's.
+// vendor (the host signs them with a key derived from the built-ins' scheme, which anyone can
+// derive); invocations it sends are signed with the cluster key like every host's.
 
 // BuiltinScheme starts the reference of every built-in provider.
 const BuiltinScheme = "wasmcloud+builtin://"
@@ -85,7 +86,9 @@ func IsBuiltinRef(ref string) bool { return strings.HasPrefix(ref, BuiltinScheme
 func BuiltinKey(ref string) string { return derivedKey(lattice.PrefixService, ref).PublicKey() }
 
 // builtinIssuer is the account (A…) that built-in providers' claims name as issuer.
-func builtinIssuer() string { return derivedKey(lattice.PrefixAccount, BuiltinScheme).PublicKey() }
+func builtinIssuer() string { return builtinIssuerKey().PublicKey() }
+
+func builtinIssuerKey() *lattice.KeyPair { return derivedKey(lattice.PrefixAccount, BuiltinScheme) }
 
 // derivedKey makes the key of kind whose seed is the SHA-256 of name.
 func derivedKey(kind lattice.KeyPrefix, name string) *lattice.KeyPair {
@@ -125,7 +128,12 @@ func (h *Host) builtinClaims(ref string, b BuiltinProvider) *lattice.ProviderCla
 		Name: orStr(b.Name, ref), CapID: b.ContractID, Vendor: BuiltinVendor,
 		Rev: versionRevision(h.cfg.Version), Ver: h.cfg.Version, TargetHashes: map[string]string{},
 	}}
-	c.Issuer, c.Subject = builtinIssuer(), BuiltinKey(ref)
+	c.Subject = BuiltinKey(ref)
+	// Signed so that the CLAIMS_ entry verifies like every other; the key is derived from a public
+	// name, so the signature says only that the entry is well formed, and nothing trusts it more.
+	if _, err := lattice.SignJWT(c, builtinIssuerKey()); err != nil {
+		panic(fmt.Sprintf("sign the claims of built-in %s: %v", ref, err)) // cannot happen: the key has its seed
+	}
 	return c
 }
 
@@ -206,7 +214,7 @@ func (h *Host) startBuiltin(ctx context.Context, ref, linkName, config string, a
 		return fmt.Errorf("provider %s: %w", ref, err)
 	}
 	b.impl = impl
-	if err := h.store.PutClaims(ctx, claims.Subject, claims.StringMap()); err != nil {
+	if err := h.store.PutClaims(ctx, claims.Token); err != nil {
 		h.log.Warn().Err(err).Str("provider", claims.Subject).Msg("store claims")
 	}
 	h.syncBuiltin(p) // the links it has already; later changes reach its run goroutine

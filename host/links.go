@@ -53,29 +53,37 @@ func (c *linkCache) forProvider(id providerID) ([]lattice.LinkDefinition, uint64
 }
 
 // apply records a link put; reason is empty when the link is applied. It returns the link that
-// was applied for the same actor, contract and link name before, if any (the put replaces it),
-// and the revision of this change.
-func (c *linkCache) apply(l lattice.LinkDefinition, reason string) (prev lattice.LinkDefinition, replaced bool, rev uint64) {
+// was applied for the same actor, contract and link name before, if any, which an applied put
+// replaces, and the revision of this change. A rejected put replaces nothing: when a link is
+// applied for its triple or under its key (it was verified then), that link stays applied and
+// kept is true, and the rejected put is only reported; otherwise it is recorded as rejected.
+func (c *linkCache) apply(l lattice.LinkDefinition, reason string) (prev lattice.LinkDefinition, replaced, kept bool, rev uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rev++
 	rev = c.rev
 	k := linkKey{l.ActorID, l.ContractID, l.LinkName}
 	prev, replaced = c.byKey[k]
+	if reason != "" {
+		if replaced {
+			return prev, false, true, rev
+		}
+		if old, ok := c.byID[l.ID]; ok && c.rejected[l.ID] == "" {
+			return old, false, true, rev
+		}
+		c.byID[l.ID] = l
+		c.rejected[l.ID] = reason
+		return prev, false, false, rev
+	}
 	if replaced && prev.ID != l.ID {
 		// The same link stored under another key (written by an older client): the newer wins.
 		delete(c.byID, prev.ID)
 		delete(c.rejected, prev.ID)
 	}
 	c.byID[l.ID] = l
-	if reason != "" {
-		c.rejected[l.ID] = reason
-		delete(c.byKey, k)
-		return prev, replaced, rev
-	}
 	delete(c.rejected, l.ID)
 	c.byKey[k] = l
-	return prev, replaced, rev
+	return prev, replaced, false, rev
 }
 
 // remove forgets a link by id and returns it, with whether it had been applied and the revision
@@ -178,6 +186,15 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 				live = true
 				close(synced)
 			}
+		case ch.DecodeErr != nil && ch.Kind == lattice.KindClaims:
+			h.rejectClaims(ch, live)
+		case ch.DecodeErr != nil && ch.Kind == lattice.KindLink && len(h.cfg.LinkIssuers) > 0:
+			// Garbage is unsigned too: it cannot undo a verified link.
+			reason := "malformed, so unsigned: " + ch.DecodeErr.Error()
+			h.log.Warn().Str("key", ch.Key).Str("reason", reason).Msg("link rejected")
+			if live {
+				h.publish(lattice.EventLinkdefRejected, lattice.LinkdefData{ID: ch.ID, Values: map[string]string{}, Reason: reason})
+			}
 		case ch.DecodeErr != nil:
 			h.log.Warn().Err(ch.DecodeErr).Str("key", ch.Key).Msg("malformed lattice data entry ignored")
 			if ch.Kind == lattice.KindLink {
@@ -194,31 +211,43 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 				l.Values = map[string]string{}
 			}
 			reason := h.linkVerdict(&l)
-			prev, replaced, rev := h.links.apply(l, reason)
+			prev, replaced, kept, rev := h.links.apply(l, reason)
 			if reason != "" {
-				h.log.Warn().Str("link", l.ID).Str("reason", reason).Msg("link rejected")
+				if kept {
+					reason += "; the signed link applied before stays in effect"
+				}
+				h.log.Warn().Str("key", ch.Key).Str("actor", l.ActorID).Str("contract", l.ContractID).
+					Str("link_name", l.LinkName).Str("reason", reason).Msg("link rejected")
+				if live {
+					h.publish(lattice.EventLinkdefRejected, linkdefData(l, reason))
+				}
+				return
 			}
 			if live {
-				if reason != "" {
-					h.publish(lattice.EventLinkdefRejected, linkdefData(l, reason))
-				} else {
-					h.publish(lattice.EventLinkdefSet, linkdefData(l, ""))
-				}
+				h.publish(lattice.EventLinkdefSet, linkdefData(l, ""))
 			}
-			if replaced && (reason != "" || prev.ProviderID != l.ProviderID) {
-				// The link moved to another provider, or was replaced by one this host does not
-				// accept: the provider that had it lets go of it.
+			if replaced && prev.ProviderID != l.ProviderID {
+				// The link moved to another provider: the provider that had it lets go of it.
 				h.linkChanged(prev, true, rev)
 			}
-			if reason == "" {
-				h.linkChanged(l, false, rev)
-			}
+			h.linkChanged(l, false, rev)
 		case ch.Kind == lattice.KindLink && ch.Op == lattice.OpDelete:
 			h.forgetLink(strings.TrimPrefix(ch.Key, lattice.LinkKeyPrefix), live)
 		case ch.Kind == lattice.KindClaims && ch.Op == lattice.OpPut && ch.Claims != nil:
+			// Verified by the store: the fields are those of the entry's token.
 			h.aliases.put(strings.TrimPrefix(ch.Key, lattice.ClaimsKeyPrefix), ch.Claims)
 		}
 	})
+}
+
+// rejectClaims reports a CLAIMS_ entry that is malformed or does not verify: it is ignored, so
+// the aliases and claims it states are not taken (PROTOCOL.md §10).
+func (h *Host) rejectClaims(ch lattice.StoreChange, live bool) {
+	pk := strings.TrimPrefix(ch.Key, lattice.ClaimsKeyPrefix)
+	h.log.Warn().Err(ch.DecodeErr).Str("key", ch.Key).Msg("claims entry ignored")
+	if live {
+		h.publish(lattice.EventClaimsRejected, lattice.ClaimsRejectedData{PublicKey: pk, Key: ch.Key, Reason: ch.DecodeErr.Error()})
+	}
 }
 
 // forgetLink drops a link by id, publishing linkdef_deleted (when live) and withdrawing it from a

@@ -232,7 +232,7 @@ func (h *Host) startProvider(ctx context.Context, ref, linkName, config string, 
 		return err
 	}
 
-	if err := h.store.PutClaims(ctx, claims.Subject, claims.StringMap()); err != nil {
+	if err := h.store.PutClaims(ctx, claims.Token); err != nil {
 		h.log.Warn().Err(err).Str("provider", claims.Subject).Msg("store claims")
 	}
 	first := make(chan error, 1)

@@ -30,6 +30,10 @@ type Claims struct {
 type ActorClaims struct {
 	Claims
 	Actor ActorMetadata `json:"wascap"`
+
+	// Token is the JWT these claims were read from (ParseJWT) or signed as (SignJWT); it is not
+	// part of the payload. A CLAIMS_ entry carries it so that readers can verify the entry.
+	Token string `json:"-"`
 }
 
 // ActorMetadata is the "wascap" object of actor claims.
@@ -48,7 +52,16 @@ type ActorMetadata struct {
 type ProviderClaims struct {
 	Claims
 	Provider ProviderMetadata `json:"wascap"`
+
+	// Token is the JWT these claims were read from or signed as, as for actors.
+	Token string `json:"-"`
 }
+
+// tokenCarrier is implemented by the claims that keep the token they came from.
+type tokenCarrier interface{ setToken(string) }
+
+func (c *ActorClaims) setToken(t string)    { c.Token = t }
+func (c *ProviderClaims) setToken(t string) { c.Token = t }
 
 // ProviderMetadata is the "wascap" object of provider claims.
 type ProviderMetadata struct {

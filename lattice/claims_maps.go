@@ -2,7 +2,9 @@ package lattice
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -114,6 +116,89 @@ func (c *ProviderClaims) StringMap() map[string]string {
 		"sub":         c.Subject,
 		"contract_id": c.Provider.CapID,
 	}
+}
+
+// ClaimsTokenField is the key of a CLAIMS_{pk} entry that carries the JWT the entry's fields come
+// from (a Trellis extension, listed in docs/compat.md): readers take the fields from the verified
+// token, never from the entry alone.
+const ClaimsTokenField = "jwt"
+
+// ErrUnverifiedClaims means a CLAIMS_{pk} entry of the lattice bucket has no token that verifies
+// for its key, or fields its token does not say. Readers ignore such an entry and report it.
+var ErrUnverifiedClaims = errors.New("unverified claims entry")
+
+// StoreEntry is the CLAIMS_{pk} value of the claims: the get.claims string map and, under
+// ClaimsTokenField, the token the claims were read from or signed as.
+func (c *ActorClaims) StoreEntry() map[string]string { return withToken(c.StringMap(), c.Token) }
+
+// StoreEntry is the CLAIMS_{pk} value of the claims, as for actors.
+func (c *ProviderClaims) StoreEntry() map[string]string { return withToken(c.StringMap(), c.Token) }
+
+func withToken(m map[string]string, token string) map[string]string {
+	m[ClaimsTokenField] = token
+	return m
+}
+
+// VerifyClaimsToken checks the token of an actor's or a provider's claims, as a CLAIMS_ entry
+// carries it: the signature and times hold at now, the issuer is an account key (A…) and the
+// subject a module (M…) or service (V…) key. It returns the subject and the get.claims string map
+// of the verified claims. The module or archive the claims sign is not at hand, so its hash is not
+// checked: a verified entry says who signed which claims for a key, not that a module matches.
+func VerifyClaimsToken(token string, now time.Time) (subject string, claims map[string]string, err error) {
+	if strings.TrimSpace(token) == "" {
+		return "", nil, errors.New("no claims token")
+	}
+	t, err := decodeJWT(token)
+	if err != nil {
+		return "", nil, err
+	}
+	var c interface {
+		StringMap() map[string]string
+		claimsBase() *Claims
+	}
+	switch {
+	case IsValidPublicKey(PrefixModule, t.sub):
+		c = &ActorClaims{}
+	case IsValidPublicKey(PrefixService, t.sub):
+		c = &ProviderClaims{}
+	default:
+		return "", nil, fmt.Errorf("claims subject %s is neither a module (M…) nor a service (V…) key", short(t.sub))
+	}
+	if err := ParseJWT(token, c, now); err != nil {
+		return "", nil, err
+	}
+	base := c.claimsBase()
+	if err := CheckPublicKey(PrefixAccount, base.Issuer); err != nil {
+		return "", nil, fmt.Errorf("claims issuer: %w", err)
+	}
+	return base.Subject, c.StringMap(), nil
+}
+
+// verifyClaimsEntry checks a CLAIMS_{pk} entry and returns the claims it may be taken for: those
+// of its token, which must verify (VerifyClaimsToken) for the key's subject; every field the
+// entry also states must be the token's. Errors wrap ErrUnverifiedClaims and say why.
+func verifyClaimsEntry(key string, entry map[string]string, now time.Time) (map[string]string, error) {
+	subject := strings.TrimPrefix(key, ClaimsKeyPrefix)
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w %s: %s", ErrUnverifiedClaims, key, fmt.Sprintf(format, args...))
+	}
+	token, ok := entry[ClaimsTokenField]
+	if !ok || strings.TrimSpace(token) == "" {
+		return nil, fail("no %q token: the fields of an unsigned entry are not taken", ClaimsTokenField)
+	}
+	sub, verified, err := VerifyClaimsToken(token, now)
+	if err != nil {
+		return nil, fail("its token does not verify: %v", err)
+	}
+	if sub != subject {
+		return nil, fail("its token is for %s, not for the entry's key", sub)
+	}
+	for _, k := range slices.Sorted(maps.Keys(verified)) {
+		if v, ok := entry[k]; ok && v != verified[k] {
+			return nil, fail("field %s is %q, but its token says %q", k, short(v), short(verified[k]))
+		}
+	}
+	return verified, nil
 }
 
 // EventMap is the "claims" field of an actor_started event. Lists are never null.

@@ -28,6 +28,7 @@ const (
 	EventLinkdefSet          = "linkdef_set"
 	EventLinkdefDeleted      = "linkdef_deleted"
 	EventLinkdefRejected     = "linkdef_rejected" // Trellis extension
+	EventClaimsRejected      = "claims_rejected"  // Trellis extension
 	EventRefmapSet           = "refmap_set"
 	EventInvocationFailed    = "invocation_failed" // Trellis extension
 )
@@ -200,6 +201,14 @@ type LinkdefData struct {
 	ContractID string            `json:"contract_id"`
 	Values     map[string]string `json:"values"`
 	Reason     string            `json:"reason,omitempty"`
+}
+
+// ClaimsRejectedData is the data of claims_rejected: a host ignored a CLAIMS_ entry of the lattice
+// bucket, under Key, because it is malformed or does not verify (Reason).
+type ClaimsRejectedData struct {
+	PublicKey string `json:"public_key"`
+	Key       string `json:"key"`
+	Reason    string `json:"reason"`
 }
 
 // RefmapSetData is the data of refmap_set.

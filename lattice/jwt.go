@@ -31,7 +31,8 @@ type claimsCarrier interface{ claimsBase() *Claims }
 func (c *Claims) claimsBase() *Claims { return c }
 
 // SignJWT encodes claims as a wascap JWT signed by issuer. When claims is a pointer to Claims or
-// to a struct embedding it, empty iss, iat, jti and wascap_revision are filled in first (in place).
+// to a struct embedding it, empty iss, iat, jti and wascap_revision are filled in first (in place);
+// actor and provider claims get their Token.
 func SignJWT(claims any, issuer *KeyPair) (string, error) {
 	if issuer == nil {
 		return "", errors.New("sign jwt: no issuer key")
@@ -56,7 +57,11 @@ func SignJWT(claims any, issuer *KeyPair) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sign jwt: %w", err)
 	}
-	return signing + "." + b64url.EncodeToString(sig), nil
+	token := signing + "." + b64url.EncodeToString(sig)
+	if tc, ok := claims.(tokenCarrier); ok {
+		tc.setToken(token)
+	}
+	return token, nil
 }
 
 func fillClaims(c *Claims, issuer *KeyPair) error {
@@ -117,7 +122,8 @@ func appendTokenID(dst []byte) ([]byte, error) {
 
 // ParseJWT checks a wascap JWT and decodes its payload into into (which may be nil): the header
 // must name Ed25519, the signature must verify with the iss key (of any kind), and exp/nbf must
-// hold at now. Errors wrap ErrMalformedToken, ErrBadSignature, ErrExpired or ErrNotYetValid.
+// hold at now. Errors wrap ErrMalformedToken, ErrBadSignature, ErrExpired or ErrNotYetValid. Actor and
+// provider claims get their Token.
 func ParseJWT(token string, into any, now time.Time) error {
 	t, err := decodeJWT(token)
 	if err != nil {
@@ -129,7 +135,13 @@ func ParseJWT(token string, into any, now time.Time) error {
 	if err := t.decodeInto(into); err != nil {
 		return err
 	}
-	return t.sameStandard(into)
+	if err := t.sameStandard(into); err != nil {
+		return err
+	}
+	if tc, ok := into.(tokenCarrier); ok {
+		tc.setToken(strings.TrimSpace(token))
+	}
+	return nil
 }
 
 // rawJWT is a token split and decoded but not yet verified.

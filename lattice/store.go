@@ -10,6 +10,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -225,21 +226,15 @@ func (s *Store) Links(ctx context.Context) ([]LinkDefinition, error) {
 	return links, s.malformed("links", bad)
 }
 
-// PutClaims stores the string map of an actor's or provider's claims (the get.claims shape) under
-// CLAIMS_{subject}. A missing "sub" is filled with subject; a different one is refused.
-func (s *Store) PutClaims(ctx context.Context, subject string, claims map[string]string) error {
-	if _, _, err := decodePublicKey(subject); err != nil {
-		return fmt.Errorf("put claims: subject: %w", err)
+// PutClaims stores signed claims of an actor or provider under CLAIMS_{subject}: the get.claims
+// string map and, under ClaimsTokenField, the token itself, so that every reader can verify the
+// entry (VerifyClaimsToken). A token that does not verify is refused.
+func (s *Store) PutClaims(ctx context.Context, token string) error {
+	subject, claims, err := VerifyClaimsToken(token, time.Now())
+	if err != nil {
+		return fmt.Errorf("put claims: %w", err)
 	}
-	c := make(map[string]string, len(claims)+1)
-	for k, v := range claims {
-		c[k] = v
-	}
-	if sub, ok := c["sub"]; ok && sub != subject {
-		return fmt.Errorf("put claims %s: claims are for %s", subject, short(sub))
-	}
-	c["sub"] = subject
-	raw, err := json.Marshal(c)
+	raw, err := json.Marshal(withToken(claims, strings.TrimSpace(token)))
 	if err != nil {
 		return fmt.Errorf("put claims %s: %w", subject, err)
 	}
@@ -249,8 +244,9 @@ func (s *Store) PutClaims(ctx context.Context, subject string, claims map[string
 	return nil
 }
 
-// Claims returns every stored claims map, sorted by "sub". Malformed entries are handled as in
-// Links.
+// Claims returns the claims map of every verified CLAIMS_ entry (taken from its token, without
+// the token), sorted by "sub". Malformed entries, wrapping ErrMalformedEntry, and unverified ones,
+// wrapping ErrUnverifiedClaims, are left out and reported as in Links.
 func (s *Store) Claims(ctx context.Context) ([]map[string]string, error) {
 	entries, err := s.entries(ctx)
 	if err != nil {
@@ -263,6 +259,9 @@ func (s *Store) Claims(ctx context.Context) ([]map[string]string, error) {
 			continue
 		}
 		c, err := decodeClaims(e.Key(), e.Value())
+		if err == nil {
+			c, err = verifyClaimsEntry(e.Key(), c, time.Now())
+		}
 		if err != nil {
 			bad = append(bad, err)
 			continue

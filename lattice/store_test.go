@@ -147,21 +147,27 @@ func TestStoreClaimsAndRefMaps(t *testing.T) {
 	ctx := context.Background()
 	js := latticetest.JetStream(t, latticetest.Connect(t, latticetest.RunNATS(t)))
 	st := openTestStore(t, js, "claims")
-	actor := latticetest.Key(t, lattice.PrefixModule).PublicKey()
-	provider := latticetest.Key(t, lattice.PrefixService).PublicKey()
+	actorClaims := signedActorClaims(t, lattice.ActorMetadata{Name: "echo", Caps: []string{"wasmcloud:httpserver"}})
+	actor := actorClaims.Subject
+	providerClaims := signedProviderClaims(t, lattice.ProviderMetadata{Name: "HTTP Server", CapID: "wasmcloud:httpserver"})
+	provider := providerClaims.Subject
 
-	require.NoError(t, st.PutClaims(ctx, actor, map[string]string{"name": "echo", "caps": "wasmcloud:httpserver"}))
-	require.NoError(t, st.PutClaims(ctx, provider, map[string]string{"name": "HTTP Server", "sub": provider}))
-	require.ErrorContains(t, st.PutClaims(ctx, actor, map[string]string{"sub": provider}), "claims are for")
-	require.Error(t, st.PutClaims(ctx, "not-a-key", nil))
+	require.NoError(t, st.PutClaims(ctx, actorClaims.Token))
+	require.NoError(t, st.PutClaims(ctx, providerClaims.Token))
+	require.ErrorContains(t, st.PutClaims(ctx, ""), "no claims token")
+	require.ErrorIs(t, st.PutClaims(ctx, tamper(actorClaims.Token)), lattice.ErrBadSignature)
 
 	claims, err := st.Claims(ctx)
 	require.NoError(t, err)
 	require.Len(t, claims, 2)
 	require.True(t, claims[0]["sub"] < claims[1]["sub"], "claims are sorted by sub")
 	for _, c := range claims {
-		if c["sub"] == actor {
-			require.Equal(t, "echo", c["name"])
+		require.NotContains(t, c, lattice.ClaimsTokenField, "get.claims maps do not carry the token")
+		switch c["sub"] {
+		case actor:
+			require.Equal(t, actorClaims.StringMap(), c)
+		case provider:
+			require.Equal(t, "wasmcloud:httpserver", c["contract_id"])
 		}
 	}
 
@@ -316,8 +322,9 @@ func TestStoreWatch(t *testing.T) {
 	require.NoError(t, st.PutLink(ctx, gone))
 	_, err = st.DeleteLink(ctx, gone.ActorID, gone.ContractID, "")
 	require.NoError(t, err)
-	actor := latticetest.Key(t, lattice.PrefixModule).PublicKey()
-	require.NoError(t, st.PutClaims(ctx, actor, map[string]string{"name": "echo"}))
+	echo := signedActorClaims(t, lattice.ActorMetadata{Name: "echo"})
+	actor := echo.Subject
+	require.NoError(t, st.PutClaims(ctx, echo.Token))
 	a.Normalize()
 	gone.Normalize()
 

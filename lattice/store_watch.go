@@ -75,7 +75,8 @@ type StoreChange struct {
 	// Link is set for links. For puts it is the decoded link, its ID being the key's id (so a put
 	// and a later delete of one key carry the same ID); for deletes only ID is known.
 	Link *LinkDefinition
-	// Claims is the decoded claims map of a put.
+	// Claims is the claims map of a put, taken from the entry's verified token (without the token).
+	// It is nil when the entry is malformed or does not verify (DecodeErr says which).
 	Claims map[string]string
 	// RefMap is the decoded map of a put; for deletes only OCIURL is known (from the key).
 	RefMap *RefMap
@@ -83,7 +84,7 @@ type StoreChange struct {
 	// Raw is the value as stored (empty for deletes).
 	Raw []byte
 	// DecodeErr, wrapping ErrMalformedEntry, says why a put's value could not be decoded or is
-	// invalid. The watch goes on; the decoded fields then hold whatever could be read, if anything.
+	// invalid; for claims it wraps ErrUnverifiedClaims when the entry does not verify. The watch goes on; the decoded fields then hold whatever could be read, if anything.
 	DecodeErr error
 }
 
@@ -263,7 +264,11 @@ func decodeStoreChange(op StoreOp, key string, raw []byte) StoreChange {
 		l, err := decodeLink(key, raw)
 		c.Link, c.DecodeErr = &l, err
 	case KindClaims:
-		c.Claims, c.DecodeErr = decodeClaims(key, raw)
+		claims, err := decodeClaims(key, raw)
+		if err == nil {
+			claims, err = verifyClaimsEntry(key, claims, time.Now())
+		}
+		c.Claims, c.DecodeErr = claims, err
 	case KindRefMap:
 		r, err := decodeRefMap(key, raw)
 		c.RefMap, c.DecodeErr = &r, err
