@@ -32,6 +32,18 @@ var gzipMagic = []byte{0x1f, 0x8b}
 // ErrNoTarget is returned when a provider archive has no binary for the wanted platform.
 var ErrNoTarget = errors.New("no provider binary for this platform")
 
+// ErrUntrustedIssuer is returned when a provider archive is signed by an account that is not
+// one of PAROptions.Issuers.
+var ErrUntrustedIssuer = errors.New("provider archive signed by an untrusted account")
+
+// PAROptions are the checks ReadPARWith makes beyond those of every archive.
+type PAROptions struct {
+	// Issuers, when non-empty, are the only account keys (A…) whose archives are accepted. The
+	// claims are checked as soon as they are read: the binaries of an archive signed by another
+	// account are not even decompressed.
+	Issuers []string
+}
+
 // ProviderArchive is a verified provider archive (.par.gz): signed claims and one executable per
 // target, keyed by wasmCloud target name such as x86_64-linux.
 type ProviderArchive struct {
@@ -44,14 +56,19 @@ type ProviderArchive struct {
 // signed by an account (A…) for a service key (V…) and valid now, and every binary's SHA-256 must
 // match its target_hashes entry.
 func ReadPAR(r io.Reader) (*ProviderArchive, error) {
-	p, err := readPAR(r, maxPARSize, time.Now())
+	return ReadPARWith(r, PAROptions{})
+}
+
+// ReadPARWith reads and verifies a provider archive as ReadPAR does, and makes the checks of o.
+func ReadPARWith(r io.Reader, o PAROptions) (*ProviderArchive, error) {
+	p, err := readPAR(r, maxPARSize, time.Now(), o)
 	if err != nil {
 		return nil, fmt.Errorf("read provider archive: %w", err)
 	}
 	return p, nil
 }
 
-func readPAR(r io.Reader, limit int64, now time.Time) (*ProviderArchive, error) {
+func readPAR(r io.Reader, limit int64, now time.Time, o PAROptions) (*ProviderArchive, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	if magic, _ := br.Peek(2); bytes.Equal(magic, gzipMagic) {
@@ -64,11 +81,28 @@ func readPAR(r io.Reader, limit int64, now time.Time) (*ProviderArchive, error) 
 	}
 	lim := &limitedReader{r: src, left: limit,
 		err: fmt.Errorf("archive is larger than %d MiB uncompressed", limit>>20)}
-	files, err := readTarFiles(tar.NewReader(lim), lim)
+	files, err := readTarFiles(tar.NewReader(lim), lim, func(raw []byte) error { return checkIssuer(raw, now, o.Issuers) })
 	if err != nil {
 		return nil, err
 	}
 	return verifyPAR(files, now)
+}
+
+// checkIssuer checks, when issuers is not empty, that the claims in raw (claims.jwt) are validly
+// signed by one of them.
+func checkIssuer(raw []byte, now time.Time, issuers []string) error {
+	if len(issuers) == 0 {
+		return nil
+	}
+	var c ProviderClaims
+	if err := ParseJWT(strings.TrimSpace(string(raw)), &c, now); err != nil {
+		return fmt.Errorf("%s: %w", parClaimsFile, err)
+	}
+	if !slices.Contains(issuers, c.Issuer) {
+		return fmt.Errorf("%w: %s (provider %s) is signed by account %s, which is not one of the %d trusted provider issuers",
+			ErrUntrustedIssuer, parClaimsFile, short(c.Subject), c.Issuer, len(issuers))
+	}
+	return nil
 }
 
 // limitedReader fails with err instead of reporting EOF once its budget is spent.
@@ -90,8 +124,9 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readTarFiles returns the regular files of the archive by file stem (claims, x86_64-linux, …).
-func readTarFiles(tr *tar.Reader, lim *limitedReader) (map[string][]byte, error) {
+// readTarFiles returns the regular files of the archive by file stem (claims, x86_64-linux, …);
+// claims is called with the claims entry as soon as it is read, and its error ends the read.
+func readTarFiles(tr *tar.Reader, lim *limitedReader, claims func([]byte) error) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	for count := 0; ; count++ {
 		hdr, err := tr.Next()
@@ -121,9 +156,17 @@ func readTarFiles(tr *tar.Reader, lim *limitedReader) (map[string][]byte, error)
 		if hdr.Size < 0 || hdr.Size > lim.left {
 			return nil, fmt.Errorf("entry %q: %w", short(hdr.Name), lim.err)
 		}
+		if stem == "claims" && hdr.Size > maxClaimsSize {
+			return nil, fmt.Errorf("%s is larger than %d KiB", parClaimsFile, maxClaimsSize>>10)
+		}
 		data, err := io.ReadAll(io.LimitReader(tr, hdr.Size))
 		if err != nil {
 			return nil, fmt.Errorf("entry %q: %w", short(hdr.Name), err)
+		}
+		if stem == "claims" {
+			if err := claims(data); err != nil {
+				return nil, err
+			}
 		}
 		files[stem] = data
 	}

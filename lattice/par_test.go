@@ -251,7 +251,7 @@ func TestReadPARDecompressionBomb(t *testing.T) {
 	require.NoError(t, zw.Close())
 	require.Less(t, buf.Len(), 64<<10)
 
-	_, err = readPAR(bytes.NewReader(buf.Bytes()), 1<<20, time.Now())
+	_, err = readPAR(bytes.NewReader(buf.Bytes()), 1<<20, time.Now(), PAROptions{})
 	require.ErrorContains(t, err, "larger than 1 MiB uncompressed")
 }
 
@@ -316,4 +316,34 @@ func FuzzReadPAR(f *testing.F) {
 			require.True(t, strings.EqualFold(p.Claims.Provider.TargetHashes[name], sha256Upper(bin)))
 		}
 	})
+}
+
+func TestReadPARIssuers(t *testing.T) {
+	f := newParFixture(t)
+	data, _ := f.write(t)
+	other := claimsTestKey(t, PrefixAccount).PublicKey()
+
+	p, err := ReadPARWith(bytes.NewReader(data), PAROptions{Issuers: []string{other, f.acct.PublicKey()}})
+	require.NoError(t, err)
+	require.Equal(t, f.acct.PublicKey(), p.Claims.Issuer)
+
+	_, err = ReadPARWith(bytes.NewReader(data), PAROptions{Issuers: []string{other}})
+	require.ErrorIs(t, err, ErrUntrustedIssuer)
+	require.ErrorContains(t, err, "signed by account "+f.acct.PublicKey())
+
+	// The claims are judged as soon as they are read: what follows them in an archive signed by
+	// another account is not read at all (here, a target entry whose bytes are missing).
+	token := f.token(t, SignOptions{})
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "claims.jwt", Mode: 0o644, Size: int64(len(token)), Typeflag: tar.TypeReg}))
+	_, err = tw.Write([]byte(token))
+	require.NoError(t, err)
+	require.NoError(t, tw.Flush())
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "x86_64-linux.bin", Mode: 0o755, Size: 100 << 20, Typeflag: tar.TypeReg}))
+	truncated := buf.Bytes() // the header promises 100 MiB that never come
+	_, err = ReadPARWith(bytes.NewReader(truncated), PAROptions{Issuers: []string{other}})
+	require.ErrorIs(t, err, ErrUntrustedIssuer)
+	_, err = ReadPARWith(bytes.NewReader(truncated), PAROptions{Issuers: []string{f.acct.PublicKey()}})
+	require.ErrorContains(t, err, "x86_64-linux.bin") // a trusted archive is read on, and this one is cut short
 }
