@@ -58,8 +58,12 @@ func DetectKind(b []byte) (Kind, error) {
 	return KindAny, errors.New("neither a wasm module (\\0asm) nor a gzip'd provider archive (.par.gz)")
 }
 
-// MaxArtifactSize bounds the layer of an artifact the client pulls or pushes.
-const MaxArtifactSize = 1 << 30
+// DefaultMaxLayerSize is the default of Config.MaxLayerSize: room for Go actors of tens of MiB
+// and for provider archives with a binary for each of several platforms.
+const DefaultMaxLayerSize = 256 << 20
+
+// maxManifestSize bounds a manifest: a wasmCloud artifact's has one config and one layer.
+const maxManifestSize = 4 << 20
 
 // Artifact is a pulled or pushed artifact.
 type Artifact struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/singleflight"
+	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
@@ -41,6 +42,11 @@ type Config struct {
 	// CacheDir keeps pulled manifests and layers by digest and what each reference resolved to;
 	// empty for no cache.
 	CacheDir string
+	// MaxLayerSize is the largest layer (an actor module or provider archive) the client pulls or
+	// pushes, in bytes; 0 is DefaultMaxLayerSize. A layer whose manifest says it is larger is
+	// refused before it is downloaded, and a download is cut off at the size the manifest gave,
+	// so a registry that lies about sizes gets no further.
+	MaxLayerSize int64
 	// Advice completes errors with what the user can do; the zero value suits a host.
 	Advice Advice
 	// Logger receives warnings (such as a pull served from the cache while the registry is
@@ -53,6 +59,7 @@ type Advice struct {
 	Latest      string // after ":latest is refused; "
 	Insecure    string // after "HOST is plain HTTP"
 	Credentials string // after "anonymous pull refused; "
+	Size        string // after "over the limit of N bytes"
 }
 
 func (a Advice) withDefaults() Advice {
@@ -61,6 +68,9 @@ func (a Advice) withDefaults() Advice {
 	}
 	if a.Insecure == "" {
 		a.Insecure = " and not in --allowed-insecure"
+	}
+	if a.Size == "" {
+		a.Size = " (--max-artifact-size)"
 	}
 	if a.Credentials == "" {
 		a.Credentials = "set registry credentials with registries.put or OCI_REGISTRY_USER/OCI_REGISTRY_PASSWORD"
@@ -90,9 +100,13 @@ func DefaultConfig() Config {
 	return Config{Logger: zerolog.Nop()}
 }
 
-// Validate reports what is wrong with c: an allowed insecure registry that is not host[:port].
+// Validate reports what is wrong with c: an allowed insecure registry that is not host[:port], a
+// negative layer size limit.
 func (c Config) Validate() error {
 	var errs []error
+	if c.MaxLayerSize < 0 {
+		errs = append(errs, fmt.Errorf("max layer size %d: must not be negative", c.MaxLayerSize))
+	}
 	for _, r := range c.AllowedInsecure {
 		if host := normalizeServer(r); host == "" || strings.ContainsAny(host, " \t") {
 			errs = append(errs, fmt.Errorf("allowed insecure registry %q: want host[:port]", r))
@@ -112,6 +126,9 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	for _, r := range cfg.AllowedInsecure {
 		c.insecure[normalizeServer(r)] = true
+	}
+	if c.cfg.MaxLayerSize == 0 {
+		c.cfg.MaxLayerSize = DefaultMaxLayerSize
 	}
 	if cfg.CacheDir != "" {
 		c.cache = &diskCache{dir: cfg.CacheDir}
@@ -227,6 +244,8 @@ func (c *Client) explain(r lattice.OCIRef, source string, err error, op string) 
 	var resp *errcode.ErrorResponse
 	isResp := errors.As(err, &resp)
 	switch {
+	case errors.Is(err, content.ErrTrailingData):
+		return fmt.Sprintf("registry %s sent more than the size it declared: cut off at that size", r.Registry)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Sprintf("gave up waiting for registry %s: %v", r.Registry, err)
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):

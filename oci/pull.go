@@ -84,8 +84,8 @@ func (c *Client) pull(ctx context.Context, ref string, r lattice.OCIRef, want Ki
 			}
 			mdesc = desc
 		}
-		if mdesc.Size > 4<<20 {
-			return fail("manifest of %d bytes is too large for a wasmCloud artifact", mdesc.Size)
+		if mdesc.Size < 0 || mdesc.Size > maxManifestSize {
+			return fail("manifest of %d bytes: over the limit of %d bytes for a wasmCloud artifact's manifest", mdesc.Size, maxManifestSize)
 		}
 		b, err := content.FetchAll(ctx, repo, mdesc)
 		if err != nil {
@@ -105,8 +105,8 @@ func (c *Client) pull(ctx context.Context, ref string, r lattice.OCIRef, want Ki
 	if err := layer.Digest.Validate(); err != nil {
 		return fail("layer digest %q: %v", layer.Digest, err)
 	}
-	if layer.Size < 0 || layer.Size > MaxArtifactSize {
-		return fail("layer %s of %d bytes: at most %d allowed", layer.Digest, layer.Size, MaxArtifactSize)
+	if layer.Size < 0 || layer.Size > c.cfg.MaxLayerSize {
+		return fail("layer %s of %d bytes: over the limit of %d bytes%s", layer.Digest, layer.Size, c.cfg.MaxLayerSize, c.advice.Size)
 	}
 	out.Kind, out.ManifestDigest, out.LayerDigest, out.Size = kind, mdesc.Digest.String(), layer.Digest.String(), layer.Size
 
@@ -173,6 +173,8 @@ func (c *Client) fetchLayer(ctx context.Context, repo *remote.Repository, desc o
 		return nil, err
 	}
 	defer rc.Close()
+	// The verify reader stops at desc.Size (at most the limit, checked by the caller) and fails on
+	// more: what the registry sends beyond what its manifest said is never read.
 	vr := content.NewVerifyReader(rc, desc)
 	var buf bytes.Buffer
 	buf.Grow(int(desc.Size))

@@ -29,8 +29,8 @@ func (c *Client) Push(ctx context.Context, ref string, data []byte, progress Pro
 	if r.Digest != "" {
 		return fail("a reference with a digest cannot be pushed to; give REGISTRY/REPOSITORY:TAG")
 	}
-	if len(data) > MaxArtifactSize {
-		return fail("%d bytes: at most %d allowed", len(data), MaxArtifactSize)
+	if int64(len(data)) > c.cfg.MaxLayerSize {
+		return fail("%d bytes: over the limit of %d bytes%s", len(data), c.cfg.MaxLayerSize, c.advice.Size)
 	}
 	kind, err := DetectKind(data)
 	if err != nil {

@@ -59,6 +59,7 @@ func (f *regFlags) client(ref string) (*oci.Client, error) {
 			Latest:      "pin a version, or pass --allow-latest",
 			Insecure:    "; pass --insecure to use it",
 			Credentials: "pass --user and --password (or OCI_REGISTRY_USER and OCI_REGISTRY_PASSWORD), or `docker login` first",
+			Size:        " (the most trellis reg handles)",
 		},
 	}
 	if f.insecure {
