@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -104,17 +103,14 @@ func (t *actorTable) all() []*actor {
 	return out
 }
 
-// loadModule reads an actor module from a reference, a file path when the host allows it, else
-// an OCI reference (oci_host.go), and verifies it; an OCI reference's refmap is recorded once its
-// module verified.
+// loadModule reads an actor module from a reference, a file path under the directories the host
+// loads files from (fileref.go), else an OCI reference (oci_host.go), and verifies it; an OCI
+// reference's refmap is recorded once its module verified.
 func (h *Host) loadModule(ctx context.Context, ref string) (*verifiedModule, error) {
-	if path, ok := filePath(ref); ok {
-		if !h.cfg.AllowFileLoad {
-			return nil, fmt.Errorf("%s looks like a file path, but this host does not allow loading from files (--allow-file-load)", ref)
-		}
-		b, err := os.ReadFile(path)
+	if path, ok := h.filePath(ref); ok {
+		b, err := h.files.read(ref, path)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
+			return nil, err
 		}
 		return verifyModule(b)
 	}
@@ -131,24 +127,27 @@ func (h *Host) loadModule(ctx context.Context, ref string) (*verifiedModule, err
 }
 
 // refError says, for a reference that is not an OCI reference on a host that loads files, that it
-// is not a file either: "echo.wasm" is most often a file the user expected this host to have.
+// is not a file it loads either: "echo.wasm" is most often a file the user expected this host to
+// have. Whether such a file exists outside the allowed directories is not told.
 func (h *Host) refError(ref string, err error) error {
-	if err != nil && h.cfg.AllowFileLoad && errors.Is(err, lattice.ErrBadOCIRef) {
-		return fmt.Errorf("%s is not a file on this host, nor an OCI reference: %w", ref, err)
+	if err != nil && h.files.enabled() && errors.Is(err, lattice.ErrBadOCIRef) {
+		return fmt.Errorf("%s is neither a file under a directory this host loads files from (%s; see --allow-file-load) nor an OCI reference: %w",
+			ref, h.files.dirList(), err)
 	}
 	return err
 }
 
-// filePath reports whether ref names a local file (file:// URL, absolute or relative path, or an
-// existing file).
-func filePath(ref string) (string, bool) {
+// filePath reports whether ref names a local file: a file:// URL, an absolute or relative path
+// (/…, ./…, ../…), or a name that exists under an allowed directory (nothing outside them is
+// looked at, so such a name never tells whether a file exists elsewhere).
+func (h *Host) filePath(ref string) (string, bool) {
 	if p, ok := strings.CutPrefix(ref, "file://"); ok {
 		return p, true
 	}
 	if strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "./") || strings.HasPrefix(ref, "../") {
 		return ref, true
 	}
-	if _, err := os.Stat(ref); err == nil {
+	if h.files.exists(ref) {
 		return ref, true
 	}
 	return "", false

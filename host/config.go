@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/trellis-lattice/trellis/lattice"
+	"github.com/trellis-lattice/trellis/oci"
 )
 
 // Config is everything a host needs. Build it from DefaultConfig and adjust.
@@ -40,8 +41,18 @@ type Config struct {
 
 	Labels       map[string]string
 	FriendlyName string
-	// AllowFileLoad lets actor and provider references be local file paths.
-	AllowFileLoad bool
+	// AllowFileLoad are the directories actor and provider references that are file paths may
+	// be read from (fileref.go); empty: none, references are OCI references only. A path is
+	// read only when it lies under one of them with its symlinks evaluated, and only when it is
+	// a regular file.
+	AllowFileLoad []string
+	// MaxArtifactSize is the largest actor module or provider archive the host reads, from a
+	// file or as an OCI layer, in bytes.
+	MaxArtifactSize int64
+	// ProviderIssuers, when non-empty, are the only account keys (A…) whose provider archives
+	// run: an archive signed by another account is refused before anything of it is extracted.
+	// Built-in providers (wasmcloud+builtin://) are not archives and are not affected.
+	ProviderIssuers []string
 	// DataDir holds extracted providers and, unless CacheDir is set, the compilation cache.
 	DataDir string
 	// CacheDir holds wazero's compilation cache; default DataDir/wazero. Hosts may share it.
@@ -76,6 +87,10 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
+// DefaultMaxArtifactSize is the default of Config.MaxArtifactSize: room for Go actors of tens of
+// MiB and for provider archives with a binary for each of several platforms.
+const DefaultMaxArtifactSize = oci.DefaultMaxLayerSize
+
 // EmbeddedNATS configures the nats-server a host starts for itself.
 type EmbeddedNATS struct {
 	Host string // default 127.0.0.1
@@ -95,6 +110,7 @@ func DefaultConfig() Config {
 		NATSURL:                "nats://127.0.0.1:4222",
 		Labels:                 map[string]string{},
 		DataDir:                dir,
+		MaxArtifactSize:        DefaultMaxArtifactSize,
 		RPCTimeout:             lattice.DefaultRPCTimeout * time.Millisecond,
 		ConnectTimeout:         time.Minute,
 		HeartbeatInterval:      30 * time.Second,
@@ -138,6 +154,14 @@ func (c *Config) Validate() error {
 		if err := lattice.CheckPublicKey(lattice.PrefixAccount, k); err != nil {
 			errs = append(errs, fmt.Errorf("link issuer: %w", err))
 		}
+	}
+	for _, k := range c.ProviderIssuers {
+		if err := lattice.CheckPublicKey(lattice.PrefixAccount, k); err != nil {
+			errs = append(errs, fmt.Errorf("provider issuer: %w", err))
+		}
+	}
+	if c.MaxArtifactSize <= 0 {
+		errs = append(errs, errors.New("max artifact size: must be positive"))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data dir: empty"))

@@ -77,6 +77,7 @@ type Host struct {
 	links     *linkCache
 	aliases   *aliasTable
 	oci       *oci.Client // pulls actors and providers from OCI registries (oci_host.go)
+	files     *fileLoader // reads actors and providers from files (fileref.go)
 
 	// work is Run's context, the parent of everything the host runs in the background: the
 	// commands it acked (background) and the provider supervisors. Run sets it before it serves
@@ -119,6 +120,9 @@ func New(cfg Config) (*Host, error) {
 	h.aliases = newAliasTable()
 	if h.oci, err = newHostOCIClient(cfg, h.log); err != nil {
 		return nil, err
+	}
+	if h.files, err = newFileLoader(cfg.AllowFileLoad, cfg.MaxArtifactSize); err != nil {
+		return nil, fmt.Errorf("host config: %w", err)
 	}
 	return h, nil
 }

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -27,6 +26,7 @@ func (c Config) ociConfig() oci.Config {
 		Credentials:     c.RegistryCredentials,
 		DockerConfig:    c.DockerConfig,
 		CacheDir:        filepath.Join(c.DataDir, "oci"),
+		MaxLayerSize:    c.MaxArtifactSize,
 	}
 }
 
@@ -54,7 +54,7 @@ func (h *Host) pullArchive(ctx context.Context, ref string) (*lattice.ProviderAr
 		return nil, err
 	}
 	h.logPull(ref, a)
-	par, err := lattice.ReadPAR(bytes.NewReader(a.Data))
+	par, err := h.readArchive(a.Data)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,7 @@ func insecure(reg *latticetest.Registry) hosttest.Option {
 func TestOCIStartActorFromReference(t *testing.T) {
 	reg := latticetest.RunRegistry(t, latticetest.RegistryOptions{})
 	l := hosttest.New(t)
-	h := l.StartHost(insecure(reg), func(c *host.Config) { c.AllowFileLoad = false })
+	h := l.StartHost(insecure(reg), func(c *host.Config) { c.AllowFileLoad = nil })
 	echo := ociEcho(t)
 	actorRef := reg.Addr + "/echo:0.1.0"
 	pushed := pushTo(t, reg, actorRef, echo.Path, nil)
@@ -191,8 +191,8 @@ func TestOCIStartFailuresNameTheReferenceAndTheReason(t *testing.T) {
 		{"no tag", reg.Addr + "/echo", true, "no tag means :latest"},
 		{"plain HTTP not allowed", notAllowed, false, "localhost:" + port + " is plain HTTP and not in --allowed-insecure"},
 		{"no registry", "echo:1.0.0", false, "no registry host"},
-		{"missing actor file", "nosuch_s.wasm", false, "nosuch_s.wasm is not a file on this host, nor an OCI reference"},
-		{"missing archive file", "nosuch.par.gz", true, "nosuch.par.gz is not a file on this host, nor an OCI reference"},
+		{"missing actor file", "nosuch_s.wasm", false, "nosuch_s.wasm is neither a file under a directory this host loads files from"},
+		{"missing archive file", "nosuch.par.gz", true, "nosuch.par.gz is neither a file under a directory this host loads files from"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -173,22 +173,29 @@ func (h *Host) runsProvider(ref, linkName string) bool {
 	return h.providers.runs(ref, orStr(linkName, lattice.DefaultLinkName))
 }
 
-// loadArchive reads a provider archive from a reference: a file path when the host allows it,
-// else an OCI reference (oci_host.go).
+// loadArchive reads a provider archive from a reference: a file path under the directories the
+// host loads files from (fileref.go), else an OCI reference (oci_host.go).
 func (h *Host) loadArchive(ctx context.Context, ref string) (*lattice.ProviderArchive, error) {
-	path, ok := filePath(ref)
+	path, ok := h.filePath(ref)
 	if !ok {
 		par, err := h.pullArchive(ctx, ref)
 		return par, h.refError(ref, err)
 	}
-	if !h.cfg.AllowFileLoad {
-		return nil, fmt.Errorf("%s looks like a file path, but this host does not allow loading from files (--allow-file-load)", ref)
-	}
-	b, err := os.ReadFile(path)
+	b, err := h.files.read(ref, path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
-	return lattice.ReadPAR(bytes.NewReader(b))
+	return h.readArchive(b)
+}
+
+// readArchive reads and verifies a provider archive; with ProviderIssuers set, one signed by
+// another account is refused as soon as its claims are read, before anything is extracted.
+func (h *Host) readArchive(b []byte) (*lattice.ProviderArchive, error) {
+	par, err := lattice.ReadPARWith(bytes.NewReader(b), lattice.PAROptions{Issuers: h.cfg.ProviderIssuers})
+	if errors.Is(err, lattice.ErrUntrustedIssuer) {
+		return nil, fmt.Errorf("%w (this host runs only archives of --provider-issuers)", err)
+	}
+	return par, err
 }
 
 // startProvider reads and verifies the archive at ref, extracts the binary for this platform and

@@ -40,7 +40,7 @@ func startHostProcs(tb testing.TB, url string, n int) []*hostProc {
 		require.NoError(tb, err)
 		home := tb.TempDir()
 		cmd := exec.Command(bin, "host", "--nats-url", url, "--cluster-seed", seed, "--host-seed", hostSeed,
-			"--allow-file-load", "--dashboard-addr", "", "--data-dir", filepath.Join(home, "data"),
+			"--allow-file-load="+os.TempDir(), "--dashboard-addr", "", "--data-dir", filepath.Join(home, "data"),
 			"--reconcile-lease-ttl", "2s", "--reconcile-interval", "500ms", "--log-level", "warn")
 		cmd.Env = append(os.Environ(), "HOME="+home)
 		cmd.Stdout, cmd.Stderr = &latticetest.SyncBuffer{}, &latticetest.SyncBuffer{}

@@ -134,7 +134,7 @@ func TestOCIEchoEndToEnd(t *testing.T) {
 	require.Equal(t, echo.Module, got)
 
 	l := hosttest.New(t)
-	h := l.StartHost(func(c *host.Config) { c.AllowedInsecure = []string{reg.Addr}; c.AllowFileLoad = false })
+	h := l.StartHost(func(c *host.Config) { c.AllowedInsecure = []string{reg.Addr}; c.AllowFileLoad = nil })
 	nats := []string{"--nats-url", l.NS.ClientURL()}
 	code, out, errOut = trellis(append([]string{"ctl", "start", "actor", actorRef, "--timeout", "3m"}, nats...)...)
 	require.Equal(t, 0, code, errOut)

@@ -25,7 +25,10 @@ type hostFlags struct {
 	linkIssuers    []string
 	labels         []string
 	friendlyName   string
-	allowFileLoad  bool
+	allowFileLoad  fileLoadFlag
+	upFileLoad     bool // up: without --allow-file-load, the working directory and the data dir
+	maxArtifact    sizeFlag
+	provIssuers    []string
 	allowLatest    bool
 	allowInsecure  []string
 	dataDir        string
@@ -41,7 +44,7 @@ type hostFlags struct {
 	apps           appFlags
 }
 
-func (f *hostFlags) register(fs *pflag.FlagSet, allowFileLoad bool) {
+func (f *hostFlags) register(fs *pflag.FlagSet, up bool) {
 	def := host.DefaultConfig()
 	fs.StringVarP(&f.lattice, "lattice", "x", def.Lattice, "lattice prefix")
 	withEnv(fs, "lattice", "WASMCLOUD_LATTICE_PREFIX")
@@ -57,8 +60,19 @@ func (f *hostFlags) register(fs *pflag.FlagSet, allowFileLoad bool) {
 	withEnv(fs, "label")
 	fs.StringVar(&f.friendlyName, "friendly-name", "", "human-friendly host name (default: derived from the host id)")
 	withEnv(fs, "friendly-name")
-	fs.BoolVar(&f.allowFileLoad, "allow-file-load", allowFileLoad, "allow actor and provider references that are local file paths")
+	f.upFileLoad = up
+	fileLoadDefault := "none"
+	if up {
+		fileLoadDefault = "the working directory and --data-dir"
+	}
+	registerFileLoad(fs, &f.allowFileLoad, fileLoadDefault, "directories actor and provider files may be loaded from (comma-separated or repeated; "+
+		"symlinks may not lead out of them; bare or true: the working directory; false: none)")
 	withEnv(fs, "allow-file-load")
+	f.maxArtifact = sizeFlag(def.MaxArtifactSize)
+	fs.Var(&f.maxArtifact, "max-artifact-size", "largest actor module or provider archive loaded from a file or an OCI layer (bytes, or with KiB, MiB, GiB)")
+	withEnv(fs, "max-artifact-size")
+	fs.StringSliceVar(&f.provIssuers, "provider-issuers", nil, "account keys (A…) whose provider archives may run (comma-separated); empty runs archives of any signer")
+	withEnv(fs, "provider-issuers")
 	fs.BoolVar(&f.allowLatest, "allow-latest", false, "allow OCI references on the :latest tag (or without a tag)")
 	withEnv(fs, "allow-latest", "WASMCLOUD_OCI_ALLOW_LATEST")
 	fs.StringSliceVar(&f.allowInsecure, "allowed-insecure", nil, "registries (host:port) that may be reached over plain HTTP, comma-separated")
@@ -108,7 +122,22 @@ func (f *hostFlags) config(stderr io.Writer) (host.Config, error) {
 	cfg.ClusterIssuers = cleanList(f.clusterIssuers)
 	cfg.LinkIssuers = cleanList(f.linkIssuers)
 	cfg.FriendlyName = f.friendlyName
-	cfg.AllowFileLoad = f.allowFileLoad
+	dirs := cleanList(f.allowFileLoad.dirs)
+	if f.upFileLoad && !f.allowFileLoad.changed {
+		if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
+			return cfg, fmt.Errorf("--data-dir: %w", err)
+		}
+		dirs = []string{".", f.dataDir}
+	}
+	for _, d := range dirs { // "." is the directory the host was started in
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return cfg, fmt.Errorf("--allow-file-load %s: %w", d, err)
+		}
+		cfg.AllowFileLoad = append(cfg.AllowFileLoad, abs)
+	}
+	cfg.MaxArtifactSize = int64(f.maxArtifact)
+	cfg.ProviderIssuers = cleanList(f.provIssuers)
 	cfg.AllowLatest = f.allowLatest
 	cfg.AllowedInsecure = cleanList(f.allowInsecure)
 	cfg.DockerConfig = dockerConfigPath()

@@ -46,6 +46,9 @@ stops the host and the server cleanly.`,
 				return err
 			}
 			cfg.EmbeddedNATS = &host.EmbeddedNATS{Host: natsHost, Port: port}
+			if f.demoDir != "" { // the demo's files are loaded from there
+				cfg.AllowFileLoad = append(cfg.AllowFileLoad, f.demoDir)
+			}
 			note := "from --cluster-seed"
 			if cfg.ClusterSeed == "" {
 				ks, err := defaultKeyStore()
@@ -161,7 +164,11 @@ func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashbo
 	fmt.Fprintf(w, "  NATS:      %s\n", url)
 	fmt.Fprintf(w, "  Cluster:   %s (%s)\n", h.ClusterPublicKey(), clusterNote)
 	fmt.Fprintf(w, "  Data:      %s\n", cfg.DataDir)
-	fmt.Fprintf(w, "  Files:     actor and provider file paths %s\n", map[bool]string{true: "allowed", false: "not allowed"}[cfg.AllowFileLoad])
+	files := "not loaded (--allow-file-load)"
+	if len(cfg.AllowFileLoad) > 0 {
+		files = "actors and providers load from " + strings.Join(cfg.AllowFileLoad, ", ")
+	}
+	fmt.Fprintf(w, "  Files:     %s\n", files)
 	if dash != nil {
 		fmt.Fprintf(w, "  Dashboard: %s\n", dash.URL())
 	}

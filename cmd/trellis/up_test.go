@@ -63,7 +63,7 @@ func TestUpEndToEnd(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"up", "--nats-port", "0", "--dashboard-addr", "",
-			"--data-dir", filepath.Join(dir, "data"), "--log-level", "warn"}, &upOut, &upErr)
+			"--data-dir", filepath.Join(dir, "data"), "--allow-file-load=" + dir, "--log-level", "warn"}, &upOut, &upErr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -115,6 +115,11 @@ func TestUpEndToEnd(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	require.Contains(t, out, actorID)
 	require.Contains(t, out, hostID)
+
+	// Only files under --allow-file-load: not a device, nor anything outside.
+	code, _, errOut = ctl("start", "actor", "/dev/zero", "--host-id", hostID)
+	require.NotEqual(t, 0, code)
+	require.Contains(t, errOut, "/dev/zero is not under a directory this host loads files from ("+dir+"; see --allow-file-load)")
 
 	code, out, errOut = ctl("call", actorID, "HttpServer.HandleRequest",
 		`{"method":"GET","path":"/","queryString":"","header":{},"body":""}`, "--rpc-timeout", "1m")

@@ -64,7 +64,7 @@ func (l *Lattice) Config() host.Config {
 	cfg.ClusterSeed = l.Seed
 	cfg.DataDir = l.T.TempDir()
 	cfg.CacheDir = latticetest.CompilationCacheDir()
-	cfg.AllowFileLoad = true
+	cfg.AllowFileLoad = []string{"/"} // test files live in temp dirs
 	cfg.RPCTimeout = 5 * time.Second
 	cfg.ProviderHealthDelay = 200 * time.Millisecond
 	cfg.ProviderShutdownDelay = 2 * time.Second
