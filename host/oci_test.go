@@ -316,3 +316,20 @@ func TestOCIPullDoesNotBlockTheControlPlane(t *testing.T) {
 	require.Equal(t, lattice.EventActorStarted, e.Name(), string(e.Data))
 	require.GreaterOrEqual(t, time.Since(start), 3*time.Second)
 }
+
+// TestOCILayerOverTheHostsLimit: a layer one byte over the host's MaxArtifactSize is refused
+// before it is downloaded, the error names the flag, and the host keeps serving.
+func TestOCILayerOverTheHostsLimit(t *testing.T) {
+	reg := latticetest.RunRegistry(t, latticetest.RegistryOptions{})
+	echo := ociEcho(t)
+	ref := reg.Addr + "/echo:limit"
+	pushed := pushTo(t, reg, ref, echo.Path, nil)
+	l := hosttest.New(t)
+	h := l.StartHost(insecure(reg), func(c *host.Config) { c.MaxArtifactSize = pushed.Size - 1 })
+	msg := l.StartActorFails(h, ref)
+	require.Contains(t, msg, fmt.Sprintf("pull %s: layer %s of %d bytes: over the limit of %d bytes (--max-artifact-size)", ref, pushed.LayerDigest, pushed.Size, pushed.Size-1))
+	require.Zero(t, reg.BlobGets(pushed.LayerDigest))
+	hosts, err := l.Ctl.GetHosts(context.Background())
+	require.NoError(t, err)
+	require.Len(t, hosts, 1)
+}
