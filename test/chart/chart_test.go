@@ -95,6 +95,10 @@ var goldenCases = []struct {
 	// Declarative apps: a manifest as an object (the README's echo app), one as a string, a whole
 	// ConfigMap of the user's and two keys of another.
 	{name: "apps", values: "testdata/apps.values.yaml"},
+	// The security switches: NATS TLS, another lattice and JetStream domain, user names and a
+	// password of the user's, NATS clients by label and namespace, the dashboard token from a
+	// Secret of the user's, provider issuers.
+	{name: "security", values: "testdata/security.values.yaml"},
 }
 
 func TestTemplateGolden(t *testing.T) {
@@ -106,7 +110,7 @@ func TestTemplateGolden(t *testing.T) {
 			}
 			got, err := template(t, args...)
 			require.NoError(t, err, got)
-			got = generatedKey.ReplaceAllString(got, "(generated ed25519 key)")
+			got = generated(got)
 			golden := filepath.Join("testdata", tc.name+".golden.yaml")
 			if *update {
 				require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
@@ -122,20 +126,38 @@ func TestTemplateGolden(t *testing.T) {
 // generatedKey is a cluster key the chart makes; it differs on every render.
 var generatedKey = regexp.MustCompile(`-----BEGIN PRIVATE KEY-----\\n[A-Za-z0-9+/=]+\\n-----END PRIVATE KEY-----\\n`)
 
+// What else differs on every render: passwords and the dashboard token the chart makes (32
+// letters and digits), bcrypt hashes (a new salt each time) and the checksum of the NATS
+// configuration that holds them.
+var (
+	generatedSecret   = regexp.MustCompile(`(password|token): "[A-Za-z0-9]{32}"`)
+	generatedHash     = regexp.MustCompile(`\$2a\$10\$[./A-Za-z0-9]{53}`)
+	generatedChecksum = regexp.MustCompile(`checksum/config: [0-9a-f]{64}`)
+)
+
+func generated(out string) string {
+	out = generatedKey.ReplaceAllString(out, "(generated ed25519 key)")
+	out = generatedSecret.ReplaceAllString(out, `$1: "(generated)"`)
+	out = generatedHash.ReplaceAllString(out, "(bcrypt hash)")
+	return generatedChecksum.ReplaceAllString(out, "checksum/config: (of the configuration)")
+}
+
 // The golden output of each case must hold the objects the case is about; the golden files could
 // otherwise be rewritten with a regression in them.
 func TestTemplateContents(t *testing.T) {
 	def, err := template(t)
 	require.NoError(t, err, def)
 	for _, want := range []string{
-		"kind: Deployment", "kind: StatefulSet", "name: demo-trellis-nats", "kind: ConfigMap",
+		"kind: Deployment", "kind: StatefulSet", "name: demo-trellis-nats", "kind: NetworkPolicy",
+		"name: demo-trellis-nats-config", "name: demo-trellis-nats-host", "name: demo-trellis-nats-operator",
+		"name: demo-trellis-dashboard", "name: TRELLIS_DASHBOARD_TOKEN", "name: TRELLIS_NATS_USER", "name: TRELLIS_NATS_PASSWORD",
 		"path: /api/livez", "path: /api/readyz", "containerPort: 4000",
 		"value: \"nats://demo-trellis-nats:4222\"", "automountServiceAccountToken: false",
 		"emptyDir: {}", "store_dir: /data", "enableServiceLinks: false",
 	} {
 		require.Contains(t, def, want)
 	}
-	for _, unwanted := range []string{"kind: Role", "kind: ServiceAccount", "kind: PersistentVolumeClaim", "volumeClaimTemplates", "wasmcloud.dev/route-to"} {
+	for _, unwanted := range []string{"kind: Role", "kind: ServiceAccount", "kind: PersistentVolumeClaim", "volumeClaimTemplates", "wasmcloud.dev/route-to", "kind: ConfigMap", "no_auth_user", "TRELLIS_NATS_TLS_CA", "tls://"} {
 		require.NotContains(t, def, unwanted)
 	}
 	// Without a seed the chart makes a cluster key for the hosts to share, a new one each time.
@@ -213,6 +235,16 @@ func TestTemplateRefuses(t *testing.T) {
 		{"registry credentials without a registry", []string{"registry.username=u", "registry.password=p"}, "give registry.url", ""},
 		{"existing registry secret and inline credentials", []string{"registry.url=r:5000", "registry.existingSecret=s", "registry.password=p"}, "leave registry.username and registry.password empty", ""},
 		{"unknown log level", []string{"host.logLevel=verbose"}, "host.logLevel must be", ""},
+		{"TLS without a certificate", []string{"nats.tls.enabled=true"}, "give nats.tls.secretName, a Secret with tls.crt and tls.key", ""},
+		{"a certificate without TLS", []string{"nats.tls.secretName=c"}, "set nats.tls.enabled=true", ""},
+		{"TLS for an external server", []string{"nats.enabled=false", "nats.external.url=tls://x:4222", "nats.tls.enabled=true", "nats.tls.secretName=c"}, "nats.tls.* is for the chart's NATS server", ""},
+		{"one user name for both", []string{"nats.auth.operator.user=trellis-host"}, "nats.auth.host.user and nats.auth.operator.user must differ", ""},
+		{"user name with a space", []string{"nats.auth.host.user=a b"}, `nats.auth.host.user "a b": a user name has letters`, ""},
+		{"short password", []string{"nats.auth.operator.password=short"}, "nats.auth.operator.password is shorter than 16 characters", ""},
+		{"password without auth", []string{"nats.auth.enabled=false", "nats.auth.host.password=0123456789abcdefgh"}, "nats.auth.enabled is false: the passwords in nats.auth would not be used", ""},
+		{"short dashboard token", []string{"dashboard.token.value=abc"}, "dashboard.token.value is shorter than 16 characters", ""},
+		{"dashboard token twice", []string{"dashboard.token.value=0123456789abcdefgh", "dashboard.token.existingSecret=s"}, "not both", ""},
+		{"provider issuer that is no account", []string{"host.providerIssuers={CAB}"}, `host.providerIssuers: "CAB" is not an account public key`, ""},
 		{"unknown log format", []string{"host.logFormat=xml"}, "host.logFormat must be", ""},
 		{"unknown update strategy", []string{"updateStrategy.type=OnDelete"}, "updateStrategy.type must be RollingUpdate or Recreate", ""},
 		{"rolling update that replaces no pod", []string{"updateStrategy.rollingUpdate.maxSurge=0"}, "maxSurge and maxUnavailable cannot both be 0", ""},
@@ -329,6 +361,29 @@ func TestNotes(t *testing.T) {
 		"4. The apps start providers and actors and link them; by hand",
 	} {
 		require.Contains(t, out, want)
+	}
+
+	// The operator credential and the dashboard token, and how to use them.
+	out = notes(t)
+	for _, want := range []string{
+		"kubectl -n app get secret demo-trellis-dashboard -o jsonpath='{.data.token}' | base64 -d; echo",
+		"as its operator user",
+		"export TRELLIS_NATS_URL=nats://127.0.0.1:4222\n",
+		"export TRELLIS_NATS_USER=trellis-operator\n",
+		`export TRELLIS_NATS_PASSWORD="$(kubectl -n app get secret demo-trellis-nats-operator -o jsonpath='{.data.password}' | base64 -d)"`,
+		`trellis ctl --nats-user trellis-operator --nats-password "$TRELLIS_NATS_PASSWORD" get hosts`,
+		"Anonymous connections are refused.",
+		"Only the host pods and pods labelled trellis.dev/nats-client=true may connect to NATS",
+	} {
+		require.Contains(t, out, want)
+	}
+	out = notes(t, "--set", "nats.tls.enabled=true", "--set", "nats.tls.secretName=nats-cert")
+	require.Contains(t, out, "export TRELLIS_NATS_URL=tls://127.0.0.1:4222\n")
+	require.Contains(t, out, `kubectl -n app get secret nats-cert -o jsonpath='{.data.ca\.crt}' | base64 -d > nats-ca.crt`)
+	require.Contains(t, out, "export TRELLIS_NATS_TLS_CA=$PWD/nats-ca.crt")
+	out = notes(t, "--set", "nats.auth.enabled=false", "--set", "dashboard.token.enabled=false", "--set", "nats.networkPolicy.enabled=false")
+	for _, unwanted := range []string{"TRELLIS_NATS_USER", "token", "NetworkPolicy", "TRELLIS_NATS_TLS_CA"} {
+		require.NotContains(t, out, unwanted)
 	}
 
 	out = notes(t, "--set", "nats.enabled=false", "--set", "nats.external.url=nats://nats.nats:4222")
@@ -618,4 +673,87 @@ func TestDocsAppsExamples(t *testing.T) {
 			require.NoError(t, err, lint)
 		})
 	}
+}
+
+// The NATS switches: users with passwords (the default) and their Secrets, TLS from a Secret, the
+// NetworkPolicy and its client labels, the dashboard token, the provider issuers.
+func TestSecuritySwitches(t *testing.T) {
+	def, err := template(t)
+	require.NoError(t, err, def)
+	conf := object(t, def, "Secret")
+	for _, doc := range strings.Split(def, "\n---\n") {
+		if strings.Contains(doc, "name: demo-trellis-nats-config\n") {
+			conf = doc
+		}
+	}
+	// Two users, hashed; no anonymous user; the lattice's subjects only.
+	require.Equal(t, 2, strings.Count(conf, `password: "$2a$10$`), conf)
+	require.NotContains(t, conf, "no_auth_user")
+	require.Contains(t, conf, `"wasmbus.ctl.default.>"`)
+	require.NotContains(t, conf, `">"`+"\n", "no user may use every subject")
+	// The NetworkPolicy: the NATS pod, from the host pods and the client label, on the client port.
+	np := object(t, def, "NetworkPolicy")
+	for _, want := range []string{
+		"  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: trellis\n      app.kubernetes.io/instance: demo\n      app.kubernetes.io/component: nats\n",
+		"app.kubernetes.io/component: host\n", `trellis.dev/nats-client: "true"`, "- port: client\n",
+	} {
+		require.Contains(t, np, want)
+	}
+
+	// Another lattice and a JetStream domain: their subjects, under both API prefixes.
+	other, err := template(t, "--set", "host.lattice=prod", "--set", "host.jsDomain=edge")
+	require.NoError(t, err, other)
+	for _, want := range []string{`"wasmbus.rpc.prod.>"`, `"$JS.API.STREAM.*.KV_LATTICEDATA_prod"`, `"$JS.edge.API.STREAM.*.KV_LATTICEDATA_prod"`, `"$O.prod.>"`} {
+		require.Contains(t, other, want)
+	}
+	require.NotContains(t, other, "wasmbus.rpc.default")
+
+	// Given passwords are used as they are, and the pods roll when they change.
+	given, err := template(t, "--set", "nats.auth.host.password=0123456789abcdefXYZ", "--set", "nats.auth.operator.password=operator-password-1")
+	require.NoError(t, err, given)
+	require.Contains(t, given, `password: "0123456789abcdefXYZ"`)
+	require.Contains(t, given, `password: "operator-password-1"`)
+	require.Contains(t, given, "checksum/credentials: ")
+
+	// Auth off: no users, no Secrets of theirs, no credentials in the hosts.
+	off, err := template(t, "--set", "nats.auth.enabled=false", "--set", "nats.networkPolicy.enabled=false", "--set", "dashboard.token.enabled=false")
+	require.NoError(t, err, off)
+	for _, unwanted := range []string{"authorization {", "demo-trellis-nats-host", "demo-trellis-nats-operator", "TRELLIS_NATS_USER", "kind: NetworkPolicy", "TRELLIS_DASHBOARD_TOKEN", "demo-trellis-dashboard"} {
+		require.NotContains(t, off, unwanted)
+	}
+
+	// TLS from a Secret: the server's certificate, tls:// for the hosts, the CA for them.
+	tls, err := template(t, "--set", "nats.tls.enabled=true", "--set", "nats.tls.secretName=nats-cert")
+	require.NoError(t, err, tls)
+	for _, want := range []string{
+		"    tls {\n      cert_file: /etc/nats/tls/tls.crt\n      key_file: /etc/nats/tls/tls.key\n",
+		`value: "tls://demo-trellis-nats:4222"`,
+		"- name: TRELLIS_NATS_TLS_CA\n              value: /etc/trellis/nats-tls/ca.crt\n",
+		"- name: nats-tls\n              mountPath: /etc/trellis/nats-tls\n",
+		"- name: nats-tls\n          secret:\n            secretName: nats-cert\n            defaultMode: 0440\n            items:\n              - key: ca.crt\n                path: ca.crt\n",
+		"- name: tls\n          secret:\n            secretName: nats-cert\n",
+	} {
+		require.Contains(t, tls, want)
+	}
+	public, err := template(t, "--set", "nats.tls.enabled=true", "--set", "nats.tls.secretName=nats-cert", "--set", "nats.tls.caKey=")
+	require.NoError(t, err, public)
+	require.NotContains(t, public, "TRELLIS_NATS_TLS_CA", "without caKey the hosts use the system's roots")
+
+	// More NATS clients by label and by peer.
+	f := filepath.Join(t.TempDir(), "values.yaml")
+	require.NoError(t, os.WriteFile(f, []byte("nats:\n  networkPolicy:\n    clientLabels: {trellis.dev/nats-client: null, team: ops}\n"+
+		"    extraFrom: [{namespaceSelector: {matchLabels: {name: tools}}}]\n"), 0o644))
+	np2, err := template(t, "-f", f)
+	require.NoError(t, err, np2)
+	policy := object(t, np2, "NetworkPolicy")
+	require.Contains(t, policy, `team: "ops"`)
+	require.NotContains(t, policy, "trellis.dev/nats-client")
+	require.Contains(t, policy, "- namespaceSelector:\n            matchLabels:\n              name: tools\n")
+
+	// The dashboard token from a Secret of the user's; the provider issuers.
+	tok, err := template(t, "--set", "dashboard.token.existingSecret=dash", "--set", "host.providerIssuers={AAX2DRGT3GTGQ7QFZDHYNX5UAQNHQUYEI2QEIYZ3CAXXOSUKJ4CRJH7L}")
+	require.NoError(t, err, tok)
+	require.Contains(t, tok, "- name: TRELLIS_DASHBOARD_TOKEN\n              valueFrom:\n                secretKeyRef:\n                  name: dash\n                  key: token\n")
+	require.NotContains(t, tok, "name: demo-trellis-dashboard\n")
+	require.Contains(t, tok, "- name: TRELLIS_PROVIDER_ISSUERS\n              value: \"AAX2DRGT3GTGQ7QFZDHYNX5UAQNHQUYEI2QEIYZ3CAXXOSUKJ4CRJH7L\"\n")
 }

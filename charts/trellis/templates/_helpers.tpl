@@ -97,11 +97,20 @@ The Secret holding the registry user name and password, or "".
 {{- end }}
 
 {{/*
+The Secret holding the dashboard token (key token), or "" without a token.
+*/}}
+{{- define "trellis.dashboardSecretName" -}}
+{{- if .Values.dashboard.token.enabled }}
+{{- .Values.dashboard.token.existingSecret | default (printf "%s-dashboard" (include "trellis.fullname" .)) }}
+{{- end }}
+{{- end }}
+
+{{/*
 NATS URL the hosts connect to when it is not taken from a Secret.
 */}}
 {{- define "trellis.natsURL" -}}
 {{- if .Values.nats.enabled }}
-{{- printf "nats://%s:%v" (include "trellis.nats.fullname" .) .Values.nats.port }}
+{{- printf "%s://%s:%v" (ternary "tls" "nats" .Values.nats.tls.enabled) (include "trellis.nats.fullname" .) .Values.nats.port }}
 {{- else }}
 {{- .Values.nats.external.url }}
 {{- end }}
@@ -119,6 +128,42 @@ Checks of combinations of values; each failure says what to change.
 {{- end }}
 {{- if and .Values.nats.external.url .Values.nats.external.urlSecret }}
 {{- fail "give nats.external.url or nats.external.urlSecret, not both" }}
+{{- end }}
+{{- if and (not .Values.nats.enabled) (or .Values.nats.tls.enabled .Values.nats.tls.secretName) }}
+{{- fail "nats.tls.* is for the chart's NATS server (nats.enabled=true); for an external server, give a tls:// URL in nats.external and its CA with host.extraEnv (TRELLIS_NATS_TLS_CA)" }}
+{{- end }}
+{{- if and .Values.nats.tls.enabled (not .Values.nats.tls.secretName) }}
+{{- fail "nats.tls.enabled is true: give nats.tls.secretName, a Secret with tls.crt and tls.key (and the CA in ca.crt), such as one cert-manager makes" }}
+{{- end }}
+{{- if and .Values.nats.tls.secretName (not .Values.nats.tls.enabled) }}
+{{- fail "nats.tls.secretName is set but nats.tls.enabled is false: set nats.tls.enabled=true to serve TLS" }}
+{{- end }}
+{{- if .Values.nats.auth.enabled }}
+{{- if eq (toString .Values.nats.auth.host.user) (toString .Values.nats.auth.operator.user) }}
+{{- fail "nats.auth.host.user and nats.auth.operator.user must differ (and neither be empty)" }}
+{{- end }}
+{{- range $who := list "host" "operator" }}
+{{- $u := get $.Values.nats.auth $who }}
+{{- if not (regexMatch "^[A-Za-z0-9][-_.A-Za-z0-9]*$" (toString $u.user)) }}
+{{- fail (printf "nats.auth.%s.user %q: a user name has letters, digits, '-', '_' and '.' only" $who (toString $u.user)) }}
+{{- end }}
+{{- if and $u.password (lt (len (toString $u.password)) 16) }}
+{{- fail (printf "nats.auth.%s.password is shorter than 16 characters: give a longer one, or leave it empty and the chart makes one" $who) }}
+{{- end }}
+{{- end }}
+{{- else if or .Values.nats.auth.host.password .Values.nats.auth.operator.password }}
+{{- fail "nats.auth.enabled is false: the passwords in nats.auth would not be used; remove them or enable auth" }}
+{{- end }}
+{{- if and .Values.dashboard.token.value .Values.dashboard.token.existingSecret }}
+{{- fail "give dashboard.token.value or dashboard.token.existingSecret, not both" }}
+{{- end }}
+{{- if and .Values.dashboard.token.value (lt (len (toString .Values.dashboard.token.value)) 16) }}
+{{- fail "dashboard.token.value is shorter than 16 characters: give a longer one, or leave it empty and the chart makes one" }}
+{{- end }}
+{{- range .Values.host.providerIssuers }}
+{{- if not (regexMatch "^A[A-Z2-7]{55}$" (toString .)) }}
+{{- fail (printf "host.providerIssuers: %q is not an account public key (A… of 56 characters, from `trellis keys gen account`)" (toString .)) }}
+{{- end }}
 {{- end }}
 {{- if and .Values.cluster.existingSecret (or .Values.cluster.seed .Values.cluster.issuers) }}
 {{- fail "cluster.existingSecret is set: put the seed and issuers in that Secret and leave cluster.seed and cluster.issuers empty" }}
@@ -292,23 +337,125 @@ The owner of the apps the hosts put from the values (TRELLIS_APP_OWNER).
 {{- end }}
 
 {{/*
-The NATS server configuration (nats.conf).
+The NATS server configuration (nats.conf). Called with (dict "root" . "auth" AUTH), AUTH being
+what "trellis.nats.auth" computed (the users' names and bcrypt hashes), or empty without auth.
 */}}
 {{- define "trellis.nats.conf" -}}
+{{- $v := .root.Values -}}
 listen: 0.0.0.0:4222
 http: 0.0.0.0:8222
-server_name: {{ include "trellis.nats.fullname" . }}
+server_name: {{ include "trellis.nats.fullname" .root }}
 jetstream {
   store_dir: /data
-  max_memory_store: {{ .Values.nats.jetstream.maxMemoryStore }}
-  max_file_store: {{ .Values.nats.jetstream.maxFileStore }}
-  {{- with .Values.nats.jetstream.domain }}
+  max_memory_store: {{ $v.nats.jetstream.maxMemoryStore }}
+  max_file_store: {{ $v.nats.jetstream.maxFileStore }}
+  {{- with $v.nats.jetstream.domain }}
   domain: {{ . }}
   {{- end }}
 }
-{{- with .Values.nats.extraConfig }}
+{{- if $v.nats.tls.enabled }}
+# TLS on the client port (the monitoring port of the probes stays plain HTTP, inside the pod).
+tls {
+  cert_file: /etc/nats/tls/tls.crt
+  key_file: /etc/nats/tls/tls.key
+  timeout: 5
+}
+{{- end }}
+{{- with .auth }}
+# Every client logs in with a user and password: anonymous connections are refused.
+authorization {
+  users: [
+    {
+      # The hosts, and the providers they start (which connect with the host's credentials).
+      user: {{ .host.user | quote }}
+      password: {{ .host.hash | quote }}
+      permissions: {{ include "trellis.nats.permissions" $.root | nindent 6 | trim }}
+    }
+    {
+      # The operator credential, for `trellis ctl` and `trellis app`.
+      user: {{ .operator.user | quote }}
+      password: {{ .operator.hash | quote }}
+      permissions: {{ include "trellis.nats.permissions" $.root | nindent 6 | trim }}
+    }
+  ]
+}
+{{- end }}
+{{- with $v.nats.extraConfig }}
 {{ . }}
 {{- end }}
+{{- end }}
+
+{{/*
+The subjects of the lattice host.lattice that its users may publish and subscribe to
+(docs/kubernetes.md, "Who may use NATS"):
+  - wasmbus.rpc.{L}.>: invocations of actors and providers, links pushed to providers, their
+    health checks and shutdown;
+  - wasmbus.evt.{L}: the lattice's events (hosts publish, dashboards and `app wait` read);
+  - wasmbus.ctl.{L}.>: the control interface: hosts answer it, and the reconciler and the dashboard
+    inside every host send commands on it, as `trellis ctl` does;
+  - the JetStream API of the lattice's streams only: KV_LATTICEDATA_{L} (links, claims, refmaps),
+    KV_TRELLIS_APPS_{L} (apps), KV_TRELLIS_LEASE_{L} (the reconciler's lease) and OBJ_{L} (payloads
+    over 900 KiB), and their data subjects $KV.… and $O.{L}.…; with a JetStream domain, under both
+    $JS.API and $JS.{domain}.API (the reconciler uses the former);
+  - _INBOX.>: replies to requests.
+Nothing else: not another lattice's subjects, not $SYS, not other streams.
+*/}}
+{{- define "trellis.nats.permissions" -}}
+{{- $l := .Values.host.lattice }}
+{{- $apis := list "$JS.API" }}
+{{- with .Values.host.jsDomain }}
+{{- $apis = append $apis (printf "$JS.%s.API" .) }}
+{{- end }}
+{{- $streams := list (printf "KV_LATTICEDATA_%s" $l) (printf "KV_TRELLIS_APPS_%s" $l) (printf "KV_TRELLIS_LEASE_%s" $l) (printf "OBJ_%s" $l) }}
+{{- $pub := list (printf "wasmbus.rpc.%s.>" $l) (printf "wasmbus.evt.%s" $l) (printf "wasmbus.ctl.%s.>" $l) }}
+{{- range $apis }}
+{{- $api := . }}
+{{- $pub = append $pub (printf "%s.INFO" $api) }}
+{{- range $streams }}
+{{- $pub = concat $pub (list (printf "%s.STREAM.*.%s" $api .) (printf "%s.STREAM.MSG.*.%s" $api .) (printf "%s.CONSUMER.*.%s" $api .) (printf "%s.CONSUMER.*.%s.>" $api .) (printf "%s.CONSUMER.*.*.%s.>" $api .) (printf "%s.DIRECT.GET.%s" $api .) (printf "%s.DIRECT.GET.%s.>" $api .)) }}
+{{- end }}
+{{- end }}
+{{- range $streams }}
+{{- $pub = concat $pub (list (printf "$JS.ACK.%s.>" .) (printf "$JS.FC.%s.>" .)) }}
+{{- end }}
+{{- $pub = concat $pub (list (printf "$KV.LATTICEDATA_%s.>" $l) (printf "$KV.TRELLIS_APPS_%s.>" $l) (printf "$KV.TRELLIS_LEASE_%s.>" $l) (printf "$O.%s.>" $l) "_INBOX.>") }}
+{{- $sub := list (printf "wasmbus.rpc.%s.>" $l) (printf "wasmbus.evt.%s" $l) (printf "wasmbus.ctl.%s.>" $l) "_INBOX.>" }}
+{
+  publish: {
+    allow: [
+      {{- range $pub }}
+      {{ . | quote }}
+      {{- end }}
+    ]
+  }
+  subscribe: {
+    allow: [
+      {{- range $sub }}
+      {{ . | quote }}
+      {{- end }}
+    ]
+  }
+}
+{{- end }}
+
+{{/*
+The NATS users (nats.auth.enabled): for each of host and operator its user name, password (the
+value's, else the one the release's Secret already holds, else 32 new letters and digits) and
+the password's bcrypt hash (the Secret's when the password is the one it holds, so an upgrade
+changes neither the Secret nor the server configuration). As JSON; computed once per render by
+templates/nats.yaml, which makes both the Secrets and the configuration from it.
+*/}}
+{{- define "trellis.nats.auth" -}}
+{{- $out := dict }}
+{{- range $who := list "host" "operator" }}
+{{- $cfg := get $.Values.nats.auth $who }}
+{{- $kept := (lookup "v1" "Secret" $.Release.Namespace (printf "%s-nats-%s" (include "trellis.fullname" $) $who)).data | default dict }}
+{{- $keptPassword := get $kept "password" | b64dec }}
+{{- $password := $cfg.password | default $keptPassword | default (randAlphaNum 32) }}
+{{- $hash := ternary (get $kept "password.bcrypt" | b64dec) (bcrypt $password) (and (eq $password $keptPassword) (ne (get $kept "password.bcrypt") "")) }}
+{{- $_ := set $out $who (dict "user" $cfg.user "password" $password "hash" $hash) }}
+{{- end }}
+{{- toJson $out }}
 {{- end }}
 
 {{/*
@@ -321,4 +468,12 @@ imagePullSecrets:
   - name: {{ if kindIs "string" . }}{{ . }}{{ else }}{{ .name }}{{ end }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+The account keys whose provider archives the hosts run (TRELLIS_PROVIDER_ISSUERS), comma-joined;
+empty: every signed archive runs.
+*/}}
+{{- define "trellis.providerIssuers" -}}
+{{- join "," (.Values.host.providerIssuers | default list | uniq) }}
 {{- end }}
