@@ -79,6 +79,13 @@ type Config struct {
 	JSDomain               string
 	Version                string
 
+	// ChunkLimits bound the lattice's chunk store (payloads over lattice.MaxInlinePayload) when
+	// this host creates it, or finds it without limits; zero values are the defaults.
+	ChunkLimits lattice.ChunkLimits
+	// ReplayCacheSize is how many invocation ids the host remembers to refuse replays; 0 is
+	// lattice.DefaultReplayCacheSize.
+	ReplayCacheSize int
+
 	// Builtins are the providers this host can run in process, by reference
 	// (wasmcloud+builtin://NAME, see builtin_provider.go); cmd registers them.
 	Builtins map[string]BuiltinProvider
@@ -171,6 +178,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RPCTimeout <= 0 {
 		errs = append(errs, errors.New("rpc timeout: must be positive"))
+	}
+	if err := c.ChunkLimits.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ReplayCacheSize < 0 {
+		errs = append(errs, fmt.Errorf("replay cache size %d: must not be negative", c.ReplayCacheSize))
 	}
 	if c.ConnectTimeout <= 0 {
 		errs = append(errs, errors.New("connect timeout: must be positive"))

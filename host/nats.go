@@ -73,9 +73,9 @@ func (h *Host) connect(ctx context.Context) error {
 		return fmt.Errorf("open lattice store %s (is JetStream enabled on %s?): %w", h.subj.Bucket(), url, err)
 	}
 	h.store = st
-	chunks := lattice.NewChunks(nc, h.cfg.JSDomain, h.cfg.Lattice, h.log)
+	chunks := lattice.NewChunks(nc, h.cfg.JSDomain, h.cfg.Lattice, h.cfg.ChunkLimits, h.log)
 	h.caller = lattice.NewCaller(nc, h.cluster, h.ID(), h.subj, chunks, h.cfg.RPCTimeout)
-	h.server = &lattice.Server{Issuers: h.issuers, Chunks: chunks, Timeout: h.cfg.RPCTimeout, Log: h.log}
+	h.server = &lattice.Server{Issuers: h.issuers, Chunks: chunks, Timeout: h.cfg.RPCTimeout, ReplayCacheSize: h.cfg.ReplayCacheSize, Log: h.log}
 	return nil
 }
 

@@ -158,7 +158,7 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("ctl client: %w", err)
 	}
 	c.origin, c.hostID = origin, host.PublicKey()
-	c.caller = NewCaller(nc, c.cluster, c.hostID, c.subj, NewChunks(nc, "", cfg.Lattice, c.log), cfg.Timeout)
+	c.caller = NewCaller(nc, c.cluster, c.hostID, c.subj, NewChunks(nc, "", cfg.Lattice, ChunkLimits{}, c.log), cfg.Timeout)
 	return c, nil
 }
 

@@ -462,6 +462,7 @@ func TestClientPutRegistries(t *testing.T) {
 func (l *ctlLattice) actorResponder(t *testing.T, actor string, handle func(inv *lattice.Invocation) lattice.InvocationResponse) {
 	t.Helper()
 	subject := l.subj.Actor(actor)
+	js := latticetest.JetStream(t, l.nc)
 	sub, err := l.nc.QueueSubscribe(subject, subject, func(m *nats.Msg) {
 		var resp lattice.InvocationResponse
 		inv, err := lattice.DecodeInvocation(m.Data)
@@ -470,7 +471,14 @@ func (l *ctlLattice) actorResponder(t *testing.T, actor string, handle func(inv 
 			resp.Error = err.Error()
 		default:
 			resp.InvocationID = inv.ID
-			if err := inv.Validate([]string{l.cluster.PublicKey()}, time.Now()); err != nil {
+			// Validate hashes the whole payload: a chunked one is read from the object store.
+			checked := *inv
+			if len(inv.Msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0 {
+				if store, err := js.ObjectStore(context.Background(), l.subj.ObjectStore()); err == nil {
+					checked.Msg, _ = store.GetBytes(context.Background(), inv.ID)
+				}
+			}
+			if err := checked.Validate([]string{l.cluster.PublicKey()}, time.Now()); err != nil {
 				resp.Error = err.Error()
 			} else if inv.Target.PublicKey != actor {
 				resp.Error = "wrong target " + inv.Target.PublicKey

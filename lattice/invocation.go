@@ -127,13 +127,42 @@ func (inv *Invocation) Sign(cluster *KeyPair) error {
 	return nil
 }
 
-// Validate runs the anti-forgery checks: signature, issuer among clusterIssuers, hash (skipped
-// when msg is empty because it was chunked) and URLs. Errors wrap ErrForgedInvocation.
+// Validate runs the anti-forgery checks: signature, issuer among clusterIssuers, times (see
+// InvocationLifetime), URLs and the hash over origin, target, operation and msg. An invocation
+// whose payload is still in the object store (msg empty, content_length above 0) has no payload
+// to hash: Validate refuses it; read the payload into Msg first (Server does). Errors wrap
+// ErrForgedInvocation. Validate does not remember invocations: a Server refuses replays.
 func (inv *Invocation) Validate(clusterIssuers []string, now time.Time) error {
+	v, err := inv.validate(clusterIssuers, now)
+	if err != nil {
+		return err
+	}
+	if inv.chunked() {
+		return fmt.Errorf("%w: invocation %s carries no payload (%d bytes in the object store) to check its hash against",
+			ErrForgedInvocation, inv.ID, *inv.ContentLength)
+	}
+	return inv.checkHash(v)
+}
+
+// validated is what validate found in an invocation's claims.
+type validated struct {
+	originURL, targetURL string // the invocation's, equal to the claims'
+	hash                 string // the claims' hash of the payload
+	expires              int64  // the second after which the invocation is no longer accepted
+}
+
+// chunked reports whether the invocation's payload travels through the object store.
+func (inv *Invocation) chunked() bool {
+	return len(inv.Msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0
+}
+
+// validate runs every check of Validate but the hash, which it returns with the invocation's
+// expiry.
+func (inv *Invocation) validate(clusterIssuers []string, now time.Time) (validated, error) {
 	clusterTables.trust(clusterIssuers)
 	claims, err := parseInvocationClaims(inv.EncodedClaims, now)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrForgedInvocation, err)
+		return validated{}, fmt.Errorf("%w: %w", ErrForgedInvocation, err)
 	}
 	trusted := false
 	for _, iss := range clusterIssuers {
@@ -143,23 +172,34 @@ func (inv *Invocation) Validate(clusterIssuers []string, now time.Time) error {
 		}
 	}
 	if !trusted {
-		return fmt.Errorf("%w: issuer %s is not a cluster issuer of this lattice", ErrForgedInvocation, claims.Issuer)
+		return validated{}, fmt.Errorf("%w: issuer %s is not a cluster issuer of this lattice", ErrForgedInvocation, claims.Issuer)
 	}
 	if claims.Subject != inv.ID {
-		return fmt.Errorf("%w: claims are for invocation %s, not %s", ErrForgedInvocation, claims.Subject, inv.ID)
+		return validated{}, fmt.Errorf("%w: claims are for invocation %s, not %s", ErrForgedInvocation, claims.Subject, inv.ID)
+	}
+	exp, err := invocationWindow(claims, now.Unix())
+	if err != nil {
+		return validated{}, fmt.Errorf("%w: %w", ErrForgedInvocation, err)
 	}
 	originURL, targetURL := inv.Origin.URL(), inv.TargetURL()
-	chunked := len(inv.Msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0
-	if !chunked {
-		if h := invocationHash(originURL, targetURL, inv.Operation, inv.Msg); h != claims.Invocation.Hash {
-			return fmt.Errorf("%w: invocation hash %s does not match claims hash %s", ErrForgedInvocation, h, claims.Invocation.Hash)
-		}
-	}
 	if claims.Invocation.TargetURL != targetURL {
-		return fmt.Errorf("%w: target url %q does not match claims %q", ErrForgedInvocation, targetURL, claims.Invocation.TargetURL)
+		return validated{}, fmt.Errorf("%w: target url %q does not match claims %q", ErrForgedInvocation, targetURL, claims.Invocation.TargetURL)
 	}
 	if claims.Invocation.OriginURL != originURL {
-		return fmt.Errorf("%w: origin url %q does not match claims %q", ErrForgedInvocation, originURL, claims.Invocation.OriginURL)
+		return validated{}, fmt.Errorf("%w: origin url %q does not match claims %q", ErrForgedInvocation, originURL, claims.Invocation.OriginURL)
+	}
+	return validated{originURL: originURL, targetURL: targetURL, hash: claims.Invocation.Hash, expires: exp}, nil
+}
+
+// checkHash compares the hash of the invocation's URLs, operation and whole payload with the
+// claims' hash.
+func (inv *Invocation) checkHash(v validated) error {
+	if h := invocationHash(v.originURL, v.targetURL, inv.Operation, inv.Msg); h != v.hash {
+		what := "payload"
+		if inv.ContentLength != nil && *inv.ContentLength > MaxInlinePayload {
+			what = "chunked payload, as read from the object store,"
+		}
+		return fmt.Errorf("%w: hash %s of the invocation's %s does not match the claims' hash %s", ErrForgedInvocation, h, what, v.hash)
 	}
 	return nil
 }

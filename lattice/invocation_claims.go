@@ -38,10 +38,10 @@ func invocationHash(originURL, targetURL, operation string, msg []byte) string {
 var sigB64Len = b64url.EncodedLen(ed25519.SignatureSize)
 
 // signInvocationClaims signs the anti-forgery claims of an invocation with a cluster key:
-// iss = the cluster key (C…), sub = the invocation id.
+// iss = the cluster key (C…), sub = the invocation id, exp = InvocationLifetime after iat.
 //
 // The token is what SignJWT makes of the invocationClaims (same header, same JSON bytes as
-// json.Marshal, with a fresh jti and iat and wascap_revision 3), written in one pass into one
+// json.Marshal, with a fresh jti, iat and exp and wascap_revision 3), written in one pass into one
 // buffer.
 func signInvocationClaims(cluster *KeyPair, invocationID, originURL, targetURL, hash string) (string, error) {
 	if cluster == nil {
@@ -58,7 +58,8 @@ func signInvocationClaims(cluster *KeyPair, invocationID, originURL, targetURL, 
 		return "", fmt.Errorf("sign invocation claims: sign jwt with %s: %w", short(cluster.PublicKey()), ErrNoPrivateKey)
 	}
 	var scratch [512]byte
-	payload, err := appendInvocationPayload(scratch[:0], cluster, time.Now().Unix(), invocationID, originURL, targetURL, hash)
+	iat := time.Now().Unix()
+	payload, err := appendInvocationPayload(scratch[:0], cluster, iat, iat+int64(InvocationLifetime/time.Second), invocationID, originURL, targetURL, hash)
 	if err != nil {
 		return "", fmt.Errorf("sign invocation claims: sign jwt: %w", err)
 	}

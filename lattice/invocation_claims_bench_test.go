@@ -105,11 +105,11 @@ func BenchmarkInvocationClaimsParts(b *testing.B) {
 		b.Fatal(err)
 	}
 	var scratch [512]byte
-	payload, _ := appendInvocationPayload(scratch[:0], cluster, 1, benchInvocationID, origin, target, hash)
+	payload, _ := appendInvocationPayload(scratch[:0], cluster, 1, 61, benchInvocationID, origin, target, hash)
 	b.Run("payload", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			_, _ = appendInvocationPayload(scratch[:0], cluster, 1, benchInvocationID, origin, target, hash)
+			_, _ = appendInvocationPayload(scratch[:0], cluster, 1, 61, benchInvocationID, origin, target, hash)
 		}
 	})
 	b.Run("sign", func(b *testing.B) {

@@ -7,10 +7,16 @@ import (
 )
 
 // appendInvocationPayload appends the JSON of the invocationClaims SignJWT would sign for these
-// values, byte for byte what json.Marshal writes: fields in struct order, exp and nbf omitted,
-// strings escaped as encoding/json escapes them.
-func appendInvocationPayload(dst []byte, cluster *KeyPair, iat int64, id, originURL, targetURL, hash string) ([]byte, error) {
-	dst = append(dst, `{"jti":"`...)
+// values, byte for byte what json.Marshal writes: fields in struct order, strings escaped as
+// encoding/json escapes them; exp when not 0, nbf omitted.
+func appendInvocationPayload(dst []byte, cluster *KeyPair, iat, exp int64, id, originURL, targetURL, hash string) ([]byte, error) {
+	if exp != 0 {
+		dst = append(dst, `{"exp":`...)
+		dst = strconv.AppendInt(dst, exp, 10)
+		dst = append(dst, `,"jti":"`...)
+	} else {
+		dst = append(dst, `{"jti":"`...)
+	}
 	dst, err := appendTokenID(dst)
 	if err != nil {
 		return dst, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,6 +16,10 @@ import (
 // answers them (a host for its actors, the provider SDK). Both move payloads over
 // MaxInlinePayload through the lattice's object store, under the keys chunkKey and
 // responseChunkKey.
+
+// minReplyChunkGrace is the least time a server leaves its caller to take a chunked reply before
+// deleting it.
+const minReplyChunkGrace = 5 * time.Second
 
 // ErrNoResponder: nothing is subscribed to an invocation's subject (the actor or provider does
 // not run on the lattice). Every caller reports it the same way.
@@ -110,13 +115,24 @@ func (c *Caller) Call(ctx context.Context, origin, target Entity, op string, msg
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	if len(msg) > MaxInlinePayload {
+	chunked := len(msg) > MaxInlinePayload
+	if chunked {
 		// The claims hash covers the whole payload, which travels through the object store.
 		if err := c.chunks.put(ctx, chunkKey(inv.ID), msg); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		inv.Msg = []byte{}
 	}
+	out, err := c.request(ctx, name, limit, inv, target)
+	if err != nil && chunked {
+		// The server read and deleted the payload, or never will: delete it if it is still there.
+		c.chunks.remove(ctx, chunkKey(inv.ID))
+	}
+	return out, err
+}
+
+// request sends a signed invocation and reads its response.
+func (c *Caller) request(ctx context.Context, name string, limit time.Duration, inv *Invocation, target Entity) ([]byte, error) {
 	buf := getBuf()
 	*buf = inv.appendTo(*buf)
 	subject := c.Subject(target)
@@ -126,6 +142,8 @@ func (c *Caller) Call(ctx context.Context, origin, target Entity, op string, msg
 	case errors.Is(err, nats.ErrNoResponders):
 		return nil, fmt.Errorf("%s: %w on %s: is %s running on lattice %s?", name, ErrNoResponder, subject, target.PublicKey, c.subj.Lattice)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout):
+		// A reply the server stores after this is deleted by the server's own timer.
+		c.chunks.removeIfBound(ctx, responseChunkKey(inv.ID))
 		return nil, fmt.Errorf("%s: no reply on %s within %s: %w", name, subject, limit.Round(time.Millisecond), context.DeadlineExceeded)
 	case err != nil:
 		return nil, fmt.Errorf("%s: request on %s: %w", name, subject, err)
@@ -134,8 +152,10 @@ func (c *Caller) Call(ctx context.Context, origin, target Entity, op string, msg
 	if err != nil {
 		return nil, fmt.Errorf("%s: reply on %s: %w", name, subject, err)
 	}
-	if resp.InvocationID != "" && resp.InvocationID != inv.ID {
-		return nil, fmt.Errorf("%s: reply on %s is for invocation %s, not %s", name, subject, resp.InvocationID, inv.ID)
+	// Responses are not signed (PROTOCOL.md §7); one that answers another invocation is refused,
+	// and an answer that is not an error must name its invocation.
+	if resp.InvocationID != inv.ID && (resp.InvocationID != "" || resp.Error == "") {
+		return nil, fmt.Errorf("%s: reply on %s is for invocation %q, not %s", name, subject, resp.InvocationID, inv.ID)
 	}
 	if resp.Error != "" {
 		return nil, &RemoteError{Op: name, Text: resp.Error}
@@ -168,13 +188,29 @@ type Handler interface {
 // Server answers invocations: it decodes them, runs the anti-forgery check against its cluster
 // issuers, asks the handler to accept and then handle them, and writes the response, moving large
 // payloads through the object store both ways.
+//
+// Each invocation is answered once: the server remembers the ids of the invocations it accepted
+// until they expire (InvocationLifetime), at most ReplayCacheSize of them, and refuses a replay
+// with ErrReplayedInvocation.
 type Server struct {
 	// Issuers are the cluster keys whose invocations are trusted.
 	Issuers []string
 	Chunks  *Chunks
 	// Timeout bounds one invocation from receipt to response.
 	Timeout time.Duration
-	Log     zerolog.Logger
+	// ReplayCacheSize is how many invocation ids the server remembers; 0 means
+	// DefaultReplayCacheSize.
+	ReplayCacheSize int
+	Log             zerolog.Logger
+
+	replayOnce sync.Once
+	replays    *replayCache
+}
+
+// replayCache is the server's, made on first use.
+func (s *Server) replayCache() *replayCache {
+	s.replayOnce.Do(func() { s.replays = newReplayCache(s.ReplayCacheSize) })
+	return s.replays
 }
 
 // Respond answers the invocation in m (when m has a reply subject) under base: a handler's
@@ -191,6 +227,9 @@ func (s *Server) Respond(base context.Context, m *nats.Msg, h Handler) {
 	*buf = resp.appendTo(*buf)
 	if err := m.Respond(*buf); err != nil {
 		s.Log.Debug().Err(err).Str("subject", m.Subject).Msg("respond to invocation")
+		if len(resp.Msg) == 0 && resp.ContentLength != nil && *resp.ContentLength > 0 {
+			s.Chunks.remove(base, responseChunkKey(resp.InvocationID))
+		}
 	}
 	putBuf(buf)
 }
@@ -212,16 +251,25 @@ func (s *Server) Answer(base context.Context, data []byte, h Handler) *Invocatio
 		return &InvocationResponse{Error: fmt.Sprintf("%s: %v", h.Name(), err)}
 	}
 	resp := &InvocationResponse{InvocationID: inv.ID}
-	if err := inv.Validate(s.Issuers, time.Now()); err != nil {
-		err = fmt.Errorf("%s: invocation %s of %s: %w", h.Name(), inv.ID, inv.Operation, err)
+	now := time.Now()
+	refuse := func(err error) *InvocationResponse {
 		s.Log.Warn().Err(err).Str("origin", inv.Origin.PublicKey).Str("operation", inv.Operation).Msg("invocation refused")
 		resp.Error = err.Error()
 		return resp
 	}
+	v, err := inv.validate(s.Issuers, now)
+	if err == nil {
+		err = s.replayCache().admit(inv.ID, v.expires, now.Unix())
+	}
+	if err != nil {
+		return refuse(fmt.Errorf("%s: invocation %s of %s: %w", h.Name(), inv.ID, inv.Operation, err))
+	}
+	chunked := inv.chunked()
 	if err := h.Accept(inv); err != nil {
-		s.Log.Warn().Err(err).Str("origin", inv.Origin.PublicKey).Str("operation", inv.Operation).Msg("invocation refused")
-		resp.Error = err.Error()
-		return resp
+		if chunked {
+			s.Chunks.remove(base, chunkKey(inv.ID))
+		}
+		return refuse(err)
 	}
 	timeout := s.Timeout
 	if timeout <= 0 {
@@ -229,13 +277,16 @@ func (s *Server) Answer(base context.Context, data []byte, h Handler) *Invocatio
 	}
 	ctx, cancel := context.WithTimeout(base, timeout)
 	defer cancel()
-	if len(inv.Msg) == 0 && inv.ContentLength != nil && *inv.ContentLength > 0 {
+	if chunked {
 		msg, err := s.Chunks.take(ctx, chunkKey(inv.ID), *inv.ContentLength)
 		if err != nil {
 			resp.Error = fmt.Sprintf("%s: invocation %s: %v", h.Name(), inv.ID, err)
 			return resp
 		}
 		inv.Msg = msg
+	}
+	if err := inv.checkHash(v); err != nil {
+		return refuse(fmt.Errorf("%s: invocation %s of %s: %w", h.Name(), inv.ID, inv.Operation, err))
 	}
 	out, err := h.Handle(ctx, inv)
 	if err != nil {
@@ -248,11 +299,20 @@ func (s *Server) Answer(base context.Context, data []byte, h Handler) *Invocatio
 	size := uint64(len(out))
 	resp.ContentLength = &size
 	if len(out) > MaxInlinePayload {
-		if err := s.Chunks.put(ctx, responseChunkKey(inv.ID), out); err != nil {
+		key := responseChunkKey(inv.ID)
+		if err := ctx.Err(); err != nil {
+			resp.Error = fmt.Sprintf("%s: invocation %s: reply of %d bytes not stored: %v", h.Name(), inv.ID, len(out), err)
+			resp.ContentLength = nil
+			return resp
+		}
+		if err := s.Chunks.put(ctx, key, out); err != nil {
 			resp.Error = fmt.Sprintf("%s: invocation %s: reply: %v", h.Name(), inv.ID, err)
 			resp.ContentLength = nil
 			return resp
 		}
+		// The caller takes the reply as soon as it arrives; one that is still there a timeout
+		// later has no caller left to take it.
+		time.AfterFunc(max(timeout, minReplyChunkGrace), func() { s.Chunks.remove(context.Background(), key) })
 		out = []byte{}
 	}
 	resp.Msg = out

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -51,9 +52,13 @@ func (r *reverser) Handle(ctx context.Context, inv *lattice.Invocation) ([]byte,
 }
 
 type rpcLattice struct {
-	caller *lattice.Caller
-	actor  lattice.Entity
-	origin lattice.Entity
+	caller  *lattice.Caller
+	actor   lattice.Entity
+	origin  lattice.Entity
+	cluster *lattice.KeyPair
+	nc      *nats.Conn // the caller's connection
+	subj    lattice.Subjects
+	ns      *server.Server
 }
 
 func newRPCLattice(t *testing.T, h lattice.Handler, timeout time.Duration) *rpcLattice {
@@ -67,7 +72,7 @@ func newRPCLattice(t *testing.T, h lattice.Handler, timeout time.Duration) *rpcL
 	snc := latticetest.Connect(t, s)
 	srv := &lattice.Server{
 		Issuers: []string{cluster.PublicKey()},
-		Chunks:  lattice.NewChunks(snc, "", "rpctest", zerolog.Nop()),
+		Chunks:  lattice.NewChunks(snc, "", "rpctest", lattice.ChunkLimits{}, zerolog.Nop()),
 		Timeout: timeout,
 		Log:     zerolog.Nop(),
 	}
@@ -80,8 +85,8 @@ func newRPCLattice(t *testing.T, h lattice.Handler, timeout time.Duration) *rpcL
 
 	cnc := latticetest.Connect(t, s)
 	caller := lattice.NewCaller(cnc, cluster, latticetest.Key(t, lattice.PrefixServer).PublicKey(), subj,
-		lattice.NewChunks(cnc, "", "rpctest", zerolog.Nop()), timeout)
-	return &rpcLattice{caller: caller, actor: actor, origin: origin}
+		lattice.NewChunks(cnc, "", "rpctest", lattice.ChunkLimits{}, zerolog.Nop()), timeout)
+	return &rpcLattice{caller: caller, actor: actor, origin: origin, cluster: cluster, nc: cnc, subj: subj, ns: s}
 }
 
 func TestRoundTrip(t *testing.T) {

@@ -71,7 +71,7 @@ func Run(ctx context.Context, hd lattice.HostData, p Provider, cfg Config) error
 		links:   map[string]lattice.LinkDefinition{},
 		failed:  map[string]error{},
 	}
-	chunks := lattice.NewChunks(nc, hd.JSDomain, hd.LatticeRPCPrefix, log)
+	chunks := lattice.NewChunks(nc, hd.JSDomain, hd.LatticeRPCPrefix, lattice.ChunkLimits{}, log)
 	h.caller = lattice.NewCaller(nc, cluster, hd.HostID, subj, chunks, h.timeout)
 	r := &runner{h: h, p: p, log: log, stop: make(chan struct{}), closed: closed}
 	r.server = &lattice.Server{
