@@ -139,15 +139,30 @@ func (c *Chunks) bind(ctx context.Context) (jetstream.ObjectStore, jetstream.Str
 	return obj, stream, nil
 }
 
-// put stores a payload under name. A put that fails leaves nothing behind.
+// chunkPutTimeout bounds one put. A put runs to its end even when its caller's context ends
+// first: a put cut short leaves chunks without the meta message that names them, which nothing
+// could find to delete.
+const chunkPutTimeout = 30 * time.Second
+
+// chunkRemoveTimeout bounds the delete of one object.
+const chunkRemoveTimeout = 5 * time.Second
+
+// put stores a payload under name. A put that fails, or whose ctx ended meanwhile, leaves nothing
+// behind.
 func (c *Chunks) put(ctx context.Context, name string, data []byte) error {
 	obj, _, err := c.bind(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := obj.PutBytes(ctx, name, data); err != nil {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), chunkPutTimeout)
+	defer cancel()
+	if _, err := obj.PutBytes(pctx, name, data); err != nil {
 		c.remove(ctx, name)
 		return fmt.Errorf("store chunked payload %s (%d bytes) in %s (at most %d bytes in all): %w", name, len(data), c.name, c.limits.MaxBytes, err)
+	}
+	if err := ctx.Err(); err != nil {
+		c.remove(ctx, name)
+		return fmt.Errorf("store chunked payload %s (%d bytes) in %s: %w", name, len(data), c.name, err)
 	}
 	return nil
 }
@@ -172,13 +187,13 @@ func (c *Chunks) take(ctx context.Context, name string, size uint64) ([]byte, er
 // remove deletes the object name, if it is there, and leaves no trace of it in the stream:
 // ObjectStore.Delete keeps a delete marker per name, and names are unique per invocation, so the
 // chunks and the meta message are purged instead. It runs even when ctx has ended (a call that
-// timed out cleans up after itself), for at most a second. Errors are logged: the object then
+// timed out cleans up after itself), for at most chunkRemoveTimeout. Errors are logged: the object then
 // expires with the store's MaxAge.
 func (c *Chunks) remove(ctx context.Context, name string) {
 	if c == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), chunkRemoveTimeout)
 	defer cancel()
 	if err := c.delete(ctx, name); err != nil {
 		c.log.Warn().Err(err).Str("object", name).Str("object_store", c.name).
