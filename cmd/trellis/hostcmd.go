@@ -36,6 +36,9 @@ type hostFlags struct {
 	rpcTimeout     millis
 	provShutdown   millis
 	connectTimeout millis
+	chunkMaxBytes  int64
+	chunkMaxAge    time.Duration
+	replayCache    int
 	logLevel       string
 	logFormat      string
 	dashboardAddr  string
@@ -90,6 +93,12 @@ func (f *hostFlags) register(fs *pflag.FlagSet, up bool) {
 	f.provShutdown = millis(def.ProviderShutdownDelay)
 	fs.Var(&f.provShutdown, "provider-shutdown-delay", "how long a provider may take to exit after the shutdown request")
 	withEnvNames(fs, "provider-shutdown-delay", "TRELLIS_PROVIDER_SHUTDOWN_DELAY", "WASMCLOUD_PROV_SHUTDOWN_DELAY_MS")
+	fs.Int64Var(&f.chunkMaxBytes, "chunk-store-max-bytes", lattice.DefaultChunkMaxBytes, "size limit in bytes of the lattice's chunk store (payloads over 900 KiB), set when this host creates it or finds it unlimited")
+	withEnv(fs, "chunk-store-max-bytes")
+	fs.DurationVar(&f.chunkMaxAge, "chunk-store-max-age", lattice.DefaultChunkMaxAge, "how long a chunked payload nobody took stays in the chunk store (at least 1m)")
+	withEnv(fs, "chunk-store-max-age")
+	fs.IntVar(&f.replayCache, "replay-cache-size", lattice.DefaultReplayCacheSize, "how many invocation ids the host remembers to refuse replays")
+	withEnv(fs, "replay-cache-size")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error or disabled")
 	withEnv(fs, "log-level")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
@@ -151,6 +160,8 @@ func (f *hostFlags) config(stderr io.Writer) (host.Config, error) {
 	cfg.RPCTimeout = time.Duration(f.rpcTimeout)
 	cfg.ProviderShutdownDelay = time.Duration(f.provShutdown)
 	cfg.ConnectTimeout = time.Duration(f.connectTimeout)
+	cfg.ChunkLimits = lattice.ChunkLimits{MaxBytes: f.chunkMaxBytes, MaxAge: f.chunkMaxAge}
+	cfg.ReplayCacheSize = f.replayCache
 	cfg.Builtins = builtinProviders()
 	labels, err := hostLabels(os.Environ(), f.labels)
 	if err != nil {
