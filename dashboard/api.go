@@ -3,19 +3,12 @@ package dashboard
 import (
 	"embed"
 	"encoding/json"
-	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
-	"strings"
 )
 
 //go:embed assets
 var assets embed.FS
-
-// contentSecurityPolicy allows the page's own files and its websocket, nothing else.
-const contentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
-	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
 // routes is the dashboard's HTTP surface (docs/dashboard.md lists it).
 func (d *Dashboard) routes() http.Handler {
@@ -30,6 +23,9 @@ func (d *Dashboard) routes() http.Handler {
 	mux.HandleFunc("GET /ws", d.serveWS)
 
 	mux.HandleFunc("GET /api/livez", d.livez)
+	mux.HandleFunc("GET /api/session", d.session)
+	mux.HandleFunc("POST /api/login", d.login)
+	mux.HandleFunc("POST /api/logout", d.logout)
 	mux.HandleFunc("GET /api/readyz", d.readyz)
 
 	mux.HandleFunc("GET /api/lattice", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, d.view()) })
@@ -60,37 +56,7 @@ func (d *Dashboard) routes() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Msg: "no endpoint " + r.Method + " " + r.URL.Path + " (docs/dashboard.md lists them)"})
 	})
-	return d.checkHost(securityHeaders(mux))
-}
-
-// checkHost refuses requests whose Host header names a host the dashboard does not serve: a
-// page of another site that rebinds its DNS name to this address cannot drive the lattice.
-func (d *Dashboard) checkHost(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !d.hostAllowed(r.Host) {
-			writeError(w, &apiError{Status: http.StatusForbidden,
-				Msg: fmt.Sprintf("host name %q is not served here: open the dashboard by IP address or localhost, or add the name to its allowed hosts", r.Host)})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (d *Dashboard) hostAllowed(hostport string) bool {
-	name := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		name = h
-	}
-	name = strings.TrimSuffix(strings.ToLower(strings.Trim(name, "[]")), ".")
-	if name == "" || name == "localhost" || strings.HasSuffix(name, ".localhost") || net.ParseIP(name) != nil {
-		return true
-	}
-	for _, a := range d.cfg.AllowedHosts {
-		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "."), name) {
-			return true
-		}
-	}
-	return false
+	return securityHeaders(d.checkHost(d.checkOrigin(d.requireToken(mux))))
 }
 
 // livez answers 200 while the process serves HTTP.
@@ -112,17 +78,6 @@ func (d *Dashboard) readyz(w http.ResponseWriter, _ *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
-}
-
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
-		next.ServeHTTP(w, r)
-	})
 }
 
 // getOnly answers 405 to anything but GET and HEAD.

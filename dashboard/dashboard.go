@@ -59,6 +59,11 @@ type Config struct {
 	// addresses and localhost, e.g. the name of an Ingress; "*" allows any. Requests for other
 	// names are refused, so a web page cannot reach the dashboard by DNS rebinding.
 	AllowedHosts []string
+	// Token, when set, is required on every request but the page's own files, the probes
+	// (/api/livez, /api/readyz) and the session endpoints: as Authorization: Bearer <token>, or
+	// as the session cookie POST /api/login sets (auth.go). At least MinTokenLength characters.
+	// Empty: no authentication.
+	Token string
 }
 
 // DefaultConfig returns the defaults; set Client (and NC) before use.
@@ -126,6 +131,9 @@ func (c Config) Validate() error {
 	if c.EventLogSize < 0 {
 		errs = append(errs, fmt.Errorf("dashboard: event log size %d: must be positive", c.EventLogSize))
 	}
+	if err := CheckToken(c.Token); err != nil {
+		errs = append(errs, fmt.Errorf("dashboard: token: %w", err))
+	}
 	if c.AppsReplicas < 0 {
 		errs = append(errs, fmt.Errorf("dashboard: apps replicas %d: must be positive", c.AppsReplicas))
 	}
@@ -144,6 +152,8 @@ type Dashboard struct {
 	hub     *hub
 	refresh *refresher
 	handler http.Handler
+	// auth checks the token; nil when none is configured.
+	auth *authenticator
 	// apps is the apps store once followApps opened it.
 	apps atomic.Pointer[app.Store]
 
@@ -166,6 +176,7 @@ func New(cfg Config) (*Dashboard, error) {
 		state:  newState(cfg.Client.Lattice(), cfg.HostTimeout, cfg.HostRemoveAfter),
 		events: newEventLog(cfg.EventLogSize),
 		hub:    newHub(log),
+		auth:   newAuthenticator(cfg.Token),
 	}
 	d.state.apps.enabled = cfg.JetStream != nil
 	d.refresh = newRefresher(d)

@@ -111,7 +111,9 @@ type wsClient struct {
 func (e *env) dialWS() *wsClient {
 	e.t.Helper()
 	url := "ws" + strings.TrimPrefix(e.srv.URL, "http") + "/ws"
-	conn, res, err := websocket.DefaultDialer.Dial(url, http.Header{"Origin": {e.srv.URL}})
+	h := http.Header{"Origin": {e.srv.URL}}
+	e.authorize(h)
+	conn, res, err := websocket.DefaultDialer.Dial(url, h)
 	require.NoError(e.t, err)
 	res.Body.Close()
 	e.t.Cleanup(func() { conn.Close() })

@@ -55,6 +55,8 @@ type env struct {
 	ctl  *lattice.Client
 	dash *dashboard.Dashboard
 	srv  *httptest.Server
+	// token is the dashboard's token, sent by get, send and dialWS when set.
+	token string
 }
 
 type envOpt func(*dashboard.Config)
@@ -93,7 +95,7 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	})
 	srv := httptest.NewServer(d.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, lat: lat, nc: nc, js: js, ctl: ctl, dash: d, srv: srv}
+	e := &env{t: t, lat: lat, nc: nc, js: js, ctl: ctl, dash: d, srv: srv, token: cfg.Token}
 	require.Eventually(t, d.Ready, 10*time.Second, 10*time.Millisecond, "dashboard not ready")
 	return e
 }
@@ -129,7 +131,10 @@ func (e *env) url(path string) string { return e.srv.URL + path }
 // get decodes the JSON answer of GET path into v and returns the status.
 func (e *env) get(path string, v any) int {
 	e.t.Helper()
-	res, err := http.Get(e.url(path))
+	req, err := http.NewRequest(http.MethodGet, e.url(path), nil)
+	require.NoError(e.t, err)
+	e.authorize(req.Header)
+	res, err := http.DefaultClient.Do(req)
 	require.NoError(e.t, err)
 	defer res.Body.Close()
 	if v != nil {
@@ -174,6 +179,7 @@ func (e *env) sendAs(method, path, contentType, body string) (int, answer) {
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	e.authorize(req.Header)
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(e.t, err)
 	defer res.Body.Close()
@@ -183,6 +189,13 @@ func (e *env) sendAs(method, path, contentType, body string) (int, answer) {
 	require.NoError(e.t, json.Unmarshal(b, &a), "%s %s answered %d %s", method, path, res.StatusCode, b)
 	require.Equal(e.t, "application/json", res.Header.Get("Content-Type"))
 	return res.StatusCode, a
+}
+
+// authorize adds the dashboard's token, when it has one, as a program sends it.
+func (e *env) authorize(h http.Header) {
+	if e.token != "" {
+		h.Set("Authorization", "Bearer "+e.token)
+	}
 }
 
 // view returns the dashboard's current view.

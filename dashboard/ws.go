@@ -44,7 +44,9 @@ const (
 var upgrader = websocket.Upgrader{
 	ReadBufferSize:  1024,
 	WriteBufferSize: 16 * 1024,
-	// CheckOrigin is gorilla's default: same origin only, so another site cannot read the stream.
+	// Same origin only, so another site cannot read the stream; checkOrigin refused the others
+	// before the upgrade already, with the reason.
+	CheckOrigin: func(r *http.Request) bool { return crossSite(r) == "" },
 }
 
 // hub is the set of connected websocket clients.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,22 +16,38 @@ import (
 
 // dashboardServer is the web dashboard a host command serves on --dashboard-addr.
 type dashboardServer struct {
-	ln   net.Listener
-	done chan error
-	nc   *nats.Conn
+	ln    net.Listener
+	token string // --dashboard-token
+	done  chan error
+	nc    *nats.Conn
 }
 
-// listenDashboard binds addr before the host starts, so a taken port fails at once; an empty
-// addr disables the dashboard.
-func listenDashboard(addr string) (*dashboardServer, error) {
+// listenDashboard checks the token and binds addr before the host starts, so a taken port or a
+// bad token fails at once; an empty addr disables the dashboard.
+func listenDashboard(addr, token string) (*dashboardServer, error) {
 	if addr == "" {
 		return nil, nil
+	}
+	if err := dashboard.CheckToken(token); err != nil {
+		return nil, fmt.Errorf("--dashboard-token: %w", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--dashboard-addr %s: %w (pick another address, or \"\" to disable the dashboard)", addr, err)
 	}
-	return &dashboardServer{ln: ln}, nil
+	return &dashboardServer{ln: ln, token: token}, nil
+}
+
+// describe is the dashboard's line in the host's banner: its URL, and with a token, that it
+// asks for it; withToken adds the URL that logs in (`trellis up`, on the user's own terminal).
+func (d *dashboardServer) describe(withToken bool) string {
+	switch {
+	case d.token == "":
+		return d.URL()
+	case withToken:
+		return d.URL() + "   (token required; this link logs in: " + d.URL() + "/#token=" + url.QueryEscape(d.token) + ")"
+	}
+	return d.URL() + "   (token required: --dashboard-token)"
 }
 
 // URL is where people open the dashboard.
@@ -63,6 +80,7 @@ func (d *dashboardServer) start(ctx context.Context, natsURL, creds, latticeName
 	cfg := dashboard.DefaultConfig()
 	cfg.Client, cfg.NC, cfg.JetStream, cfg.Logger = client, nc, js, log
 	cfg.ReadyCheck = ready
+	cfg.Token = d.token
 	dash, err := dashboard.New(cfg)
 	if err != nil {
 		nc.Close()

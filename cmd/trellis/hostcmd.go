@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/trellis-lattice/trellis/dashboard"
 	"github.com/trellis-lattice/trellis/host"
 	"github.com/trellis-lattice/trellis/lattice"
 )
@@ -42,6 +43,8 @@ type hostFlags struct {
 	logLevel       string
 	logFormat      string
 	dashboardAddr  string
+	dashboardToken string
+	tokenURL       bool   // up only: print the dashboard's URL with its token
 	demoDir        string // up only: deploy the echo demo from this directory
 	demoAddress    string
 	apps           appFlags
@@ -105,6 +108,8 @@ func (f *hostFlags) register(fs *pflag.FlagSet, up bool) {
 	withEnv(fs, "log-format")
 	fs.StringVar(&f.dashboardAddr, "dashboard-addr", f.dashboardAddr, `address the web dashboard listens on ("" disables it)`)
 	withEnv(fs, "dashboard-addr")
+	fs.StringVar(&f.dashboardToken, "dashboard-token", "", fmt.Sprintf("token the dashboard requires on its API and websocket (at least %d characters; empty: none)", dashboard.MinTokenLength))
+	withEnvNames(fs, "dashboard-token", "TRELLIS_DASHBOARD_TOKEN")
 	f.apps.register(fs)
 }
 

@@ -20,6 +20,7 @@ func newUpCmd() *cobra.Command {
 		natsPort int
 	)
 	f.dashboardAddr = "127.0.0.1:4000"
+	f.tokenURL = true
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start a lattice on this machine: an embedded NATS server with JetStream and a host",
@@ -92,7 +93,7 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 	if err != nil {
 		return err
 	}
-	dash, err := listenDashboard(f.dashboardAddr)
+	dash, err := listenDashboard(f.dashboardAddr, f.dashboardToken)
 	if err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 			return err
 		}
 	}
-	printHostUp(cmd, h, cfg, dash, clusterNote)
+	printHostUp(cmd, h, cfg, dash, f.tokenURL, clusterNote)
 	if f.demoDir != "" {
 		if err := deployDemo(ctx, h, cfg, f.demoDir, f.demoAddress, cmd.OutOrStdout()); err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", err)
@@ -146,7 +147,7 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 	return nil
 }
 
-func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashboardServer, clusterNote string) {
+func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashboardServer, tokenURL bool, clusterNote string) {
 	w := cmd.OutOrStdout()
 	url := h.NATSURL()
 	var conn []string
@@ -170,7 +171,7 @@ func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashbo
 	}
 	fmt.Fprintf(w, "  Files:     %s\n", files)
 	if dash != nil {
-		fmt.Fprintf(w, "  Dashboard: %s\n", dash.URL())
+		fmt.Fprintf(w, "  Dashboard: %s\n", dash.describe(tokenURL))
 	}
 	fmt.Fprintln(w, "\nTry:")
 	fmt.Fprintf(w, "  trellis ctl get hosts%s\n", flags)

@@ -3,7 +3,7 @@
 // helpers, apps.js the Applications section, this file the rest of the page.
 import {
   app, $, $$, h, short, middle, duration, clock, claimsOf, hostName, actorName, providerName,
-  nameCell, chips, badge, submitForm, rowAction, confirmButton, sync, setCells,
+  nameCell, chips, badge, submitForm, rowAction, confirmButton, sync, setCells, api,
 } from './kit.js';
 import { renderApps, wireApps, tickApps, describeAppStatus } from './apps.js';
 
@@ -447,13 +447,16 @@ function tick() {
 // ---- websocket ---------------------------------------------------------------------------
 
 function connect() {
+  if (app.ws && app.ws.readyState <= WebSocket.OPEN) return;
   const url = new URL('ws', window.location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   app.wsState = 'connecting';
   renderStatus();
   const ws = new WebSocket(url);
   app.ws = ws;
+  let opened = false;
   ws.addEventListener('open', () => {
+    opened = true;
     app.wsState = 'open';
     app.retryMs = 500;
     renderStatus();
@@ -472,7 +475,11 @@ function connect() {
       addEvent(msg.event);
     }
   });
-  ws.addEventListener('close', () => {
+  ws.addEventListener('close', async () => {
+    if (app.ws !== ws) return;
+    // A refused upgrade tells the page nothing; the session endpoint says whether the token is
+    // what is missing (a session that expired, a token that changed).
+    if (!opened && !(await session())) return;
     if (app.ws !== ws) return;
     app.wsState = 'closed';
     app.retryAt = Date.now() + app.retryMs;
@@ -482,9 +489,78 @@ function connect() {
   });
 }
 
+// ---- login --------------------------------------------------------------------------------
+
+// session asks whether the dashboard wants a token and whether the browser has its session; it
+// shows the login form and answers false when one is needed, else answers true.
+async function session() {
+  let s;
+  try {
+    const res = await fetch('api/session', { headers: { Accept: 'application/json' } });
+    s = await res.json();
+  } catch (_) {
+    return true; // the dashboard is unreachable: the websocket's retries handle that
+  }
+  $('#logout').hidden = !s.token_required;
+  if (s.token_required && !s.authenticated) {
+    showLogin();
+    return false;
+  }
+  return true;
+}
+
+function showLogin() {
+  if (app.ws) {
+    const ws = app.ws;
+    app.ws = null;
+    ws.close();
+  }
+  app.wsState = 'connecting';
+  renderStatus();
+  $('#login').hidden = false;
+  $('#login-form').elements.token.focus();
+}
+
+async function logIn(token) {
+  const form = $('#login-form');
+  const data = await submitForm(form, 'POST', 'api/login', { token });
+  if (!data) return;
+  form.elements.token.value = '';
+  $('#login').hidden = true;
+  $('#logout').hidden = false;
+  connect();
+}
+
+function wireLogin() {
+  app.onTokenRequired = showLogin;
+  $('#login-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    logIn(e.currentTarget.elements.token.value.trim());
+  });
+  $('#logout').addEventListener('click', async () => {
+    try { await api('POST', 'api/logout', {}); } catch (_) { /* shown by the login form */ }
+    showLogin();
+  });
+}
+
+// start logs in with the token of a link like http://127.0.0.1:4000/#token=…, which `trellis up`
+// prints (a fragment never reaches the server or a Referer), then connects.
+async function start() {
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const token = fragment.get('token');
+  if (token) {
+    history.replaceState(null, '', window.location.pathname + window.location.search);
+    if (await session()) connect();
+    else await logIn(token);
+    return;
+  }
+  if (await session()) connect();
+}
+
 document.addEventListener('DOMContentLoaded', () => {
   wireForms();
   wireApps();
-  connect();
+  wireLogin();
+  start();
   setInterval(tick, 1000);
 });

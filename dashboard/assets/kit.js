@@ -11,6 +11,9 @@ export const app = {
   wsState: 'connecting',
   retryMs: 500,
   retryAt: 0,
+  // onTokenRequired is called when an answer says the dashboard wants its token (app.js shows
+  // the login form).
+  onTokenRequired: () => {},
 };
 
 // ---- DOM helpers -------------------------------------------------------------------------
@@ -169,6 +172,7 @@ export async function api(method, path, body, contentType = 'application/json') 
   let data = {};
   try { data = await res.json(); } catch (_) { /* not JSON */ }
   if (!res.ok) {
+    if (res.status === 403 && data.field === 'token') app.onTokenRequired();
     const err = new Error(data.error || `HTTP ${res.status} ${res.statusText}`);
     err.field = data.field;
     throw err;
