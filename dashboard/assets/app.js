@@ -562,5 +562,6 @@ document.addEventListener('DOMContentLoaded', () => {
   wireApps();
   wireLogin();
   start();
+  window.addEventListener('hashchange', () => { if (window.location.hash.includes('token=')) start(); });
   setInterval(tick, 1000);
 });
