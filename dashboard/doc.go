@@ -14,6 +14,12 @@
 // Commands that start, update or stop things wait briefly for the event that tells how they
 // ended, so an error (a bad reference, a refusal) is answered to the form that sent the command.
 //
+// Every request passes guards (guard.go, auth.go): security headers on every answer, the Host
+// check against DNS rebinding, the Origin and Sec-Fetch-Site check of every state-changing
+// request and of the websocket, the refusal of body types another site may send without CORS,
+// and, when Config.Token is set, the token as a bearer header or the session cookie of
+// POST /api/login.
+//
 // It imports lattice and its subpackages only: never host, providers, applier or cmd. cmd wires
 // it to a NATS connection and serves Handler on --dashboard-addr.
 package dashboard
