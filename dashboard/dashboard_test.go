@@ -262,7 +262,7 @@ func TestBadReferenceShowsTheHostsError(t *testing.T) {
 	}
 	status, res := e.send(http.MethodPost, "/api/actors", map[string]any{"ref": "/does/not/exist/echo_s.wasm", "host_id": h.ID()})
 	require.Equal(t, http.StatusUnprocessableEntity, status)
-	require.Contains(t, res.Error, "no such file or directory")
+	require.Contains(t, res.Error, "/does/not/exist/echo_s.wasm: no such file")
 
 	// The host keeps serving, and so does the dashboard.
 	require.Equal(t, http.StatusOK, e.get("/api/livez", nil))
