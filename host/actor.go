@@ -28,6 +28,8 @@ type actor struct {
 	imageRef string                  // where mod came from
 	inst     []lattice.ActorInstance // logical instances; len = pool size
 
+	memPages uint32 // each instance's memory limit, from the first start's annotations; 0: the host's
+
 	inflight sync.WaitGroup // invocations handed to the actor and not yet answered
 	load     atomic.Int32   // how many, for tests and metrics
 }
@@ -198,6 +200,10 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 	if count <= 0 {
 		count = 1
 	}
+	pages, err := memoryLimit(annotations, h.rt.maxPages)
+	if err != nil {
+		return "", fmt.Errorf("start actor %s: %w", ref, err)
+	}
 	v, err := h.loadModule(ctx, ref)
 	if err != nil {
 		return "", err
@@ -221,12 +227,15 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 		if err := sameModule(a, ref, v.claims); err != nil {
 			return "", err
 		}
+		if err := sameMemory(a, pages); err != nil {
+			return "", err
+		}
 		h.addInstances(a, count, annotations, ref)
 		return id, nil
 	}
-	a := &actor{id: id, imageRef: ref}
+	a := &actor{id: id, imageRef: ref, memPages: pages}
 	am.pool = newPool(count, h.instanceMaker(a, am))
-	first, err := h.rt.instantiate(ctx, am.compiled, h.guestLog(id))
+	first, err := h.rt.instantiate(ctx, am.compiled, h.guestLog(id), pages)
 	if err != nil {
 		_ = am.compiled.Close(ctx)
 		return "", fmt.Errorf("actor %s: %w", id, err)
@@ -268,6 +277,11 @@ func (h *Host) addToRunning(id, ref string, claims *lattice.ActorClaims, count i
 	if err := sameModule(a, ref, claims); err != nil {
 		return false, err
 	}
+	if pages, _ := memoryLimit(annotations, h.rt.maxPages); pages != 0 {
+		if err := sameMemory(a, pages); err != nil {
+			return false, err
+		}
+	}
 	h.addInstances(a, count, annotations, ref)
 	return true, nil
 }
@@ -295,7 +309,7 @@ func sameModule(a *actor, ref string, claims *lattice.ActorClaims) error {
 // instanceMaker returns the pool's constructor for new instances of a module.
 func (h *Host) instanceMaker(a *actor, am *actorModule) func(context.Context) (*instance, error) {
 	return func(ctx context.Context) (*instance, error) {
-		in, err := h.rt.instantiate(ctx, am.compiled, h.guestLog(a.id))
+		in, err := h.rt.instantiate(ctx, am.compiled, h.guestLog(a.id), a.memPages)
 		if err != nil {
 			return nil, fmt.Errorf("actor %s: %w", a.id, err)
 		}

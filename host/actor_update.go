@@ -46,7 +46,7 @@ func (h *Host) updateActor(ctx context.Context, id, ref string) (rev int, err er
 		if am, err = h.compileModule(ctx, v); err != nil {
 			return rev, err
 		}
-		if first, err = h.rt.instantiate(ctx, am.compiled, h.guestLog(id)); err != nil {
+		if first, err = h.rt.instantiate(ctx, am.compiled, h.guestLog(id), a.memPages); err != nil {
 			_ = am.compiled.Close(ctx)
 			return rev, fmt.Errorf("%s (revision %d) does not start, so revision %d keeps running: %w", ref, rev, a.claims().Revision(), err)
 		}

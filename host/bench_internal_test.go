@@ -162,7 +162,7 @@ func BenchmarkGuestInterrupt(b *testing.B) {
 			n := goruntime.GOMAXPROCS(0)
 			free := make(chan *instance, n)
 			for range n {
-				in, err := rt.instantiate(ctx, cm, os.Stderr)
+				in, err := rt.instantiate(ctx, cm, os.Stderr, 0)
 				if err != nil {
 					b.Fatal(err)
 				}

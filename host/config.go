@@ -85,6 +85,22 @@ type Config struct {
 	// ReplayCacheSize is how many invocation ids the host remembers to refuse replays; 0 is
 	// lattice.DefaultReplayCacheSize.
 	ReplayCacheSize int
+	// Limits (host/limits.go, host/memory.go): each refuses what passes it with an error naming
+	// the limit, and the host keeps serving.
+	//
+	// MaxActorMemoryPages bounds each actor instance's memory in 64 KiB wasm pages; an actor may
+	// ask for less with the start annotation trellis.dev/max-memory-pages.
+	MaxActorMemoryPages uint32
+	// MaxInvocationBytes bounds an invocation's payload, inline or chunked, that this host's actors
+	// accept.
+	MaxInvocationBytes int64
+	// MaxControlBytes bounds a control request (PROTOCOL.md §5) this host reads.
+	MaxControlBytes int
+	// MaxLinkValueBytes bounds one link value (key and value); MaxLinkBytes all values of a link.
+	MaxLinkValueBytes int
+	MaxLinkBytes      int
+	// MaxLinks bounds the number of links in the lattice that a link put may reach.
+	MaxLinks int
 
 	// Builtins are the providers this host can run in process, by reference
 	// (wasmcloud+builtin://NAME, see builtin_provider.go); cmd registers them.
@@ -125,6 +141,12 @@ func DefaultConfig() Config {
 		ProviderHealthDelay:    5 * time.Second,
 		ProviderHealthInterval: 30 * time.Second,
 		Version:                "0.1.0",
+		MaxActorMemoryPages:    DefaultMaxActorMemoryPages,
+		MaxInvocationBytes:     DefaultMaxInvocationBytes,
+		MaxControlBytes:        DefaultMaxControlBytes,
+		MaxLinkValueBytes:      DefaultMaxLinkValueBytes,
+		MaxLinkBytes:           DefaultMaxLinkBytes,
+		MaxLinks:               DefaultMaxLinks,
 		Logger:                 zerolog.Nop(),
 	}
 }
@@ -194,6 +216,7 @@ func (c *Config) Validate() error {
 	if c.HeartbeatInterval <= 0 {
 		errs = append(errs, errors.New("heartbeat interval: must be positive"))
 	}
+	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, validateBuiltins(c.Builtins)...)
 	return errors.Join(errs...)
 }

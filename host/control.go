@@ -36,10 +36,11 @@ func (h *Host) subscribeControl() ([]*nats.Subscription, error) {
 	for _, e := range entries {
 		var sub *nats.Subscription
 		var err error
+		handle := h.limitControl(e.handle)
 		if e.queue != "" {
-			sub, err = h.nc.QueueSubscribe(e.subject, e.queue, e.handle)
+			sub, err = h.nc.QueueSubscribe(e.subject, e.queue, handle)
 		} else {
-			sub, err = h.nc.Subscribe(e.subject, e.handle)
+			sub, err = h.nc.Subscribe(e.subject, handle)
 		}
 		if err != nil {
 			for _, s := range subs {
@@ -128,8 +129,27 @@ func (h *Host) handleGetClaims(m *nats.Msg) {
 	h.reply(m, lattice.ClaimsList{Claims: h.withImageRefs(ctx, claims)})
 }
 
+// handleGetLinks answers get.links with every link when they fit in one NATS message, else with
+// a page of them (pageLinks); a request may carry a LinkQuery for a later page.
 func (h *Host) handleGetLinks(m *nats.Msg) {
-	h.reply(m, lattice.LinkList{Links: h.links.links()})
+	var q lattice.LinkQuery
+	if len(m.Data) > 0 {
+		if err := decode(m, &q); err != nil {
+			h.ack(m, err)
+			return
+		}
+	}
+	list, err := pageLinks(h.links.links(), q.Offset, int(h.nc.MaxPayload()))
+	if err != nil {
+		h.ack(m, fmt.Errorf("get links: %w", err))
+		return
+	}
+	if m.Reply == "" {
+		return
+	}
+	if err := m.Respond(list); err != nil {
+		h.log.Debug().Err(err).Str("subject", m.Subject).Msg("reply")
+	}
 }
 
 func (h *Host) handleLinkPut(m *nats.Msg) {
@@ -141,6 +161,14 @@ func (h *Host) handleLinkPut(m *nats.Msg) {
 	l.Status = ""
 	l.Normalize()
 	if err := l.Validate(); err != nil {
+		h.ack(m, err)
+		return
+	}
+	if err := h.checkLinkSize(l); err != nil {
+		h.ack(m, err)
+		return
+	}
+	if err := h.checkLinkCount(l); err != nil {
 		h.ack(m, err)
 		return
 	}

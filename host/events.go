@@ -1,7 +1,6 @@
 package host
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -15,10 +14,15 @@ func (h *Host) publish(name string, data any) {
 		h.log.Error().Err(err).Msg("build event")
 		return
 	}
-	raw, err := json.Marshal(ev)
+	// An event over NATS's max payload is cut (its longest strings shortened, with a marker), not
+	// lost.
+	raw, cut, err := lattice.CutJSON(ev, int(h.nc.MaxPayload()))
 	if err != nil {
 		h.log.Error().Err(err).Str("event", name).Msg("encode event")
 		return
+	}
+	if cut {
+		h.log.Warn().Str("event", name).Int64("max_payload", h.nc.MaxPayload()).Msg("event cut to NATS's max payload")
 	}
 	if err := h.nc.Publish(h.subj.Events(), raw); err != nil {
 		h.log.Warn().Err(err).Str("event", name).Msg("publish event")

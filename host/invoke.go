@@ -32,6 +32,9 @@ func (s actorServer) Accept(inv *lattice.Invocation) error {
 	if inv.Target.PublicKey != a.id {
 		return fmt.Errorf("invocation %s targets %s, not actor %s", inv.ID, inv.Target.PublicKey, a.id)
 	}
+	if err := s.h.checkPayload("invocation "+inv.ID+" of actor "+a.id, lattice.PayloadSize(inv)); err != nil {
+		return err // before a chunked payload is read
+	}
 	if !inv.Origin.IsActor() {
 		return acceptProvider(a, inv.Origin)
 	}
@@ -57,6 +60,9 @@ func (s actorServer) Handle(ctx context.Context, inv *lattice.Invocation) ([]byt
 // waits for an instance, the call takes one of the new module instead (the old pool is closed
 // after the swap), so an update fails no call.
 func (h *Host) runActor(ctx context.Context, a *actor, op string, msg []byte) ([]byte, error) {
+	if err := h.checkPayload("call actor "+a.id+" "+op, uint64(len(msg))); err != nil {
+		return nil, err
+	}
 	am, in, err := acquire(ctx, a)
 	if err != nil {
 		return nil, fmt.Errorf("actor %s: no instance free: %w", a.id, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 )
@@ -38,6 +39,8 @@ type runtime struct {
 	// wazero 1.12 rewrites a cached module's entry preambles when the same module is compiled
 	// again, which races with instantiating it (seen under -race with two starts of one module).
 	mu sync.RWMutex
+	// maxPages bounds every instance's memory (memory.go); an actor may have a lower limit.
+	maxPages uint32
 }
 
 // callKey carries the *call of a guest call through the context to the host functions.
@@ -67,13 +70,18 @@ func newRuntime(ctx context.Context, h *Host) (*runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wasm compilation cache: %w", err)
 	}
-	return openRuntime(ctx, cache, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	rt, err := openRuntime(ctx, cache, wazero.NewRuntimeConfig().WithCloseOnContextDone(true))
+	if err != nil {
+		return nil, err
+	}
+	rt.maxPages = h.cfg.MaxActorMemoryPages
+	return rt, nil
 }
 
 // openRuntime builds the runtime on cache with the given wazero config; the runtime owns cache.
 func openRuntime(ctx context.Context, cache wazero.CompilationCache, cfg wazero.RuntimeConfig) (*runtime, error) {
 	r := wazero.NewRuntimeWithConfig(ctx, cfg.WithCompilationCache(cache))
-	rt := &runtime{r: r, cache: cache, dog: newWatchdog(watchdogPeriod)}
+	rt := &runtime{r: r, cache: cache, dog: newWatchdog(watchdogPeriod), maxPages: DefaultMaxActorMemoryPages}
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
 		rt.close()
 		return nil, fmt.Errorf("wasi: %w", err)
@@ -132,8 +140,11 @@ type instance struct {
 	// deadline is the watchdog's word on the call in flight: 0 when none, its deadline in Unix
 	// nanoseconds, or deadlineStopped once the watchdog stopped it (see watchdog).
 	deadline atomic.Int64
-	// stopped is set when the watchdog stopped a call: the instance is not reused.
+	// stopped is set when the watchdog stopped a call, or a call failed at the memory limit: the
+	// instance is not reused.
 	stopped atomic.Bool
+	// mem bounds the instance's memory and says when it refused a grow.
+	mem *memoryLimiter
 }
 
 // guestCtx is the context an instance's guest calls run under. It has no deadline and is done
@@ -168,7 +179,16 @@ func (g *guestCtx) Value(key any) any {
 
 func (g *guestCtx) stopCall() { close(g.done) }
 
-func (rt *runtime) instantiate(ctx context.Context, cm wazero.CompiledModule, stderr io.Writer) (*instance, error) {
+// instantiate makes an instance of cm whose memory is bounded to pages (0: the runtime's limit).
+func (rt *runtime) instantiate(ctx context.Context, cm wazero.CompiledModule, stderr io.Writer, pages uint32) (*instance, error) {
+	if pages == 0 || pages > rt.maxPages {
+		pages = rt.maxPages
+	}
+	if err := checkMemoryMinimum(cm, pages); err != nil {
+		return nil, fmt.Errorf("instantiate: %w", err)
+	}
+	mem := newMemoryLimiter(pages)
+	ctx = experimental.WithMemoryAllocator(ctx, mem)
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
 	cfg := wazero.NewModuleConfig().
@@ -196,13 +216,16 @@ func (rt *runtime) instantiate(ctx context.Context, cm wazero.CompiledModule, st
 				continue
 			}
 			_ = mod.Close(ctx)
+			if merr := mem.err(); merr != nil {
+				err = merr
+			}
 			return nil, fmt.Errorf("init function %s: %w", name, err)
 		}
 		if mod.IsClosed() {
 			return nil, fmt.Errorf("init function %s exited the module", name)
 		}
 	}
-	in := &instance{mod: mod, guestCall: mod.ExportedFunction("__guest_call"), dog: rt.dog}
+	in := &instance{mod: mod, guestCall: mod.ExportedFunction("__guest_call"), dog: rt.dog, mem: mem}
 	in.ctx.done = make(chan struct{})
 	rt.dog.add(in)
 	return in, nil
@@ -223,6 +246,7 @@ func (in *instance) invoke(ctx context.Context, c *call) ([]byte, error) {
 		in.dog.start(in, deadline)
 	}
 	in.stack[0], in.stack[1] = uint64(len(c.op)), uint64(len(c.msg))
+	in.mem.refused.Store(0) // a grow refused in an earlier call that the guest survived
 	err := in.guestCall.CallWithStack(&in.ctx, in.stack[:])
 	in.ctx.c = nil
 	if bounded && in.dog.end(in) {
@@ -231,6 +255,12 @@ func (in *instance) invoke(ctx context.Context, c *call) ([]byte, error) {
 			return nil, fmt.Errorf("call stopped at its deadline: %w", context.DeadlineExceeded)
 		}
 		// The guest returned before it was stopped: its result stands.
+	}
+	failed := err != nil || uint32(in.stack[0]) != 1
+	if merr := in.mem.err(); merr != nil && failed {
+		// The guest failed after a grow was refused: it is stopped at its memory limit.
+		in.stopped.Store(true)
+		return nil, merr
 	}
 	if err != nil {
 		return nil, fmt.Errorf("guest trapped: %w", err)

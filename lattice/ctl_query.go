@@ -71,16 +71,46 @@ func (c *Client) GetClaims(ctx context.Context) ([]map[string]string, error) {
 	return list.Claims, nil
 }
 
-// GetLinks returns every link of the lattice (one host answers). Trellis hosts set Status.
+// LinkQuery is the body of a get.links request for a later page of a paged reply (a Trellis
+// extension; an empty body asks for the first page, as a wasmCloud 0.x client does).
+type LinkQuery struct {
+	Offset int `json:"offset"`
+}
+
+// GetLinks returns every link of the lattice (one host answers each request). Trellis hosts set
+// Status. When the links do not fit in one NATS message, the host pages its reply
+// (LinkList.Next) and GetLinks asks for every page in turn.
 func (c *Client) GetLinks(ctx context.Context) ([]LinkDefinition, error) {
-	var list LinkList
-	if err := c.query(ctx, "get links", c.subj.GetLinks(), "", &list); err != nil {
-		return nil, err
+	links := []LinkDefinition{}
+	offset := 0
+	for {
+		var q any // the first request has no body
+		if offset > 0 {
+			q = LinkQuery{Offset: offset}
+		}
+		data, err := c.request(ctx, "get links", c.subj.GetLinks(), "", q)
+		if err != nil {
+			return nil, err
+		}
+		var page struct {
+			LinkList
+			Ack
+		}
+		if err := json.Unmarshal(data, &page); err != nil {
+			return nil, fmt.Errorf("get links: malformed reply on %s: %w", c.subj.GetLinks(), err)
+		}
+		if page.Links == nil && page.Error != "" {
+			return nil, fmt.Errorf("get links: %s", page.Error)
+		}
+		links = append(links, page.Links...)
+		if page.Next == 0 {
+			return links, nil
+		}
+		if page.Next <= offset {
+			return nil, fmt.Errorf("get links: reply on %s names offset %d as the next page after offset %d", c.subj.GetLinks(), page.Next, offset)
+		}
+		offset = page.Next
 	}
-	if list.Links == nil {
-		list.Links = []LinkDefinition{}
-	}
-	return list.Links, nil
 }
 
 // AuctionActor asks which hosts could run an actor: those whose labels contain the constraints

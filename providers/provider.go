@@ -102,6 +102,9 @@ type Config struct {
 	ContractID string
 	// Name is a human name for logs (default: the contract id).
 	Name string
+	// MaxInvocationBytes bounds the payload of an invocation the provider accepts, inline or
+	// chunked (checked before a chunked payload is read); 0 is lattice.DefaultMaxInvocationBytes.
+	MaxInvocationBytes int64
 	// Logger receives the SDK's logs; Run uses it as given (the zero value logs nothing). Main
 	// replaces it with one configured from HostData (NewLogger).
 	Logger zerolog.Logger

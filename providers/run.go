@@ -375,8 +375,11 @@ func (r *runner) Name() string { return "provider " + r.h.data.ProviderKey }
 // Accept runs the provider's checks on an invocation that passed the anti-forgery check: its
 // target is this provider and link name, and its origin is a linked actor.
 func (r *runner) Accept(inv *lattice.Invocation) error {
-	_, err := r.link(inv)
-	return err
+	if _, err := r.link(inv); err != nil {
+		return err
+	}
+	return lattice.CheckPayload("invocation "+inv.ID+" of provider "+r.h.data.ProviderKey, lattice.PayloadSize(inv),
+		r.h.cfg.MaxInvocationBytes, "the provider's MaxInvocationBytes")
 }
 
 // Handle serves an accepted invocation to the provider.

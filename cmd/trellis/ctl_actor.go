@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trellis-lattice/trellis/host"
 	"github.com/trellis-lattice/trellis/lattice"
 )
 
@@ -79,10 +80,11 @@ func checkCount(count int) (uint16, error) {
 
 func newCtlStartActorCmd(f *ctlFlags) *cobra.Command {
 	var (
-		place placeFlags
-		count int
-		wait  waitFlags
-		out   outputFormat
+		place    placeFlags
+		count    int
+		memPages uint32
+		wait     waitFlags
+		out      outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "actor REF",
@@ -118,7 +120,7 @@ A REF naming an existing local file is sent as an absolute path.`,
 			outcome := lattice.ActorStart(host, ref)
 			match := func(e lattice.CloudEvent) bool { return outcome.Match(e) || matchProgress(e, host, ref) }
 			err = runCommand(ctx, s, &wait, match, func() error {
-				return s.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: host, Count: n})
+				return s.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: host, Count: n, Annotations: memoryAnnotation(memPages)})
 			}, &res, func(e lattice.CloudEvent) error {
 				o, _ := outcome(e)
 				if o.Failed {
@@ -140,6 +142,7 @@ A REF naming an existing local file is sent as an absolute path.`,
 	}
 	place.register(cmd)
 	cmd.Flags().IntVar(&count, "count", 1, "number of instances")
+	cmd.Flags().Uint32Var(&memPages, "max-memory-pages", 0, "memory limit of each instance in 64 KiB wasm pages, at most the host's --max-actor-memory-pages (0: the host's); sent as the annotation "+host.MemoryPagesAnnotation)
 	wait.register(cmd, "actor_started")
 	addOutputFlag(cmd.Flags(), &out)
 	return cmd

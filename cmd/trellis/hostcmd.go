@@ -48,6 +48,7 @@ type hostFlags struct {
 	demoDir        string // up only: deploy the echo demo from this directory
 	demoAddress    string
 	apps           appFlags
+	limits         limitFlags
 }
 
 func (f *hostFlags) register(fs *pflag.FlagSet, up bool) {
@@ -111,6 +112,7 @@ func (f *hostFlags) register(fs *pflag.FlagSet, up bool) {
 	fs.StringVar(&f.dashboardToken, "dashboard-token", "", fmt.Sprintf("token the dashboard requires on its API and websocket (at least %d characters; empty: none)", dashboard.MinTokenLength))
 	withEnvNames(fs, "dashboard-token", "TRELLIS_DASHBOARD_TOKEN")
 	f.apps.register(fs)
+	f.limits.register(fs)
 }
 
 func defaultDataDir() string {
@@ -168,6 +170,7 @@ func (f *hostFlags) config(stderr io.Writer) (host.Config, error) {
 	cfg.ChunkLimits = lattice.ChunkLimits{MaxBytes: f.chunkMaxBytes, MaxAge: f.chunkMaxAge}
 	cfg.ReplayCacheSize = f.replayCache
 	cfg.Builtins = builtinProviders()
+	f.limits.apply(&cfg)
 	labels, err := hostLabels(os.Environ(), f.labels)
 	if err != nil {
 		return cfg, err

@@ -116,6 +116,15 @@ func (l *Lattice) StartActor(h *host.Host, ref string, count int) string {
 	return o.PublicKey
 }
 
+// StartActorWith starts count instances of the actor at ref on h with annotations and returns
+// how the start ended, from its first actor_started or its actor_start_failed event.
+func (l *Lattice) StartActorWith(h *host.Host, ref string, count int, annotations map[string]string) lattice.StartOutcome {
+	l.T.Helper()
+	return l.start(ref, lattice.ActorStart(h.ID(), ref), func(ctx context.Context) error {
+		return l.Ctl.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: h.ID(), Count: uint16(count), Annotations: annotations})
+	})
+}
+
 // StartActorFails starts ref on h and returns the error of its actor_start_failed event.
 func (l *Lattice) StartActorFails(h *host.Host, ref string) string {
 	l.T.Helper()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -43,6 +44,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", limit))
+			return
+		}
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			plain(w, http.StatusRequestTimeout, fmt.Sprintf("request body not read within %s (%s)", s.settings.ReadBodyTimeout, KeyReadBodyTimeout))
 			return
 		}
 		plain(w, http.StatusBadRequest, "could not read the request body")

@@ -221,8 +221,9 @@ func (p *Provider) listen(actorID string, settings Settings) (*server, error) {
 	}
 	s.srv = &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: settings.ReadHeaderTimeout,
+		ReadTimeout:       settings.ReadBodyTimeout,
+		IdleTimeout:       settings.IdleTimeout,
 		ErrorLog:          newStdLogger(s.log),
 	}
 	go func() {
@@ -272,7 +273,8 @@ func (a Settings) equal(b Settings) bool {
 		a.TLS == b.TLS && a.ReadOnly == b.ReadOnly && a.CacheControl == b.CacheControl &&
 		eq(a.CORS.AllowedOrigins, b.CORS.AllowedOrigins) && eq(a.CORS.AllowedHeaders, b.CORS.AllowedHeaders) &&
 		eq(a.CORS.AllowedMethods, b.CORS.AllowedMethods) && eq(a.CORS.ExposedHeaders, b.CORS.ExposedHeaders) &&
-		a.CORS.MaxAge == b.CORS.MaxAge
+		a.CORS.MaxAge == b.CORS.MaxAge && a.ReadHeaderTimeout == b.ReadHeaderTimeout &&
+		a.ReadBodyTimeout == b.ReadBodyTimeout && a.IdleTimeout == b.IdleTimeout
 }
 
 // Interface guards.

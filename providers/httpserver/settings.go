@@ -20,6 +20,18 @@ const (
 	DefaultMaxContentLen = 10 << 20  // 10 MiB
 	MaxContentLenLimit   = 500 << 20 // upstream's ceiling
 	DefaultCORSMaxAge    = 300 * time.Second
+
+	// Timeouts of a listener's connections (Trellis settings, see Settings).
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadBodyTimeout   = time.Minute
+	DefaultIdleTimeout       = 2 * time.Minute
+)
+
+// The link values (and config_json / config_b64 fields) that set the timeouts, in milliseconds.
+const (
+	KeyReadHeaderTimeout = "read_header_timeout_ms"
+	KeyReadBodyTimeout   = "read_body_timeout_ms"
+	KeyIdleTimeout       = "idle_timeout_ms"
 )
 
 // Default CORS lists (upstream's): any origin, common methods and request headers.
@@ -45,6 +57,14 @@ type Settings struct {
 	ReadOnly bool
 	// CacheControl, when set, is the Cache-Control header of responses that carry none.
 	CacheControl string
+	// ReadHeaderTimeout bounds reading a request's headers; ReadBodyTimeout reading the whole
+	// request, headers and body, from its first byte (a slower client gets 408 and the
+	// connection is closed); IdleTimeout how long a kept-alive connection may wait for its next
+	// request. Set by the link values (or config fields) read_header_timeout_ms,
+	// read_body_timeout_ms and idle_timeout_ms.
+	ReadHeaderTimeout time.Duration
+	ReadBodyTimeout   time.Duration
+	IdleTimeout       time.Duration
 }
 
 // CORS is the cross-origin policy. An empty AllowedOrigins allows any origin.
@@ -68,8 +88,11 @@ func (t TLS) Enabled() bool { return t.CertFile != "" && t.PrivKeyFile != "" }
 // DefaultSettings are the settings of a link without values.
 func DefaultSettings() Settings {
 	return Settings{
-		Address:       DefaultAddress,
-		MaxContentLen: DefaultMaxContentLen,
+		Address:           DefaultAddress,
+		MaxContentLen:     DefaultMaxContentLen,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		ReadBodyTimeout:   DefaultReadBodyTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
 		CORS: CORS{
 			AllowedHeaders: append([]string(nil), DefaultCORSHeaders...),
 			AllowedMethods: append([]string(nil), DefaultCORSMethods...),
@@ -110,6 +133,9 @@ func ParseSettings(values map[string]string) (Settings, error) {
 			return Settings{}, fmt.Errorf("%w: %s: %v", ErrSettings, d.Key, err)
 		}
 	}
+	if err := s.timeoutValues(vals); err != nil {
+		return Settings{}, fmt.Errorf("%w: %v", ErrSettings, err)
+	}
 	s.Address = addr.String()
 	if err := s.validate(); err != nil {
 		return Settings{}, fmt.Errorf("%w: %v", ErrSettings, err)
@@ -133,8 +159,11 @@ type jsonSettings struct {
 		CertFile    *string `json:"cert_file"`
 		PrivKeyFile *string `json:"priv_key_file"`
 	} `json:"tls"`
-	ReadonlyMode *bool   `json:"readonly_mode"`
-	CacheControl *string `json:"cache_control"`
+	ReadonlyMode      *bool   `json:"readonly_mode"`
+	CacheControl      *string `json:"cache_control"`
+	ReadHeaderTimeout *uint64 `json:"read_header_timeout_ms"`
+	ReadBodyTimeout   *uint64 `json:"read_body_timeout_ms"`
+	IdleTimeout       *uint64 `json:"idle_timeout_ms"`
 }
 
 func (s *Settings) mergeJSON(raw []byte) error {
@@ -186,7 +215,54 @@ func (s *Settings) mergeJSON(raw []byte) error {
 	if j.CacheControl != nil {
 		s.CacheControl = *j.CacheControl
 	}
+	for _, t := range []struct {
+		key string
+		ms  *uint64
+		dst *time.Duration
+	}{{KeyReadHeaderTimeout, j.ReadHeaderTimeout, &s.ReadHeaderTimeout}, {KeyReadBodyTimeout, j.ReadBodyTimeout, &s.ReadBodyTimeout}, {KeyIdleTimeout, j.IdleTimeout, &s.IdleTimeout}} {
+		if t.ms == nil {
+			continue
+		}
+		d, err := timeoutMS(t.key, *t.ms)
+		if err != nil {
+			return err
+		}
+		*t.dst = d
+	}
 	return nil
+}
+
+// timeoutValues reads the timeouts given as link values of their own, which win over the config
+// documents' fields.
+func (s *Settings) timeoutValues(vals map[string]string) error {
+	for _, t := range []struct {
+		key string
+		dst *time.Duration
+	}{{KeyReadHeaderTimeout, &s.ReadHeaderTimeout}, {KeyReadBodyTimeout, &s.ReadBodyTimeout}, {KeyIdleTimeout, &s.IdleTimeout}} {
+		v, ok := vals[t.key]
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%s %q: want milliseconds as a number above 0", t.key, v)
+		}
+		d, err := timeoutMS(t.key, n)
+		if err != nil {
+			return err
+		}
+		*t.dst = d
+	}
+	return nil
+}
+
+// timeoutMS turns a timeout in milliseconds into a duration: above 0 (a listener without a
+// timeout is what these settings exist to prevent) and at most a day.
+func timeoutMS(key string, ms uint64) (time.Duration, error) {
+	if ms == 0 || ms > uint64(24*time.Hour/time.Millisecond) {
+		return 0, fmt.Errorf("%s %d: want milliseconds above 0 and at most a day (86400000)", key, ms)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // parseContentLen reads a size: a JSON number of bytes, or a string of digits with an optional

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"strconv"
+
+	"github.com/spf13/pflag"
+
+	"github.com/trellis-lattice/trellis/host"
+)
+
+// limitFlags are the host's resource limits (host.Config, docs/cli.md "Limits").
+type limitFlags struct {
+	memoryPages     uint32
+	invocationBytes int64
+	controlBytes    int
+	linkValueBytes  int
+	linkBytes       int
+	links           int
+}
+
+func (f *limitFlags) register(fs *pflag.FlagSet) {
+	def := host.DefaultConfig()
+	fs.Uint32Var(&f.memoryPages, "max-actor-memory-pages", def.MaxActorMemoryPages,
+		"most memory an actor instance may have, in 64 KiB wasm pages (4096 = 256 MiB); an actor may ask for less with the start annotation "+host.MemoryPagesAnnotation)
+	withEnv(fs, "max-actor-memory-pages")
+	fs.Int64Var(&f.invocationBytes, "max-invocation-bytes", def.MaxInvocationBytes, "largest invocation payload (inline or chunked) this host's actors accept")
+	withEnv(fs, "max-invocation-bytes")
+	fs.IntVar(&f.controlBytes, "max-control-bytes", def.MaxControlBytes, "largest control request (ctl command or query) this host reads")
+	withEnv(fs, "max-control-bytes")
+	fs.IntVar(&f.linkValueBytes, "max-link-value-bytes", def.MaxLinkValueBytes, "largest link value (key and value) a link put may carry")
+	withEnv(fs, "max-link-value-bytes")
+	fs.IntVar(&f.linkBytes, "max-link-bytes", def.MaxLinkBytes, "largest sum of a link's values (keys and values) a link put may carry")
+	withEnv(fs, "max-link-bytes")
+	fs.IntVar(&f.links, "max-links", def.MaxLinks, "most links in the lattice: a link put that would pass it is refused")
+	withEnv(fs, "max-links")
+}
+
+func (f *limitFlags) apply(cfg *host.Config) {
+	cfg.MaxActorMemoryPages = f.memoryPages
+	cfg.MaxInvocationBytes = f.invocationBytes
+	cfg.MaxControlBytes = f.controlBytes
+	cfg.MaxLinkValueBytes = f.linkValueBytes
+	cfg.MaxLinkBytes = f.linkBytes
+	cfg.MaxLinks = f.links
+}
+
+// memoryAnnotation is the start annotation of `ctl start actor --max-memory-pages`; nil for 0.
+func memoryAnnotation(pages uint32) map[string]string {
+	if pages == 0 {
+		return nil
+	}
+	return map[string]string{host.MemoryPagesAnnotation: strconv.FormatUint(uint64(pages), 10)}
+}

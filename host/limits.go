@@ -1,0 +1,148 @@
+package host
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+// Defaults of the host's limits (Config).
+const (
+	DefaultMaxInvocationBytes = lattice.DefaultMaxInvocationBytes
+	DefaultMaxControlBytes    = 256 << 10 // 256 KiB
+	DefaultMaxLinkValueBytes  = 32 << 10  // 32 KiB
+	DefaultMaxLinkBytes       = 64 << 10  // 64 KiB
+	DefaultMaxLinks           = 20000
+)
+
+// ErrLimit is wrapped by every refusal of something over one of the host's limits.
+var ErrLimit = errors.New("over the limit")
+
+func (c *Config) validateLimits() []error {
+	var errs []error
+	if c.MaxActorMemoryPages == 0 || c.MaxActorMemoryPages > MaxWasmPages {
+		errs = append(errs, fmt.Errorf("max actor memory pages %d: want 1 to %d (64 KiB pages)", c.MaxActorMemoryPages, MaxWasmPages))
+	}
+	if c.MaxInvocationBytes <= 0 {
+		errs = append(errs, errors.New("max invocation bytes: must be positive"))
+	}
+	if c.MaxControlBytes <= 0 {
+		errs = append(errs, errors.New("max control bytes: must be positive"))
+	}
+	if c.MaxLinkValueBytes <= 0 || c.MaxLinkBytes <= 0 {
+		errs = append(errs, errors.New("max link value bytes and max link bytes: must be positive"))
+	}
+	if c.MaxLinks <= 0 {
+		errs = append(errs, errors.New("max links: must be positive"))
+	}
+	return errs
+}
+
+// checkPayload refuses an invocation payload of size bytes over MaxInvocationBytes.
+func (h *Host) checkPayload(what string, size uint64) error {
+	return lattice.CheckPayload(what, size, h.cfg.MaxInvocationBytes, "--max-invocation-bytes")
+}
+
+// limitControl wraps a control subject's handler so that a request over MaxControlBytes is
+// refused (acked with an error when it has a reply subject) without being decoded.
+func (h *Host) limitControl(handle func(*nats.Msg)) func(*nats.Msg) {
+	return func(m *nats.Msg) {
+		if limit := h.cfg.MaxControlBytes; len(m.Data) > limit {
+			h.ack(m, fmt.Errorf("%s: request of %d bytes is %w of %d bytes that this host reads (--max-control-bytes)", m.Subject, len(m.Data), ErrLimit, limit))
+			return
+		}
+		handle(m)
+	}
+}
+
+// checkLinkSize refuses a link whose values pass MaxLinkValueBytes (one key and its value) or
+// MaxLinkBytes (all of them).
+func (h *Host) checkLinkSize(l lattice.LinkDefinition) error {
+	total := 0
+	keys := make([]string, 0, len(l.Values))
+	for k := range l.Values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		n := len(k) + len(l.Values[k])
+		if n > h.cfg.MaxLinkValueBytes {
+			return fmt.Errorf("link %s: value %q of %d bytes (key and value) is %w of %d bytes per value (--max-link-value-bytes)", l.ID, k, n, ErrLimit, h.cfg.MaxLinkValueBytes)
+		}
+		total += n
+	}
+	if total > h.cfg.MaxLinkBytes {
+		return fmt.Errorf("link %s: values of %d bytes are %w of %d bytes per link (--max-link-bytes)", l.ID, total, ErrLimit, h.cfg.MaxLinkBytes)
+	}
+	return nil
+}
+
+// checkLinkCount refuses a new link when the lattice holds MaxLinks already; a link put again
+// (same actor, contract and link name) is not new. The count is this host's view of the bucket,
+// which follows it within moments: puts that race each other may pass the limit by their number.
+func (h *Host) checkLinkCount(l lattice.LinkDefinition) error {
+	n, known := h.links.count(l.ID)
+	if !known && n >= h.cfg.MaxLinks {
+		return fmt.Errorf("link %s: the lattice has %d links, the most this host puts (--max-links): %w", l.ID, n, ErrLimit)
+	}
+	return nil
+}
+
+// pageLinks encodes the get.links reply for links[offset:] in at most max bytes: all of them when
+// they fit (a wasmCloud 0.x reply), else as many as fit with Next and Total set. A link that
+// does not fit on its own has its longest values cut (lattice.CutJSON) rather than left out.
+func pageLinks(links []lattice.LinkDefinition, offset, max int) ([]byte, error) {
+	if offset < 0 || offset > len(links) {
+		return nil, fmt.Errorf("offset %d: want 0 to %d", offset, len(links))
+	}
+	// {"links":[…],"next":N,"total":N}: room for the envelope with two numbers.
+	const envelope = len(`{"links":[],"next":,"total":}`) + 2*20
+	room := max - envelope
+	var body []byte
+	n := 0
+	for _, l := range links[offset:] {
+		b, err := json.Marshal(l)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) > room {
+			if n > 0 {
+				break // on a page of its own
+			}
+			if b, _, err = lattice.CutJSON(l, room); err != nil {
+				return nil, fmt.Errorf("link %s: %w", l.ID, err)
+			}
+		}
+		if len(body)+len(b)+1 > room {
+			break
+		}
+		if n > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, b...)
+		n++
+	}
+	out := append([]byte(`{"links":[`), body...)
+	out = append(out, ']')
+	if offset > 0 || offset+n < len(links) {
+		next := offset + n
+		if next == len(links) {
+			next = 0
+		}
+		out = fmt.Appendf(out, `,"next":%d,"total":%d`, next, len(links))
+	}
+	return append(out, '}'), nil
+}
+
+// count reports how many links the cache holds, applied or rejected, and whether it holds id.
+func (c *linkCache) count(id string) (int, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	_, ok := c.byID[id]
+	return len(c.byID), ok
+}
