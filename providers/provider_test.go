@@ -148,6 +148,12 @@ type rig struct {
 
 func newRig(t *testing.T, p providers.Provider, edit func(*lattice.HostData)) *rig {
 	t.Helper()
+	return newRigWith(t, p, edit, providers.DefaultConfig(echoContract))
+}
+
+// newRigWith is newRig with the provider's SDK config.
+func newRigWith(t *testing.T, p providers.Provider, edit func(*lattice.HostData), cfg providers.Config) *rig {
+	t.Helper()
 	ns := latticetest.RunNATS(t)
 	cluster := latticetest.Key(t, lattice.PrefixCluster)
 	seed, err := cluster.Seed()
@@ -170,7 +176,7 @@ func newRig(t *testing.T, p providers.Provider, edit func(*lattice.HostData)) *r
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.done = make(chan error, 1)
-	go func() { r.done <- providers.Run(ctx, r.hd, p, providers.DefaultConfig(echoContract)) }()
+	go func() { r.done <- providers.Run(ctx, r.hd, p, cfg) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -1,0 +1,57 @@
+package host
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/trellis-lattice/trellis/lattice"
+)
+
+func TestPageLinks(t *testing.T) {
+	links := make([]lattice.LinkDefinition, 50)
+	for i := range links {
+		links[i] = lattice.LinkDefinition{ID: fmt.Sprintf("L%02d", i), LinkName: "n", Values: map[string]string{"v": strings.Repeat("x", 100)}}
+	}
+	const max = 1000
+	var got []lattice.LinkDefinition
+	offset, pages := 0, 0
+	for {
+		b, err := pageLinks(links, offset, max)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(b), max)
+		var page lattice.LinkList
+		require.NoError(t, json.Unmarshal(b, &page))
+		require.NotEmpty(t, page.Links)
+		require.Equal(t, len(links), page.Total)
+		got = append(got, page.Links...)
+		pages++
+		if page.Next == 0 {
+			break
+		}
+		require.Equal(t, len(got), page.Next)
+		offset = page.Next
+	}
+	require.Equal(t, links, got)
+	require.Greater(t, pages, 1)
+
+	// All fit: the plain reply.
+	b, err := pageLinks(links[:2], 0, 1<<20)
+	require.NoError(t, err)
+	require.NotContains(t, string(b), `"next"`)
+	require.NotContains(t, string(b), `"total"`)
+
+	// A link over the max on its own is listed with its values cut, not left out.
+	huge := []lattice.LinkDefinition{links[0], {ID: "HUGE", Values: map[string]string{"v": strings.Repeat("y", 5000)}}}
+	b, err = pageLinks(huge, 1, max)
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(b), max)
+	require.Contains(t, string(b), lattice.CutMarker)
+	require.Contains(t, string(b), `"HUGE"`)
+
+	_, err = pageLinks(links, 51, max)
+	require.ErrorContains(t, err, "offset 51: want 0 to 50")
+}
