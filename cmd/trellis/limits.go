@@ -11,10 +11,10 @@ import (
 // limitFlags are the host's resource limits (host.Config, docs/cli.md "Limits").
 type limitFlags struct {
 	memoryPages     uint32
-	invocationBytes int64
-	controlBytes    int
-	linkValueBytes  int
-	linkBytes       int
+	invocationBytes sizeFlag
+	controlBytes    sizeFlag
+	linkValueBytes  sizeFlag
+	linkBytes       sizeFlag
 	links           int
 }
 
@@ -23,13 +23,17 @@ func (f *limitFlags) register(fs *pflag.FlagSet) {
 	fs.Uint32Var(&f.memoryPages, "max-actor-memory-pages", def.MaxActorMemoryPages,
 		"most memory an actor instance may have, in 64 KiB wasm pages (4096 = 256 MiB); an actor may ask for less with the start annotation "+host.MemoryPagesAnnotation)
 	withEnv(fs, "max-actor-memory-pages")
-	fs.Int64Var(&f.invocationBytes, "max-invocation-bytes", def.MaxInvocationBytes, "largest invocation payload (inline or chunked) this host's actors accept")
+	f.invocationBytes = sizeFlag(def.MaxInvocationBytes)
+	fs.Var(&f.invocationBytes, "max-invocation-bytes", "largest invocation payload (inline or chunked) this host's actors accept (bytes, or with KiB, MiB, GiB)")
 	withEnv(fs, "max-invocation-bytes")
-	fs.IntVar(&f.controlBytes, "max-control-bytes", def.MaxControlBytes, "largest control request (ctl command or query) this host reads")
+	f.controlBytes = sizeFlag(def.MaxControlBytes)
+	fs.Var(&f.controlBytes, "max-control-bytes", "largest control request (ctl command or query) this host reads")
 	withEnv(fs, "max-control-bytes")
-	fs.IntVar(&f.linkValueBytes, "max-link-value-bytes", def.MaxLinkValueBytes, "largest link value (key and value) a link put may carry")
+	f.linkValueBytes = sizeFlag(def.MaxLinkValueBytes)
+	fs.Var(&f.linkValueBytes, "max-link-value-bytes", "largest link value (key and value) a link put may carry")
 	withEnv(fs, "max-link-value-bytes")
-	fs.IntVar(&f.linkBytes, "max-link-bytes", def.MaxLinkBytes, "largest sum of a link's values (keys and values) a link put may carry")
+	f.linkBytes = sizeFlag(def.MaxLinkBytes)
+	fs.Var(&f.linkBytes, "max-link-bytes", "largest sum of a link's values (keys and values) a link put may carry")
 	withEnv(fs, "max-link-bytes")
 	fs.IntVar(&f.links, "max-links", def.MaxLinks, "most links in the lattice: a link put that would pass it is refused")
 	withEnv(fs, "max-links")
@@ -37,10 +41,10 @@ func (f *limitFlags) register(fs *pflag.FlagSet) {
 
 func (f *limitFlags) apply(cfg *host.Config) {
 	cfg.MaxActorMemoryPages = f.memoryPages
-	cfg.MaxInvocationBytes = f.invocationBytes
-	cfg.MaxControlBytes = f.controlBytes
-	cfg.MaxLinkValueBytes = f.linkValueBytes
-	cfg.MaxLinkBytes = f.linkBytes
+	cfg.MaxInvocationBytes = int64(f.invocationBytes)
+	cfg.MaxControlBytes = int(f.controlBytes)
+	cfg.MaxLinkValueBytes = int(f.linkValueBytes)
+	cfg.MaxLinkBytes = int(f.linkBytes)
 	cfg.MaxLinks = f.links
 }
 
