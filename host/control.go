@@ -139,7 +139,7 @@ func (h *Host) handleGetLinks(m *nats.Msg) {
 			return
 		}
 	}
-	list, err := pageLinks(h.links.links(), q.Offset, int(h.nc.MaxPayload()))
+	list, err := pageLinks(h.links.links(), q.After, int(h.nc.MaxPayload()))
 	if err != nil {
 		h.ack(m, fmt.Errorf("get links: %w", err))
 		return

@@ -93,19 +93,24 @@ func (h *Host) checkLinkCount(l lattice.LinkDefinition) error {
 	return nil
 }
 
-// pageLinks encodes the get.links reply for links[offset:] in at most max bytes: all of them when
-// they fit (a wasmCloud 0.x reply), else as many as fit with Next and Total set. A link that
-// does not fit on its own has its longest values cut (lattice.CutJSON) rather than left out.
-func pageLinks(links []lattice.LinkDefinition, offset, max int) ([]byte, error) {
-	if offset < 0 || offset > len(links) {
-		return nil, fmt.Errorf("offset %d: want 0 to %d", offset, len(links))
-	}
-	// {"links":[…],"next":N,"total":N}: room for the envelope with two numbers.
-	const envelope = len(`{"links":[],"next":,"total":}`) + 2*20
+// pageLinks encodes the get.links reply for the links (sorted by id) whose ids sort after after,
+// in at most max bytes: all of them when they fit (a wasmCloud 0.x reply), else as many as fit
+// with Next and Total set. A link that does not fit on its own has its longest values cut
+// (lattice.CutJSON) rather than left out.
+func pageLinks(links []lattice.LinkDefinition, after string, max int) ([]byte, error) {
+	start, _ := slices.BinarySearchFunc(links, after, func(l lattice.LinkDefinition, id string) int {
+		if l.ID <= id {
+			return -1
+		}
+		return 1
+	})
+	// {"links":[…],"next":"…","total":N}: room for the envelope, an id and a number.
+	const envelope = len(`{"links":[],"next":"","total":}`) + 20
 	room := max - envelope
 	var body []byte
-	n := 0
-	for _, l := range links[offset:] {
+	n, last := 0, ""
+	for _, l := range links[start:] {
+		room := room - len(l.ID)
 		b, err := json.Marshal(l)
 		if err != nil {
 			return nil, err
@@ -125,16 +130,19 @@ func pageLinks(links []lattice.LinkDefinition, offset, max int) ([]byte, error) 
 			body = append(body, ',')
 		}
 		body = append(body, b...)
-		n++
+		n, last = n+1, l.ID
 	}
 	out := append([]byte(`{"links":[`), body...)
 	out = append(out, ']')
-	if offset > 0 || offset+n < len(links) {
-		next := offset + n
-		if next == len(links) {
-			next = 0
+	if start > 0 || start+n < len(links) {
+		if start+n < len(links) {
+			next, err := json.Marshal(last)
+			if err != nil {
+				return nil, err
+			}
+			out = fmt.Appendf(out, `,"next":%s`, next)
 		}
-		out = fmt.Appendf(out, `,"next":%d,"total":%d`, next, len(links))
+		out = fmt.Appendf(out, `,"total":%d`, len(links))
 	}
 	return append(out, '}'), nil
 }

@@ -18,9 +18,9 @@ func TestPageLinks(t *testing.T) {
 	}
 	const max = 1000
 	var got []lattice.LinkDefinition
-	offset, pages := 0, 0
+	after, pages := "", 0
 	for {
-		b, err := pageLinks(links, offset, max)
+		b, err := pageLinks(links, after, max)
 		require.NoError(t, err)
 		require.LessOrEqual(t, len(b), max)
 		var page lattice.LinkList
@@ -29,29 +29,36 @@ func TestPageLinks(t *testing.T) {
 		require.Equal(t, len(links), page.Total)
 		got = append(got, page.Links...)
 		pages++
-		if page.Next == 0 {
+		if page.Next == "" {
 			break
 		}
-		require.Equal(t, len(got), page.Next)
-		offset = page.Next
+		require.Equal(t, got[len(got)-1].ID, page.Next)
+		after = page.Next
 	}
 	require.Equal(t, links, got)
 	require.Greater(t, pages, 1)
 
 	// All fit: the plain reply.
-	b, err := pageLinks(links[:2], 0, 1<<20)
+	b, err := pageLinks(links[:2], "", 1<<20)
 	require.NoError(t, err)
 	require.NotContains(t, string(b), `"next"`)
 	require.NotContains(t, string(b), `"total"`)
 
 	// A link over the max on its own is listed with its values cut, not left out.
-	huge := []lattice.LinkDefinition{links[0], {ID: "HUGE", Values: map[string]string{"v": strings.Repeat("y", 5000)}}}
-	b, err = pageLinks(huge, 1, max)
+	huge := []lattice.LinkDefinition{{ID: "A", Values: map[string]string{"v": "small"}}, {ID: "HUGE", Values: map[string]string{"v": strings.Repeat("y", 5000)}}}
+	b, err = pageLinks(huge, "A", max)
 	require.NoError(t, err)
 	require.LessOrEqual(t, len(b), max)
 	require.Contains(t, string(b), lattice.CutMarker)
 	require.Contains(t, string(b), `"HUGE"`)
 
-	_, err = pageLinks(links, 51, max)
-	require.ErrorContains(t, err, "offset 51: want 0 to 50")
+	// After the last id, or after an id that went meanwhile: the links that sort after it.
+	b, err = pageLinks(links, "L49", max)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"links":[],"total":50}`, string(b))
+	b, err = pageLinks(links, "L10x", max)
+	require.NoError(t, err)
+	var page lattice.LinkList
+	require.NoError(t, json.Unmarshal(b, &page))
+	require.Equal(t, "L11", page.Links[0].ID)
 }

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -157,11 +158,7 @@ func (t *aliasTable) put(pk string, m map[string]string) {
 }
 
 func sortLinks(ls []lattice.LinkDefinition) {
-	for i := 1; i < len(ls); i++ {
-		for j := i; j > 0 && ls[j].ID < ls[j-1].ID; j-- {
-			ls[j], ls[j-1] = ls[j-1], ls[j]
-		}
-	}
+	slices.SortFunc(ls, func(a, b lattice.LinkDefinition) int { return strings.Compare(a.ID, b.ID) })
 }
 
 // linkVerdict says why a link must not be applied on this host, or "" when it may.

@@ -73,12 +73,13 @@ type ClaimsList struct {
 }
 
 // LinkList is a get.links reply. When every link does not fit in one NATS message, a Trellis
-// host answers with the first that fit (what a wasmCloud 0.x client reads) and sets Next and
-// Total (extensions): ask again with LinkQuery{Offset: Next} for the rest.
+// host answers with the first that fit, in the order of their ids (what a wasmCloud 0.x client
+// reads), and sets Next and Total (extensions): ask again with LinkQuery{After: Next} for the
+// rest.
 type LinkList struct {
 	Links []LinkDefinition `json:"links"`
-	// Next is the offset of the next page, 0 on the last.
-	Next int `json:"next,omitempty"`
+	// Next is the id of the last link of this page when more follow; empty on the last page.
+	Next string `json:"next,omitempty"`
 	// Total is how many links the host holds, set on a paged reply.
 	Total int `json:"total,omitempty"`
 }

@@ -72,21 +72,23 @@ func (c *Client) GetClaims(ctx context.Context) ([]map[string]string, error) {
 }
 
 // LinkQuery is the body of a get.links request for a later page of a paged reply (a Trellis
-// extension; an empty body asks for the first page, as a wasmCloud 0.x client does).
+// extension; an empty body asks for the first page, as a wasmCloud 0.x client does): the links
+// whose ids sort after After.
 type LinkQuery struct {
-	Offset int `json:"offset"`
+	After string `json:"after"`
 }
 
 // GetLinks returns every link of the lattice (one host answers each request). Trellis hosts set
 // Status. When the links do not fit in one NATS message, the host pages its reply
-// (LinkList.Next) and GetLinks asks for every page in turn.
+// (LinkList.Next) and GetLinks asks for every page in turn; a link put or deleted meanwhile may
+// be missed, none is listed twice.
 func (c *Client) GetLinks(ctx context.Context) ([]LinkDefinition, error) {
 	links := []LinkDefinition{}
-	offset := 0
+	after := ""
 	for {
 		var q any // the first request has no body
-		if offset > 0 {
-			q = LinkQuery{Offset: offset}
+		if after != "" {
+			q = LinkQuery{After: after}
 		}
 		data, err := c.request(ctx, "get links", c.subj.GetLinks(), "", q)
 		if err != nil {
@@ -103,13 +105,13 @@ func (c *Client) GetLinks(ctx context.Context) ([]LinkDefinition, error) {
 			return nil, fmt.Errorf("get links: %s", page.Error)
 		}
 		links = append(links, page.Links...)
-		if page.Next == 0 {
+		if page.Next == "" {
 			return links, nil
 		}
-		if page.Next <= offset {
-			return nil, fmt.Errorf("get links: reply on %s names offset %d as the next page after offset %d", c.subj.GetLinks(), page.Next, offset)
+		if page.Next <= after {
+			return nil, fmt.Errorf("get links: reply on %s names link %s as the end of a page after %s", c.subj.GetLinks(), page.Next, after)
 		}
-		offset = page.Next
+		after = page.Next
 	}
 }
 
