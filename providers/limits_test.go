@@ -37,7 +37,7 @@ func TestInvocationPayloadLimit(t *testing.T) {
 			ack := r.put(t, r.link(actor, nil))
 			require.True(t, ack.Accepted, ack.Error)
 
-			caller := lattice.NewCaller(r.nc, r.cluster, r.hd.HostID, r.subj, lattice.NewChunks(r.nc, "", "sdk", zerolog.Nop()), 10*time.Second)
+			caller := lattice.NewCaller(r.nc, r.cluster, r.hd.HostID, r.subj, lattice.NewChunks(r.nc, "", "sdk", lattice.ChunkLimits{}, zerolog.Nop()), 10*time.Second)
 			origin := lattice.Entity{PublicKey: actor}
 			target := lattice.Entity{PublicKey: r.hd.ProviderKey, ContractID: echoContract, LinkName: r.hd.LinkName}
 			msg := bytes.Repeat([]byte{'x'}, int(tt.limit))
