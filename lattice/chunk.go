@@ -190,8 +190,8 @@ func (c *Chunks) take(ctx context.Context, name string, size uint64) ([]byte, er
 // timed out cleans up after itself), for at most chunkRemoveTimeout. Errors are logged: the object then
 // expires with the store's MaxAge.
 func (c *Chunks) remove(ctx context.Context, name string) {
-	if c == nil {
-		return
+	if c == nil || c.nc.IsClosed() {
+		return // nothing can be deleted any more: the object expires
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), chunkRemoveTimeout)
 	defer cancel()
