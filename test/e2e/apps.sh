@@ -7,7 +7,8 @@
 #      (spreadscaler, 2 instances) linked to the httpserver provider (daemonscaler: one on every
 #      host pod, so each pod the Service routes to serves) at 0.0.0.0:8080, and the applier
 #      (spreadscaler, 1), on two host replicas as in walkthrough.sh. Without any `trellis ctl`
-#      command: `trellis app status echo` (through a port-forward to NATS) names the actor, the
+#      command: `trellis app status echo` (through a port-forward to NATS, logged in with the
+#      operator credential from its Secret) names the actor, the
 #      applier's Service <actor id, lowercased> appears with two ready endpoints, and
 #      `kubectl port-forward svc/<id>` + curl answers the echo body. Requests from a client pod
 #      through the Service reach both host pods (test/e2e/rpcwatch counts them by host);
@@ -156,9 +157,10 @@ k get pods -o wide >&2
 	fail "ConfigMap $FULL-apps does not hold echo.yaml: $(k get configmap "$FULL-apps" -o yaml 2>&1 | head -20)"
 say "helm install --wait returned after ${INSTALLED}s"
 
-step "trellis app status (port-forward to NATS): the app's actor and the applier's Service"
+step "trellis app status (port-forward to NATS, as the operator): the app's actor and the applier's Service"
 portforward NATS_PORT "svc/$FULL-nats" 4222
 export TRELLIS_NATS_URL=nats://127.0.0.1:$NATS_PORT
+nats_operator "$FULL"
 retry 60 app_is v0.1.0 || fail "app echo is not deployed at v0.1.0: $("$TRELLIS" app status echo 2>&1)"
 ACTOR=$(app_json | jq -r '.status.links[] | select(.target == "httpserver") | .actor_id')
 HTTP=$(app_json | jq -r '.status.links[] | select(.target == "httpserver") | .provider_id')

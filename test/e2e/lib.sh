@@ -99,9 +99,29 @@ build_tools() {
 	export TRELLIS_KEYS_DIR=$WORK/keys TRELLIS_LATTICE=default
 }
 
+# provider_issuer: the account that signed the provider archives pushed to REGISTRY (E2E_PROVIDER_ISSUER,
+# else the issuer of the archive `make e2e` built, E2E_PAR_DIR/httpserver.par.gz); the hosts run
+# only archives of that account (host.providerIssuers)
+provider_issuer() {
+	if [ -z "${PROVIDER_ISSUER:-}" ]; then
+		PROVIDER_ISSUER=${E2E_PROVIDER_ISSUER:-}
+		local par=${E2E_PAR_DIR:-build/e2e/providers}/httpserver.par.gz
+		if [ -z "$PROVIDER_ISSUER" ]; then
+			[ -f "$par" ] || fail "no $par to read the providers' signer from: give E2E_PROVIDER_ISSUER (the account key, A…, that signed the provider archives in $REGISTRY)"
+			PROVIDER_ISSUER=$("$TRELLIS" par inspect "$par" -o json | jq -r .issuer)
+		fi
+		[[ $PROVIDER_ISSUER == A* ]] || fail "the providers' signer is not an account key: $PROVIDER_ISSUER"
+	fi
+	echo "$PROVIDER_ISSUER"
+}
+
 # base_values FILE: the values both parts install with (two host replicas, applier support, pods
-# labelled wasmcloud.dev/route-to=true, images from CLUSTER_REGISTRY, the chart's NATS)
+# labelled wasmcloud.dev/route-to=true, images from CLUSTER_REGISTRY, the chart's NATS with its
+# default authentication and NetworkPolicy, the dashboard token, only provider archives signed by
+# the account that signed the pushed ones)
 base_values() {
+	local issuer
+	issuer=$(provider_issuer) || exit 1
 	cat >"$1" <<EOF
 replicaCount: 2
 image: {repository: "$CLUSTER_REGISTRY/trellis", tag: "$TAG", pullPolicy: Always}
@@ -111,7 +131,39 @@ enableApplierSupport: true
 customLabels: {wasmcloud.dev/route-to: "true"}
 host:
   allowedInsecure: [$([ -n "${INSECURE:-}" ] && [ "$INSECURE" != 0 ] && echo "\"$CLUSTER_REGISTRY\"")]
+  providerIssuers: ["$issuer"]
 EOF
+}
+
+# nats_operator FULL: log in as the operator of release FULL: its user and password from Secret
+# FULL-nats-operator, exported for `trellis ctl` and rpcwatch (TRELLIS_NATS_USER, TRELLIS_NATS_PASSWORD)
+nats_operator() {
+	TRELLIS_NATS_USER=$(k get secret "$1-nats-operator" -o jsonpath='{.data.user}' | base64 -d)
+	TRELLIS_NATS_PASSWORD=$(k get secret "$1-nats-operator" -o jsonpath='{.data.password}' | base64 -d)
+	[ -n "$TRELLIS_NATS_USER" ] && [ -n "$TRELLIS_NATS_PASSWORD" ] || fail "no user and password in Secret $1-nats-operator"
+	export TRELLIS_NATS_USER TRELLIS_NATS_PASSWORD
+}
+
+# dashboard_token FULL: the dashboard token of release FULL, from Secret FULL-dashboard, in DASH_TOKEN
+dashboard_token() {
+	DASH_TOKEN=$(k get secret "$1-dashboard" -o jsonpath='{.data.token}' | base64 -d)
+	[ -n "$DASH_TOKEN" ] || fail "no token in Secret $1-dashboard"
+}
+
+# nats_anonymous SERVICE: from a client pod labelled as a NATS client (so the NetworkPolicy lets it
+# in), connect to SERVICE's cluster IP without credentials; prints what the server answered
+nats_anonymous() {
+	local ip
+	ip=$(k get service "$1" -o jsonpath='{.spec.clusterIP}')
+	client "e2e-anon-$RANDOM" "(printf 'CONNECT {\"verbose\":false,\"pedantic\":false}\\r\\nPING\\r\\n'; sleep 2) | timeout 5 nc $ip 4222 2>&1; true" trellis.dev/nats-client=true
+}
+
+# nats_unlabelled SERVICE: the same from a pod without that label; prints what it got (nothing
+# where the network plugin enforces the NetworkPolicy)
+nats_unlabelled() {
+	local ip
+	ip=$(k get service "$1" -o jsonpath='{.spec.clusterIP}')
+	client "e2e-nolabel-$RANDOM" "timeout 5 nc $ip 4222 </dev/null 2>&1 | head -c 200; true"
 }
 
 # portforward VAR TARGET REMOTE_PORT: kubectl port-forward on a free local port, stored in VAR
@@ -156,11 +208,11 @@ uninstall_leaves_nothing() {
 	"$KUBECTL" delete namespace "$NS" --wait=false >/dev/null
 }
 
-# client NAME SCRIPT: a pod running SCRIPT (sh) with the client image; waits for it to finish and
-# prints its output
+# client NAME SCRIPT [LABELS]: a pod running SCRIPT (sh) with the client image (and more labels,
+# K=V,…); waits for it to finish and prints its output
 client() {
-	local name=$1 script=$2
-	k run "$name" --image="$CLIENT_IMAGE" --restart=Never --labels=app.kubernetes.io/name=trellis-e2e-client \
+	local name=$1 script=$2 labels=app.kubernetes.io/name=trellis-e2e-client${3:+,$3}
+	k run "$name" --image="$CLIENT_IMAGE" --restart=Never --labels="$labels" \
 		--command -- sh -c "$script" >/dev/null
 	k wait --for=jsonpath='{.status.phase}'=Succeeded "pod/$name" --timeout=240s >/dev/null ||
 		fail "client pod $name did not finish: $(k get pod "$name" -o jsonpath='{.status.phase}') $(k logs "$name" 2>&1 | tail -5)"
@@ -180,7 +232,7 @@ burst() {
 # (lines "HOST_ID COUNT") and checks every request was answered
 served_by() {
 	local out=$WORK/rpcwatch-$RANDOM
-	"$WORK/rpcwatch" --nats-url "$TRELLIS_NATS_URL" --actor "$ACTOR" >"$out.out" 2>"$out.err" &
+	"$WORK/rpcwatch" --actor "$ACTOR" >"$out.out" 2>"$out.err" &
 	local w=$!
 	PIDS+=("$w")
 	retry 60 grep -q '^watching' "$out.err" || fail "rpcwatch did not start: $(cat "$out.err")"

@@ -5,13 +5,21 @@
 #   1. helm install --wait the chart into a new namespace: two host replicas sharing the cluster
 #      key the chart makes, applier support, pods labelled wasmcloud.dev/route-to=true, the chart's
 #      NATS;
-#   2. through a port-forward to NATS, `trellis ctl` starts the httpserver and applier providers
-#      and the echo actor on both hosts, from OCI references in REGISTRY;
+#   2. the chart's NATS refuses an anonymous connection from a pod (one labelled as a NATS client,
+#      so the NetworkPolicy lets it in; whether an unlabelled pod gets through depends on the
+#      network plugin, and is said); `trellis ctl` without credentials is refused too; through a
+#      port-forward to NATS, `trellis ctl` logged in with the operator credential from its Secret
+#      (TRELLIS_NATS_USER/TRELLIS_NATS_PASSWORD, and once with --nats-user/--nats-password) starts
+#      the httpserver and applier providers and the echo actor on both hosts, from OCI references in
+#      REGISTRY (the hosts run only archives of the account that signed them: host.providerIssuers),
+#      and the providers connect with their host's credentials;
 #   3. `link put … ADDRESS=0.0.0.0:8080` -> the applier creates Service <actor id, lowercased> ->
 #      `kubectl port-forward svc/<id>` -> curl answers the echo body; the dashboard answers through
-#      `kubectl port-forward deployment/<release>-trellis`;
+#      `kubectl port-forward deployment/<release>-trellis`: its API with the token from the chart's
+#      Secret, 403 without;
 #   4. `trellis ctl call` signed with the chart's cluster key (read from its Secret) answers;
-#      `helm upgrade` keeps that key;
+#      `helm upgrade` keeps that key, the NATS passwords and the dashboard token, and does not
+#      restart NATS;
 #   5. requests through the Service from a client pod reach both host pods (the invocations carry
 #      each pod's host id: test/e2e/rpcwatch counts them); deleting one host pod while a client
 #      keeps calling does not break the Service (only the empty replacement may refuse connections
@@ -28,7 +36,7 @@
 #
 # Environment: TAG (default: the chart's appVersion), INSECURE=1 (the registry is plain HTTP: the
 # hosts get it in host.allowedInsecure), CLUSTER_REGISTRY, NS (default trellis-e2e-<time>),
-# RELEASE (default demo, so the host Deployment is demo-trellis), E2E_CLIENT_IMAGE (an image with sh and wget for the in-cluster client;
+# RELEASE (default demo, so the host Deployment is demo-trellis), E2E_CLIENT_IMAGE (an image with sh, wget, nc and timeout for the in-cluster clients;
 # default busybox:stable), KEEP_NAMESPACE=1 (leave the namespace on failure, for a look),
 # TRELLIS (the CLI; default: built from this tree), HELM, KUBECTL.
 # Needs: kubectl, jq, curl, go. Prints the time of every step; exits non-zero at the first failure,
@@ -53,11 +61,32 @@ FULL=$(k get deployment -l app.kubernetes.io/instance="$RELEASE" -o jsonpath='{.
 sed -n '/^NOTES:/,$p' "$WORK/install.txt" | head -12 >&2
 k get pods -o wide >&2
 
-step "trellis ctl through a port-forward to NATS: two hosts"
+step "NATS refuses anonymous connections, from a pod and from trellis ctl"
+ANON=$(nats_anonymous "$FULL-nats")
+grep -q "Authorization Violation" <<<"$ANON" || fail "an anonymous connection from a pod labelled trellis.dev/nats-client=true was not refused: $ANON"
+say "anonymous connection from a pod: $(grep -o -- "-ERR 'Authorization Violation'" <<<"$ANON" | head -1)"
+UNLABELLED=$(nats_unlabelled "$FULL-nats")
+if grep -q '^INFO ' <<<"$UNLABELLED"; then
+	say "a pod without the label reached the NATS port: this cluster's network plugin does not enforce NetworkPolicy (test/chart checks the chart's policy)"
+else
+	say "a pod without the label got no connection to NATS: the NetworkPolicy is enforced"
+fi
 portforward NATS_PORT "svc/$FULL-nats" 4222
 export TRELLIS_NATS_URL=nats://127.0.0.1:$NATS_PORT
+if NOAUTH=$(env -u TRELLIS_NATS_USER -u TRELLIS_NATS_PASSWORD "$TRELLIS" ctl get hosts 2>&1); then
+	fail "trellis ctl without credentials was let in: $NOAUTH"
+fi
+grep -qi "authorization" <<<"$NOAUTH" || fail "trellis ctl without credentials failed otherwise than with an authorization error: $NOAUTH"
+say "trellis ctl without credentials: $(head -1 <<<"$NOAUTH")"
+
+step "trellis ctl with the operator credential from Secret $FULL-nats-operator: two hosts"
+nats_operator "$FULL"
 retry 90 hosts_are 2 || fail "hosts: $(ctl get hosts 2>&1)"
 ctl get hosts >&2
+FLAGS_HOSTS=$(env -u TRELLIS_NATS_USER -u TRELLIS_NATS_PASSWORD "$TRELLIS" ctl get hosts -o json --nats-user "$TRELLIS_NATS_USER" --nats-password "$TRELLIS_NATS_PASSWORD" | jq '.hosts | length') ||
+	fail "trellis ctl --nats-user --nats-password: $FLAGS_HOSTS"
+[ "$FLAGS_HOSTS" = 2 ] || fail "trellis ctl --nats-user --nats-password lists $FLAGS_HOSTS hosts, want 2"
+say "as $TRELLIS_NATS_USER (environment, and flags): 2 hosts"
 mapfile -t HOSTS < <(hosts_json | jq -r '.hosts[].id' | sort)
 H1=${HOSTS[0]} H2=${HOSTS[1]}
 
@@ -99,8 +128,11 @@ portforward DASH_PORT "deployment/$FULL" 4000
 retry 30 curl -sf -m 3 "http://127.0.0.1:$DASH_PORT/api/readyz" || fail "dashboard /api/readyz: $(curl -sS -m 3 "http://127.0.0.1:$DASH_PORT/api/readyz" 2>&1)"
 PAGE=$(curl -sf -m 5 "http://127.0.0.1:$DASH_PORT/") || fail "the dashboard page: $(curl -sS -m 5 "http://127.0.0.1:$DASH_PORT/" 2>&1 | head -3)"
 grep -qi '<html' <<<"$PAGE" || fail "the dashboard page is not HTML: $(head -c 300 <<<"$PAGE")"
-DASH_HOSTS=$(curl -sf -m 5 "http://127.0.0.1:$DASH_PORT/api/hosts" | jq length)
-say "dashboard: /api/readyz ok, page ok, /api/hosts lists $DASH_HOSTS hosts"
+NOTOKEN=$(curl -s -o /dev/null -w '%{http_code}' -m 5 "http://127.0.0.1:$DASH_PORT/api/hosts")
+[ "$NOTOKEN" = 403 ] || fail "the dashboard answered /api/hosts without its token with $NOTOKEN, want 403"
+dashboard_token "$FULL"
+DASH_HOSTS=$(curl -sf -m 5 -H "Authorization: Bearer $DASH_TOKEN" "http://127.0.0.1:$DASH_PORT/api/hosts" | jq length)
+say "dashboard: /api/readyz ok, page ok, /api/hosts without the token 403, with the token of Secret $FULL-dashboard lists $DASH_HOSTS hosts"
 [ "$DASH_HOSTS" = 2 ] || fail "the dashboard lists $DASH_HOSTS hosts, want 2"
 
 step "trellis ctl call signed with the chart's cluster key; helm upgrade keeps the key"
@@ -110,10 +142,16 @@ base64 -d <<<"$KEY" >"$WORK/cluster.key"
 CALL=$(ctl call --cluster-seed "$WORK/cluster.key" "$ACTOR" HttpServer.HandleRequest '{"method":"GET","path":"/","queryString":"","header":{},"body":""}' 2>&1) ||
 	fail "ctl call: $CALL"
 grep -qF "body: $EXPECT" <<<"$CALL" || fail "ctl call answered $CALL, want the body $EXPECT"
+secrets_now() { for s in nats-host nats-operator nats-config dashboard; do k get secret "$FULL-$s" -o jsonpath='{.data}'; echo; done; }
+SECRETS=$(secrets_now)
+NATS_POD_UID=$(k get pod "$FULL-nats-0" -o jsonpath='{.metadata.uid}')
 "$HELM" upgrade "$RELEASE" charts/trellis -n "$NS" --reuse-values --wait --timeout 5m >"$WORK/upgrade.txt" ||
 	fail "helm upgrade: $(cat "$WORK/upgrade.txt")"
 [ "$(k get secret "$FULL-cluster" -o jsonpath='{.data.clusterSeed}')" = "$KEY" ] || fail "helm upgrade changed the cluster key"
-say "ctl call with the key of Secret $FULL-cluster answered the echo body; helm upgrade kept the key"
+[ "$(secrets_now)" = "$SECRETS" ] || fail "helm upgrade changed the NATS users' Secrets, the NATS configuration or the dashboard token"
+[ "$(k get pod "$FULL-nats-0" -o jsonpath='{.metadata.uid}')" = "$NATS_POD_UID" ] || fail "helm upgrade restarted NATS"
+retry 30 hosts_are 2 || fail "hosts after the upgrade: $(ctl get hosts 2>&1)"
+say "ctl call with the key of Secret $FULL-cluster answered the echo body; helm upgrade kept the key, the NATS passwords (and their hashes), the dashboard token and the NATS pod"
 
 step "requests through the Service reach both host pods"
 served_by 40

@@ -38,7 +38,10 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rpcwatch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server of the lattice")
+	natsURL := fs.String("nats-url", envOr("TRELLIS_NATS_URL", "nats://127.0.0.1:4222"), "NATS server(s) of the lattice [env: TRELLIS_NATS_URL]")
+	user := fs.String("nats-user", os.Getenv("TRELLIS_NATS_USER"), "NATS user [env: TRELLIS_NATS_USER]")
+	password := fs.String("nats-password", os.Getenv("TRELLIS_NATS_PASSWORD"), "NATS password [env: TRELLIS_NATS_PASSWORD]")
+	tlsCA := fs.String("nats-tls-ca", os.Getenv("TRELLIS_NATS_TLS_CA"), "CA certificate (PEM file) of the NATS server [env: TRELLIS_NATS_TLS_CA]")
 	latticeName := fs.String("lattice", lattice.DefaultLattice, "lattice prefix")
 	actorID := fs.String("actor", "", "public key (M…) of the actor whose invocations to count")
 	duration := fs.Duration("duration", 0, "stop after this long (0: at SIGINT or SIGTERM)")
@@ -49,7 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: rpcwatch --actor M… [--nats-url URL] [--lattice L] [--duration D]")
 		return 2
 	}
-	counts, err := watch(ctx, *natsURL, lattice.NewSubjects(*latticeName).Actor(*actorID), *duration, stderr)
+	conn := lattice.NATSConfig{Servers: lattice.SplitServers(*natsURL), Name: "trellis e2e rpcwatch", User: *user, Password: *password, TLSCAFile: *tlsCA}
+	counts, err := watch(ctx, conn, lattice.NewSubjects(*latticeName).Actor(*actorID), *duration, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "rpcwatch:", err)
 		return 1
@@ -60,16 +64,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
 type hostCount struct {
 	host string
 	n    int
 }
 
 // watch counts the invocations on subject by host id until ctx ends or d (when non-zero) passes.
-func watch(ctx context.Context, url, subject string, d time.Duration, stderr io.Writer) ([]hostCount, error) {
-	nc, err := nats.Connect(url, nats.Name("trellis e2e rpcwatch"))
+func watch(ctx context.Context, conn lattice.NATSConfig, subject string, d time.Duration, stderr io.Writer) ([]hostCount, error) {
+	nc, err := conn.Connect()
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", url, err)
+		return nil, err
 	}
 	defer nc.Close()
 	var (
