@@ -141,6 +141,7 @@ helm:
 	$$helm lint --strict charts/trellis; \
 	$$helm lint --strict charts/trellis -f test/chart/testdata/applier-external-nats.values.yaml; \
 	$$helm lint --strict charts/trellis -f test/chart/testdata/apps.values.yaml; \
+	$$helm lint --strict charts/trellis -f test/chart/testdata/security.values.yaml; \
 	mkdir -p build/charts; $$helm package charts/trellis -d build/charts
 
 # With KUBECONFIG set: the walkthrough on that cluster, with images and artifacts pushed to
