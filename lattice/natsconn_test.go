@@ -129,7 +129,9 @@ func TestNATSConfigConnects(t *testing.T) {
 			func(u string) lattice.NATSConfig { return lattice.NATSConfig{Servers: []string{u}, Token: "tok"} },
 			func(u string) lattice.NATSConfig { return lattice.NATSConfig{Servers: []string{u}} }},
 		{"nkey seed", func(o *server.Options) { o.Nkeys = []*server.NkeyUser{{Nkey: upub}} },
-			func(u string) lattice.NATSConfig { return lattice.NATSConfig{Servers: []string{u}, Seed: string(useed)} },
+			func(u string) lattice.NATSConfig {
+				return lattice.NATSConfig{Servers: []string{u}, Seed: string(useed)}
+			},
 			func(u string) lattice.NATSConfig { return lattice.NATSConfig{Servers: []string{u}} }},
 		{"tls private CA with client cert", func(o *server.Options) {
 			o.TLSConfig = tf.ServerTLS(t, true)
