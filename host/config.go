@@ -1,6 +1,8 @@
 package host
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -18,10 +20,10 @@ import (
 type Config struct {
 	// Lattice is the lattice prefix {L}.
 	Lattice string
-	// NATSURL is the lattice's NATS server; ignored when EmbeddedNATS is set.
-	NATSURL string
-	// NATSOptions are extra connection options (credentials, TLS) for NATSURL.
-	NATSCredsFile string
+	// NATS is the connection to the lattice's NATS servers; its providers get the same one. With
+	// EmbeddedNATS its Servers are ignored (the host connects to the server it started) and its
+	// credentials and TLS CA are the ones the embedded server requires.
+	NATS lattice.NATSConfig
 	// EmbeddedNATS, when set, makes the host start its own nats-server with JetStream.
 	EmbeddedNATS *EmbeddedNATS
 	// ConnectTimeout is how long the host keeps trying to reach NATS and the lattice's JetStream
@@ -120,6 +122,13 @@ type EmbeddedNATS struct {
 	Port int    // -1 picks a free port
 	// StoreDir is JetStream's file store; default DataDir/jetstream.
 	StoreDir string
+	// User and Password, or Token, are required of every client when set.
+	User, Password, Token string
+	// TLSCertFile and TLSKeyFile make the server serve TLS only; with TLSCAFile it also requires
+	// client certificates signed by that CA.
+	TLSCertFile, TLSKeyFile, TLSCAFile string
+	// TLSFirst makes the server expect the TLS handshake before its INFO.
+	TLSFirst bool
 }
 
 // DefaultConfig returns a config for a single host on the default lattice.
@@ -130,7 +139,7 @@ func DefaultConfig() Config {
 	}
 	return Config{
 		Lattice:                lattice.DefaultLattice,
-		NATSURL:                "nats://127.0.0.1:4222",
+		NATS:                   lattice.NATSConfig{Servers: []string{"nats://127.0.0.1:4222"}},
 		Labels:                 map[string]string{},
 		DataDir:                dir,
 		MaxArtifactSize:        DefaultMaxArtifactSize,
@@ -157,8 +166,19 @@ func (c *Config) Validate() error {
 	if strings.TrimSpace(c.Lattice) == "" || strings.ContainsAny(c.Lattice, ". *>") {
 		errs = append(errs, fmt.Errorf("lattice %q: must be non-empty without dots, spaces or wildcards", c.Lattice))
 	}
-	if c.EmbeddedNATS == nil && c.NATSURL == "" {
-		errs = append(errs, errors.New("nats url: empty and no embedded server requested"))
+	if e := c.EmbeddedNATS; e == nil {
+		if err := c.NATS.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	} else {
+		if err := e.validate(); err != nil {
+			errs = append(errs, err)
+		}
+		n := c.NATS
+		n.Servers = []string{"nats://127.0.0.1:4222"} // replaced by the embedded server's URL
+		if err := n.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.HostSeed != "" {
 		if kp, err := lattice.KeyPairFromSeed(c.HostSeed); err != nil {
@@ -219,4 +239,50 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validateLimits()...)
 	errs = append(errs, validateBuiltins(c.Builtins)...)
 	return errors.Join(errs...)
+}
+
+// validate names the first thing wrong with the embedded server's settings.
+func (e *EmbeddedNATS) validate() error {
+	switch {
+	case e.Password != "" && e.User == "":
+		return errors.New("embedded nats: a password without a user")
+	case e.User != "" && e.Password == "":
+		return errors.New("embedded nats: a user without a password")
+	case e.User != "" && e.Token != "":
+		return errors.New("embedded nats: both a user/password and a token: give one")
+	case (e.TLSCertFile == "") != (e.TLSKeyFile == ""):
+		return errors.New("embedded nats: a TLS certificate needs its key (and a key its certificate)")
+	case e.TLSCAFile != "" && e.TLSCertFile == "":
+		return errors.New("embedded nats: a TLS CA to verify clients needs a server certificate and key")
+	case e.TLSFirst && e.TLSCertFile == "":
+		return errors.New("embedded nats: TLS first needs a server certificate and key")
+	}
+	if e.TLSCertFile != "" {
+		if _, err := e.tlsConfig(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tlsConfig is the embedded server's TLS: its certificate, and client verification by the CA.
+func (e *EmbeddedNATS) tlsConfig() (*tls.Config, error) {
+	pair, err := tls.LoadX509KeyPair(e.TLSCertFile, e.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: TLS certificate %s and key %s: %w", e.TLSCertFile, e.TLSKeyFile, err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	if e.TLSCAFile != "" {
+		ca, err := os.ReadFile(e.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: TLS CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(ca) {
+			return nil, fmt.Errorf("embedded nats: TLS CA %s: no PEM certificate in it", e.TLSCAFile)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
 }

@@ -64,12 +64,15 @@ type Host struct {
 	// lifecycle serializes starts, stops, scales and updates of actors (see the lock order).
 	lifecycle sync.Mutex
 
-	ns     *server.Server // embedded server, nil when joining
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	store  *lattice.Store
-	caller *lattice.Caller // actors' calls to providers and other actors
-	server *lattice.Server // invocations of local actors
+	ns   *server.Server     // embedded server, nil when joining
+	conn lattice.NATSConfig // the connection made, normalized (connect)
+	// providerKey is the cluster key process providers sign with (lattice.ProviderClusterKey).
+	providerKey *lattice.KeyPair
+	nc          *nats.Conn
+	js          jetstream.JetStream
+	store       *lattice.Store
+	caller      *lattice.Caller // actors' calls to providers and other actors
+	server      *lattice.Server // invocations of local actors
 
 	rt        *runtime
 	actors    *actorTable
@@ -113,7 +116,12 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster key: %w", err)
 	}
-	h.issuers = append([]string{h.cluster.PublicKey()}, cfg.ClusterIssuers...)
+	// Process providers sign with a key derived from the cluster key (they never get the cluster
+	// seed); every host of the lattice derives and trusts the same one.
+	if h.providerKey, err = lattice.ProviderClusterKey(h.cluster); err != nil {
+		return nil, err
+	}
+	h.issuers = append([]string{h.cluster.PublicKey(), h.providerKey.PublicKey()}, cfg.ClusterIssuers...)
 	h.actors = newActorTable()
 	h.providers = newProviderTable()
 	h.links = newLinkCache()
@@ -133,6 +141,10 @@ func (h *Host) ID() string { return h.key.PublicKey() }
 // ClusterPublicKey is the public key (C…) the host signs invocations with.
 func (h *Host) ClusterPublicKey() string { return h.cluster.PublicKey() }
 
+// ProviderClusterPublicKey is the public key (C…) its process providers sign invocations with;
+// a wasmCloud host of the same lattice must list it in its cluster issuers.
+func (h *Host) ProviderClusterPublicKey() string { return h.providerKey.PublicKey() }
+
 // Ready is closed once the host serves the lattice.
 func (h *Host) Ready() <-chan struct{} { return h.ready }
 
@@ -142,8 +154,12 @@ func (h *Host) NATSURL() string {
 	if h.ns != nil {
 		return h.ns.ClientURL()
 	}
-	return h.cfg.NATSURL
+	return h.cfg.NATS.URL()
 }
+
+// NATS is the connection the host made (for an embedded server, to its client URL), for parts
+// that connect beside it (the dashboard, the reconciler). Valid once Ready is closed.
+func (h *Host) NATS() lattice.NATSConfig { return h.conn }
 
 // Stop asks a running host to stop; Run then returns. Safe to call at any time, more than once.
 func (h *Host) Stop() {
@@ -168,6 +184,7 @@ func (h *Host) Run(ctx context.Context) (err error) {
 		cancel() // however Run ends, what runs under it is told to stop first
 		h.shutdown()
 	}()
+	h.killLeftoverProviders()
 	if err := h.connect(ctx); err != nil {
 		return err
 	}

@@ -16,34 +16,44 @@ import (
 
 // connect starts the embedded server when asked, then connects and opens the lattice store.
 func (h *Host) connect(ctx context.Context) error {
-	url := h.cfg.NATSURL
+	conn := h.cfg.NATS
 	if e := h.cfg.EmbeddedNATS; e != nil {
 		ns, err := startEmbedded(e, h.cfg.DataDir)
 		if err != nil {
 			return err
 		}
 		h.ns = ns
-		url = ns.ClientURL()
+		conn.Servers = []string{ns.ClientURL()}
+		if e.TLSCertFile != "" {
+			conn.TLS = true
+		}
 	}
-	opts := []nats.Option{
-		nats.Name("trellis host " + h.ID()),
+	conn, err := conn.Normalize()
+	if err != nil {
+		return err
+	}
+	h.conn = conn
+	url := conn.URL()
+	opts, err := conn.Options()
+	if err != nil {
+		return err
+	}
+	opts = append(opts,
+		nats.Name("trellis host "+h.ID()),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				h.log.Warn().Err(err).Msg("nats disconnected")
 			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { h.log.Info().Msg("nats reconnected") }),
-	}
-	if h.cfg.NATSCredsFile != "" {
-		opts = append(opts, nats.UserCredentials(h.cfg.NATSCredsFile))
-	}
+	)
 	// At start the server may not be up yet: keep trying until ConnectTimeout, saying so.
 	cctx, ccancel := context.WithTimeout(ctx, h.cfg.ConnectTimeout)
 	defer ccancel()
 	var nc *nats.Conn
-	err := h.untilReady(cctx, "nats "+url, func() (err error) {
+	err = h.untilReady(cctx, "nats "+url, func() (err error) {
 		nc, err = nats.Connect(url, opts...)
 		return err
 	})
@@ -123,15 +133,29 @@ func startEmbedded(e *EmbeddedNATS, dataDir string) (*server.Server, error) {
 	if store == "" {
 		store = filepath.Join(dataDir, "jetstream")
 	}
-	ns, err := server.NewServer(&server.Options{
-		ServerName: "trellis",
-		Host:       host,
-		Port:       e.Port,
-		JetStream:  true,
-		StoreDir:   store,
-		NoLog:      true,
-		NoSigs:     true,
-	})
+	opts := &server.Options{
+		ServerName:    "trellis",
+		Host:          host,
+		Port:          e.Port,
+		JetStream:     true,
+		StoreDir:      store,
+		NoLog:         true,
+		NoSigs:        true,
+		Username:      e.User,
+		Password:      e.Password,
+		Authorization: e.Token,
+	}
+	if e.TLSCertFile != "" {
+		tc, err := e.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		opts.TLSConfig = tc
+		opts.TLS = true
+		opts.TLSVerify = e.TLSCAFile != ""
+		opts.TLSHandshakeFirst = e.TLSFirst
+	}
+	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}

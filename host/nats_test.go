@@ -19,7 +19,7 @@ import (
 func TestHostWaitsForNATSAtStart(t *testing.T) {
 	port := latticetest.FreePort(t)
 	cfg := host.DefaultConfig()
-	cfg.NATSURL = fmt.Sprintf("nats://127.0.0.1:%d", port)
+	cfg.NATS.Servers = []string{fmt.Sprintf("nats://127.0.0.1:%d", port)}
 	cfg.DataDir = t.TempDir()
 	cfg.CacheDir = latticetest.CompilationCacheDir()
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
@@ -64,7 +64,7 @@ func TestHostWaitsForNATSAtStart(t *testing.T) {
 func TestHostGivesUpOnNATSAfterConnectTimeout(t *testing.T) {
 	url := fmt.Sprintf("nats://127.0.0.1:%d", latticetest.FreePort(t))
 	cfg := host.DefaultConfig()
-	cfg.NATSURL = url
+	cfg.NATS.Servers = []string{url}
 	cfg.DataDir = t.TempDir()
 	cfg.ConnectTimeout = 500 * time.Millisecond
 	h, err := host.New(cfg)

@@ -46,6 +46,7 @@ type provider struct {
 	state    string
 	restarts int
 	health   string // "", "healthy", "unhealthy"
+	lastErr  string // why the process last failed (exit, spawn error); "" when it never did
 
 	// What a provider process has of its links (provider_links.go). The link cache is the record
 	// of the links it should have; the provider keeps only what the cache cannot tell.
@@ -60,6 +61,12 @@ type provider struct {
 }
 
 func (p *provider) contract() string { return p.claims.Provider.CapID }
+
+func (p *provider) setLastError(s string) {
+	p.mu.Lock()
+	p.lastErr = s
+	p.mu.Unlock()
+}
 
 func (p *provider) setState(s string) {
 	p.mu.Lock()
@@ -289,12 +296,12 @@ func (h *Host) providerInventory() []lattice.ProviderDescription {
 	out := []lattice.ProviderDescription{}
 	for _, p := range h.providers.all() {
 		p.mu.Lock()
-		state, restarts, health := p.state, p.restarts, p.health
+		state, restarts, health, lastErr := p.state, p.restarts, p.health, p.lastErr
 		p.mu.Unlock()
 		out = append(out, lattice.ProviderDescription{
 			ID: p.id.key, ImageRef: p.imageRef, ContractID: p.contract(), LinkName: p.id.linkName,
 			Name: p.claims.Provider.Name, InstanceID: p.instanceID, Annotations: p.annotations,
-			Revision: p.claims.Revision(), State: state, Restarts: restarts, Health: health,
+			Revision: p.claims.Revision(), State: state, Restarts: restarts, Health: health, LastError: lastErr,
 		})
 	}
 	return out

@@ -5,14 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nkeys"
 	"github.com/rs/zerolog"
 
 	"github.com/trellis-lattice/trellis/lattice"
@@ -30,6 +28,12 @@ import (
 //
 // Each spawn gets the links applied at that moment in its HostData; after the first passing
 // health check the host pushes whatever changed since, so a link put during start-up is not lost.
+//
+// The first spawn counts as started only once the process answers on the lattice (or the health
+// delay passes with it still running): a process that exits before, for example because it
+// cannot connect to NATS, fails the start with the last lines of its output, so `ctl start
+// provider` reports the provider's own error. A later spawn that dies is restarted with backoff,
+// and the inventory shows why it died (last_error).
 
 const (
 	restartBackoffMin = 250 * time.Millisecond
@@ -44,14 +48,40 @@ func (h *Host) superviseProvider(ctx context.Context, p *provider, first chan<- 
 	starting := true
 	for {
 		links := h.spawnLinks(p)
-		cmd, exited, err := h.spawnProvider(p, links)
+		cmd, exited, out, err := h.spawnProvider(p, links)
 		if err != nil {
 			if starting {
 				first <- err
 				return
 			}
+			p.setLastError(err.Error())
 			h.log.Error().Err(err).Str("provider", p.id.key).Msg("restart provider")
 		} else {
+			since := time.Now()
+			hctx, hcancel := context.WithCancel(ctx)
+			answered := make(chan struct{})
+			go func() {
+				ok := h.awaitProvider(hctx, p)
+				close(answered)
+				if ok {
+					h.syncLinks(p)
+				}
+				h.checkHealth(hctx, p)
+			}()
+			if starting {
+				select {
+				case <-answered:
+				case err := <-exited:
+					hcancel()
+					first <- fmt.Errorf("process exited before it answered on the lattice (%v)%s", err, out.tail())
+					return
+				case <-ctx.Done():
+					hcancel()
+					h.shutdownProcess(p, cmd, exited)
+					first <- ctx.Err()
+					return
+				}
+			}
 			p.mu.Lock()
 			p.state = ProviderRunning
 			p.health = ""
@@ -64,14 +94,6 @@ func (h *Host) superviseProvider(ctx context.Context, p *provider, first chan<- 
 				PublicKey: p.id.key, ImageRef: p.imageRef, LinkName: p.id.linkName, ContractID: p.contract(),
 				InstanceID: p.instanceID, Annotations: p.annotations, Claims: p.claims.EventMap(),
 			})
-			since := time.Now()
-			hctx, hcancel := context.WithCancel(ctx)
-			go func() {
-				if h.awaitProvider(hctx, p) {
-					h.syncLinks(p)
-				}
-				h.checkHealth(hctx, p)
-			}()
 			select {
 			case <-ctx.Done():
 				hcancel()
@@ -86,7 +108,8 @@ func (h *Host) superviseProvider(ctx context.Context, p *provider, first chan<- 
 				p.restarts++
 				p.state = ProviderRestarting
 				p.mu.Unlock()
-				reason := fmt.Sprintf("exited unexpectedly (%v); restarting", err)
+				reason := fmt.Sprintf("exited unexpectedly (%v); restarting%s", err, out.tail())
+				p.setLastError(reason)
 				h.log.Warn().Str("provider", p.id.key).Str("reason", reason).Msg("provider died")
 				h.publish(lattice.EventProviderStopped, lattice.ProviderStoppedData{
 					PublicKey: p.id.key, LinkName: p.id.linkName, ContractID: p.contract(), InstanceID: p.instanceID,
@@ -106,75 +129,86 @@ func (h *Host) superviseProvider(ctx context.Context, p *provider, first chan<- 
 	}
 }
 
-// spawnProvider starts the process with its HostData on stdin.
-func (h *Host) spawnProvider(p *provider, links []lattice.LinkDefinition) (*exec.Cmd, <-chan error, error) {
+// spawnProvider starts the process with its HostData on stdin and the allowed part of the host's
+// environment, and records its pid in the data dir (provider_pids.go) until it exits.
+func (h *Host) spawnProvider(p *provider, links []lattice.LinkDefinition) (*exec.Cmd, <-chan error, *lineLog, error) {
 	hd, err := h.hostData(p, links)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	line, err := hd.Encode()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cmd := exec.Command(p.binPath)
-	cmd.Env = os.Environ()
+	cmd.Env = providerEnv(os.Environ())
 	cmd.Stdin = bytes.NewReader(line)
 	out := &lineLog{log: h.log.With().Str("provider", p.id.key).Str("link_name", p.id.linkName).Logger()}
 	cmd.Stdout = out
 	cmd.Stderr = out
 	dieWithHost(cmd)
 	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start %s: %w", p.binPath, err)
+		return nil, nil, nil, fmt.Errorf("start %s: %w", p.binPath, err)
 	}
+	pidFile := h.recordProvider(cmd.Process.Pid)
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	return cmd, exited, nil
+	go func() {
+		err := cmd.Wait()
+		h.forgetProvider(pidFile)
+		exited <- err
+	}()
+	return cmd, exited, out, nil
 }
 
-// hostData is what the provider process is told about its lattice.
+// hostData is what the provider process is told about its lattice: its host's NATS connection
+// and the provider cluster key (never the cluster seed, lattice.ProviderClusterKey).
 func (h *Host) hostData(p *provider, links []lattice.LinkDefinition) (*lattice.HostData, error) {
-	seed, err := h.cluster.Seed()
+	seed, err := h.providerKey.Seed()
 	if err != nil {
 		return nil, err
 	}
-	rpcURL, tls := natsHostPort(h.NATSURL())
 	hd := &lattice.HostData{
 		HostID: h.ID(), LatticeRPCPrefix: h.cfg.Lattice, LinkName: p.id.linkName,
-		LatticeRPCURL: rpcURL, LatticeRPCTLS: tls, EnvValues: map[string]string{}, InstanceID: p.instanceID,
+		EnvValues: map[string]string{}, InstanceID: p.instanceID,
 		ProviderKey: p.id.key, LinkDefinitions: nonNilLinks(links), ConfigJSON: p.config,
 		DefaultRPCTimeoutMS: uint64(h.cfg.RPCTimeout.Milliseconds()), ClusterIssuers: h.issuers,
 		InvocationSeed: seed, JSDomain: h.cfg.JSDomain, LogLevel: "info",
 		// JSON lines, so that lineLog keeps each entry's level and fields in the host's log.
 		StructuredLogging: true,
 	}
-	if h.cfg.NATSCredsFile != "" {
-		raw, err := os.ReadFile(h.cfg.NATSCredsFile)
-		if err != nil {
-			return nil, fmt.Errorf("nats credentials: %w", err)
-		}
-		if hd.LatticeRPCUserJWT, err = nkeys.ParseDecoratedJWT(raw); err != nil {
-			return nil, fmt.Errorf("nats credentials %s: %w", h.cfg.NATSCredsFile, err)
-		}
-		kp, err := nkeys.ParseDecoratedNKey(raw)
-		if err != nil {
-			return nil, fmt.Errorf("nats credentials %s: %w", h.cfg.NATSCredsFile, err)
-		}
-		s, err := kp.Seed()
-		if err != nil {
-			return nil, fmt.Errorf("nats credentials %s: %w", h.cfg.NATSCredsFile, err)
-		}
-		hd.LatticeRPCUserSeed = string(s)
+	if err := hd.SetNATS(h.conn); err != nil {
+		return nil, err
 	}
 	return hd, nil
 }
 
-// natsHostPort turns a NATS URL into the "host:port" form HostData carries, and whether it is TLS.
-func natsHostPort(raw string) (string, bool) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return raw, false
+// providerEnvNames are the variables of the host's environment a provider process gets; a name
+// ending in "*" is a prefix. Everything else (registry passwords, seeds, NATS credentials, cloud
+// tokens) stays with the host: a provider's lattice connection comes in its HostData.
+var providerEnvNames = []string{
+	"PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "LANG", "LANGUAGE", "LC_*", "TZ",
+	"SSL_CERT_FILE", "SSL_CERT_DIR",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT", // the applier's in-cluster config
+	"TRELLIS_PROVIDER_CPUPROFILE", "OTEL_*", "RUST_LOG", "RUST_BACKTRACE",
+}
+
+// providerEnv keeps the entries of environ that providerEnvNames allow.
+func providerEnv(environ []string) []string {
+	out := []string{}
+	for _, kv := range environ {
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		for _, allowed := range providerEnvNames {
+			if name == allowed || (strings.HasSuffix(allowed, "*") && strings.HasPrefix(name, allowed[:len(allowed)-1])) {
+				out = append(out, kv)
+				break
+			}
+		}
 	}
-	return u.Host, u.Scheme == "tls"
+	return out
 }
 
 func nonNilLinks(ls []lattice.LinkDefinition) []lattice.LinkDefinition {
@@ -258,11 +292,32 @@ func (h *Host) awaitProvider(ctx context.Context, p *provider) bool {
 
 // lineLog logs what a provider process writes, one log entry per line. A JSON line (a provider
 // told structured_logging) keeps its level, message and fields; any other line is logged as is,
-// at info.
+// at info. It keeps the last lines, for the error of a process that exits.
 type lineLog struct {
-	log zerolog.Logger
-	mu  sync.Mutex
-	buf []byte
+	log  zerolog.Logger
+	mu   sync.Mutex
+	buf  []byte
+	last []string // the last tailLines lines, oldest first
+}
+
+// tailLines is how many of a process's last output lines an error about its exit quotes.
+const tailLines = 5
+
+// tail is ": " and the last lines the process wrote, joined by " | ", or "" when it wrote none.
+func (l *lineLog) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last := l.last
+	if s := strings.TrimSpace(string(l.buf)); s != "" {
+		last = append(append([]string(nil), last...), s)
+	}
+	if len(last) > tailLines {
+		last = last[len(last)-tailLines:]
+	}
+	if len(last) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(last, " | ")
 }
 
 func (l *lineLog) Write(p []byte) (int, error) {
@@ -275,7 +330,14 @@ func (l *lineLog) Write(p []byte) (int, error) {
 			break
 		}
 		if line := strings.TrimSpace(string(l.buf[:i])); line != "" {
-			l.entry(line)
+			line = l.entry(line)
+			if len(line) > 1024 {
+				line = line[:1024] + "…"
+			}
+			l.last = append(l.last, line)
+			if len(l.last) > tailLines {
+				l.last = l.last[1:]
+			}
 		}
 		l.buf = l.buf[i+1:]
 	}
@@ -286,12 +348,13 @@ func (l *lineLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// entry logs one line of the provider's output.
-func (l *lineLog) entry(line string) {
+// entry logs one line of the provider's output and returns it as an error would quote it (a
+// JSON entry as its message and error).
+func (l *lineLog) entry(line string) string {
 	var fields map[string]any
 	if line[0] != '{' || json.Unmarshal([]byte(line), &fields) != nil {
 		l.log.Info().Msg(line)
-		return
+		return line
 	}
 	level := zerolog.InfoLevel
 	if s, ok := fields["level"].(string); ok {
@@ -311,9 +374,17 @@ func (l *lineLog) entry(line string) {
 		msg, _ = inner["message"].(string)
 		delete(inner, "message")
 	}
+	quoted := msg
+	if e, ok := fields["error"].(string); ok && e != "" {
+		quoted += ": " + e
+	}
 	// The host's logger already says which component, provider and link name this is.
 	for _, k := range []string{"level", "message", "time", "timestamp", "component", "provider", "link_name"} {
 		delete(fields, k)
 	}
 	l.log.WithLevel(level).Fields(fields).Msg(msg)
+	if quoted == "" {
+		return line
+	}
+	return quoted
 }

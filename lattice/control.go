@@ -60,11 +60,13 @@ type ProviderDescription struct {
 	InstanceID  string            `json:"instance_id"`
 	Annotations map[string]string `json:"annotations"`
 	Revision    int               `json:"revision"`
-	// State, Restarts and Health are Trellis extensions (docs/compat.md): starting, running,
-	// restarting or stopping; how often the process was restarted; "", healthy or unhealthy.
-	State    string `json:"state,omitempty"`
-	Restarts int    `json:"restarts,omitempty"`
-	Health   string `json:"health,omitempty"`
+	// State, Restarts, Health and LastError are Trellis extensions (docs/compat.md): starting,
+	// running, restarting or stopping; how often the process was restarted; "", healthy or
+	// unhealthy; why the process last died (with the last lines it wrote), "" if it never did.
+	State     string `json:"state,omitempty"`
+	Restarts  int    `json:"restarts,omitempty"`
+	Health    string `json:"health,omitempty"`
+	LastError string `json:"last_error,omitempty"`
 }
 
 // ClaimsList is a get.claims reply; every value is a string.

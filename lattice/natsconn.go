@@ -365,7 +365,6 @@ func (c NATSConfig) Inline() (NATSConfig, error) {
 // authenticates (the user name is shown, never a password, token, seed or key) and the TLS files.
 func (c NATSConfig) String() string {
 	var b strings.Builder
-	b.WriteString("nats ")
 	b.WriteString(strings.Join(c.redactedServers(), ","))
 	auth := "anonymous"
 	switch {

@@ -103,7 +103,7 @@ func TestNATSConfigStringRedacts(t *testing.T) {
 		}
 	}
 	c := lattice.NATSConfig{Servers: []string{"a:4222", "b:4222"}, User: "alice", Password: "x", TLSCAFile: "/ca.pem", TLSFirst: true}
-	require.Equal(t, "nats a:4222,b:4222 (user alice with password [redacted], tls ca /ca.pem, tls first)", c.String())
+	require.Equal(t, "a:4222,b:4222 (user alice with password [redacted], tls ca /ca.pem, tls first)", c.String())
 }
 
 // Each way to authenticate connects to a server that requires it, and is refused without it.

@@ -126,7 +126,7 @@ func TestMainConnectFailure(t *testing.T) {
 	var stderr bytes.Buffer
 	code := run(context.Background(), strings.NewReader(encodeLine(t, hd)), &stderr, nopProvider{}, DefaultConfig("test:nop"))
 	require.Equal(t, ExitError, code)
-	require.Contains(t, stderr.String(), "connect to lattice 127.0.0.1:1")
+	require.Contains(t, stderr.String(), "connect to nats nats://127.0.0.1:1")
 }
 
 func TestParseLevel(t *testing.T) {

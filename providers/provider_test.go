@@ -495,5 +495,5 @@ func TestRunUnreachableLattice(t *testing.T) {
 		InvocationSeed:   seed,
 	}
 	err := providers.Run(context.Background(), hd, newEcho(), providers.DefaultConfig(echoContract))
-	require.ErrorContains(t, err, "connect to lattice 127.0.0.1:1")
+	require.ErrorContains(t, err, "connect to nats nats://127.0.0.1:1")
 }

@@ -427,28 +427,15 @@ func (r *runner) handle(ctx context.Context, inv Invocation) (out []byte, err er
 	return out, err
 }
 
-// connect opens the lattice RPC connection HostData describes.
+// connect opens the lattice RPC connection HostData describes: every server, the credentials
+// and the TLS settings of its host (lattice.HostData.NATS).
 func connect(hd lattice.HostData, cfg Config, log zerolog.Logger, closed chan struct{}) (*nats.Conn, error) {
 	var closeOnce sync.Once
-	scheme := "nats://"
-	if hd.LatticeRPCTLS {
-		scheme = "tls://"
-	}
-	var urls []string
-	for _, u := range strings.Split(hd.LatticeRPCURL, ",") {
-		u = strings.TrimSpace(u)
-		if u == "" {
-			continue
-		}
-		if !strings.Contains(u, "://") {
-			u = scheme + u
-		}
-		urls = append(urls, u)
-	}
-	opts := []nats.Option{
-		nats.Name(cfg.name() + " provider " + hd.ProviderKey),
+	nc := hd.NATS()
+	nc.Name = cfg.name() + " provider " + hd.ProviderKey
+	conn, err := nc.Connect(
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectWait(250*time.Millisecond),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
 			if !nc.IsClosed() { // Close runs this callback too
 				log.Warn().Err(err).Msg("lattice connection lost; reconnecting")
@@ -458,25 +445,9 @@ func connect(hd lattice.HostData, cfg Config, log zerolog.Logger, closed chan st
 			log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("lattice connection back")
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { closeOnce.Do(func() { close(closed) }) }),
-	}
-	if hd.LatticeRPCTLS {
-		opts = append(opts, nats.Secure())
-	}
-	switch {
-	case hd.LatticeRPCUserJWT != "" && hd.LatticeRPCUserSeed != "":
-		opts = append(opts, nats.UserJWTAndSeed(hd.LatticeRPCUserJWT, hd.LatticeRPCUserSeed))
-	case hd.LatticeRPCUserJWT != "":
-		return nil, errors.New("host data: lattice_rpc_user_jwt without lattice_rpc_user_seed")
-	case hd.LatticeRPCUserSeed != "":
-		kp, err := lattice.KeyPairFromSeed(hd.LatticeRPCUserSeed)
-		if err != nil {
-			return nil, fmt.Errorf("host data lattice_rpc_user_seed: %w", err)
-		}
-		opts = append(opts, nats.Nkey(kp.PublicKey(), kp.Sign))
-	}
-	nc, err := nats.Connect(strings.Join(urls, ","), opts...)
+	)
 	if err != nil {
-		return nil, fmt.Errorf("connect to lattice %s: %w", hd.LatticeRPCURL, err)
+		return nil, err // names the servers, never the credentials
 	}
-	return nc, nil
+	return conn, nil
 }

@@ -19,18 +19,14 @@ const defaultNATSURL = "nats://127.0.0.1:4222"
 
 // ctlFlags are the connection flags every ctl command shares.
 type ctlFlags struct {
-	natsURL     string
-	natsCreds   string
+	nats        natsFlags
 	lattice     string
 	timeout     millis
 	clusterSeed string
 }
 
 func (f *ctlFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.natsURL, "nats-url", defaultNATSURL, "NATS server of the lattice (or WASMCLOUD_CTL_HOST and WASMCLOUD_CTL_PORT)")
-	withEnv(fs, "nats-url")
-	fs.StringVar(&f.natsCreds, "nats-creds", "", "NATS credentials file")
-	withEnv(fs, "nats-creds", "WASMCLOUD_CTL_CREDSFILE")
+	f.nats.register(fs, [][2]string{ctlHostPort}, []string{"WASMCLOUD_CTL_CREDSFILE"}, []string{"WASMCLOUD_CTL_TLS"})
 	fs.StringVarP(&f.lattice, "lattice", "x", lattice.DefaultLattice, "lattice prefix")
 	withEnv(fs, "lattice", "WASMCLOUD_LATTICE_PREFIX")
 	f.timeout = millis(2 * time.Second)
@@ -65,17 +61,18 @@ func (f *ctlFlags) connect(cmd *cobra.Command, withSeed bool) (*ctlSession, erro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	url := natsURLFromEnv(cmd, f.natsURL, ctlHostPort)
+	nf := f.nats
 	if withSeed { // ctl call: wash's call connected with the RPC variables
-		url = natsURLFromEnv(cmd, f.natsURL, rpcHostPort, ctlHostPort)
+		nf.hostPorts, nf.tlsVars = [][2]string{rpcHostPort, ctlHostPort}, []string{"WASMCLOUD_RPC_TLS", "WASMCLOUD_CTL_TLS"}
 	}
-	opts := []nats.Option{nats.Name("trellis ctl"), nats.Timeout(5 * time.Second)}
-	if f.natsCreds != "" {
-		opts = append(opts, nats.UserCredentials(f.natsCreds))
-	}
-	nc, err := nats.Connect(url, opts...)
+	conn, err := nf.config(cmd, "trellis ctl")
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w (is a lattice running? start one with `trellis up`, or pass --nats-url)", url, err)
+		return nil, err
+	}
+	url := conn.URL()
+	nc, err := conn.Connect(nats.Timeout(5 * time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("%w (is a lattice running? start one with `trellis up`, or pass --nats-url)", err)
 	}
 	c, err := lattice.NewClient(nc, cfg)
 	if err != nil {

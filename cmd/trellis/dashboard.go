@@ -62,8 +62,8 @@ func (d *dashboardServer) URL() string {
 
 // start connects to the host's NATS server and serves the dashboard until ctx ends.
 // ready, when set, must also pass for the dashboard's readiness probe.
-func (d *dashboardServer) start(ctx context.Context, natsURL, creds, latticeName string, ready func() error, log zerolog.Logger) error {
-	nc, err := connectLattice(natsURL, creds, "trellis dashboard")
+func (d *dashboardServer) start(ctx context.Context, conn lattice.NATSConfig, latticeName string, ready func() error, log zerolog.Logger) error {
+	nc, err := connectLattice(conn, "trellis dashboard")
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/nats-io/nats.go"
 
 	"github.com/trellis-lattice/trellis/host"
 	"github.com/trellis-lattice/trellis/lattice"
@@ -37,7 +36,9 @@ func deployDemo(ctx context.Context, h *host.Host, cfg host.Config, dir, address
 			return fmt.Errorf("echo demo: %w (build it with `make actors pars`)", err)
 		}
 	}
-	nc, err := nats.Connect(h.NATSURL(), nats.Name("trellis up demo"))
+	conn := h.NATS()
+	conn.Name = "trellis up demo"
+	nc, err := conn.Connect()
 	if err != nil {
 		return fmt.Errorf("echo demo: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 
 // hostFlags are the flags `up` and `host` share.
 type hostFlags struct {
+	nats           natsFlags
 	lattice        string
 	hostSeed       string
 	clusterSeed    string
@@ -221,9 +222,7 @@ func newLogger(w io.Writer, level, format string) (zerolog.Logger, error) {
 
 func newHostCmd() *cobra.Command {
 	var (
-		f        hostFlags
-		natsURL  string
-		natsCred string
+		f hostFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "host",
@@ -240,8 +239,9 @@ Ctrl-C stops the host cleanly.`,
 			if err != nil {
 				return err
 			}
-			cfg.NATSURL = natsURLFromEnv(cmd, natsURL, rpcHostPort, ctlHostPort)
-			cfg.NATSCredsFile = natsCred
+			if cfg.NATS, err = f.nats.config(cmd, ""); err != nil {
+				return err
+			}
 			note := "from --cluster-seed"
 			if cfg.ClusterSeed == "" {
 				ks, err := defaultKeyStore()
@@ -259,10 +259,7 @@ Ctrl-C stops the host cleanly.`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&natsURL, "nats-url", defaultNATSURL, "NATS server of the lattice (or WASMCLOUD_RPC_HOST and WASMCLOUD_RPC_PORT)")
-	withEnv(fs, "nats-url")
-	fs.StringVar(&natsCred, "nats-creds", "", "NATS credentials file")
-	withEnv(fs, "nats-creds", "WASMCLOUD_RPC_CREDSFILE", "WASMCLOUD_CTL_CREDSFILE")
+	f.nats.register(fs, [][2]string{rpcHostPort, ctlHostPort}, []string{"WASMCLOUD_RPC_CREDSFILE", "WASMCLOUD_CTL_CREDSFILE"}, []string{"WASMCLOUD_RPC_TLS", "WASMCLOUD_CTL_TLS"})
 	f.register(fs, false)
 	return cmd
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
+	"github.com/trellis-lattice/trellis/lattice"
 	"github.com/trellis-lattice/trellis/lattice/app"
 	"github.com/trellis-lattice/trellis/lattice/oam"
 	"github.com/trellis-lattice/trellis/reconciler"
@@ -59,19 +60,6 @@ func (f *appFlags) owner() string {
 	return ""
 }
 
-// connectLattice opens a NATS connection of the lattice for a part of a host command.
-func connectLattice(url, creds, name string) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.ReconnectWait(250 * time.Millisecond)}
-	if creds != "" {
-		opts = append(opts, nats.UserCredentials(creds))
-	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: connect to NATS at %s: %w", name, url, err)
-	}
-	return nc, nil
-}
-
 // appsPart is what a host command runs for declarative apps beside the host: its reconciler, the
 // apps of its app directories, and the readiness that waits for its share of them.
 type appsPart struct {
@@ -84,8 +72,8 @@ type appsPart struct {
 
 // startApps starts the reconciler, applies the manifests of the app directories (read before the
 // host starts, with readAppDirs), and watches for this host's share to run.
-func startApps(ctx context.Context, f *appFlags, manifests []*oam.Manifest, hostID, natsURL, creds, latticeName string, log zerolog.Logger) (*appsPart, error) {
-	nc, err := connectLattice(natsURL, creds, "trellis reconciler")
+func startApps(ctx context.Context, f *appFlags, manifests []*oam.Manifest, hostID string, conn lattice.NATSConfig, latticeName string, log zerolog.Logger) (*appsPart, error) {
+	nc, err := connectLattice(conn, "trellis reconciler")
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,10 @@ stops the host and the server cleanly.`,
 			} else if err := portFree(natsHost, port); err != nil {
 				return err
 			}
-			cfg.EmbeddedNATS = &host.EmbeddedNATS{Host: natsHost, Port: port}
+			if f.nats.tlsVerify && (f.nats.tlsCA == "" || f.nats.tlsCert == "") {
+				return fmt.Errorf("--nats-tls-verify: needs --nats-tls-ca (the CA of client certificates) and --nats-tls-cert/--nats-tls-key")
+			}
+			cfg.EmbeddedNATS, cfg.NATS = f.nats.embedded(natsHost, port)
 			if f.demoDir != "" { // the demo's files are loaded from there
 				cfg.AllowFileLoad = append(cfg.AllowFileLoad, f.demoDir)
 			}
@@ -75,6 +78,7 @@ stops the host and the server cleanly.`,
 	fs.IntVar(&natsPort, "nats-port", 4222, "port of the embedded NATS server (0 picks a free port)")
 	withEnv(fs, "nats-port")
 	f.register(fs, true)
+	f.nats.registerServer(fs)
 	fs.StringVar(&f.demoDir, "demo", "", "deploy the echo demo from this directory (what `make actors pars` builds, e.g. build): echo actor, httpserver provider, link")
 	fs.StringVar(&f.demoAddress, "demo-address", "127.0.0.1:8080", "address the echo demo listens on")
 	return cmd
@@ -110,7 +114,7 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 		return nil // stopped before it was ready
 	case <-h.Ready():
 	}
-	apps, err := startApps(ctx, &f.apps, manifests, h.ID(), h.NATSURL(), cfg.NATSCredsFile, cfg.Lattice, cfg.Logger)
+	apps, err := startApps(ctx, &f.apps, manifests, h.ID(), h.NATS(), cfg.Lattice, cfg.Logger)
 	if err != nil {
 		cancel()
 		<-done
@@ -118,7 +122,7 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 		return err
 	}
 	if dash != nil {
-		if err := dash.start(ctx, h.NATSURL(), cfg.NATSCredsFile, cfg.Lattice, apps.Ready, cfg.Logger); err != nil {
+		if err := dash.start(ctx, h.NATS(), cfg.Lattice, apps.Ready, cfg.Logger); err != nil {
 			cancel()
 			<-done
 			_ = apps.wait()
@@ -154,6 +158,22 @@ func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashbo
 	if url != defaultNATSURL {
 		conn = append(conn, "--nats-url "+url)
 	}
+	nc := h.NATS()
+	switch {
+	case nc.User != "":
+		conn = append(conn, "--nats-user "+nc.User+" --nats-password …")
+	case nc.Token != "":
+		conn = append(conn, "--nats-token …")
+	}
+	if nc.TLSCAFile != "" {
+		conn = append(conn, "--nats-tls-ca "+nc.TLSCAFile)
+	}
+	if nc.TLSCertFile != "" {
+		conn = append(conn, "--nats-tls-cert "+nc.TLSCertFile+" --nats-tls-key "+nc.TLSKeyFile)
+	}
+	if nc.TLSFirst {
+		conn = append(conn, "--nats-tls-first")
+	}
 	if cfg.Lattice != lattice.DefaultLattice {
 		conn = append(conn, "--lattice "+cfg.Lattice)
 	}
@@ -162,8 +182,9 @@ func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashbo
 		flags = " " + strings.Join(conn, " ")
 	}
 	fmt.Fprintf(w, "Trellis host %s is up on lattice %q.\n", h.ID(), cfg.Lattice)
-	fmt.Fprintf(w, "  NATS:      %s\n", url)
+	fmt.Fprintf(w, "  NATS:      %s\n", nc)
 	fmt.Fprintf(w, "  Cluster:   %s (%s)\n", h.ClusterPublicKey(), clusterNote)
+	fmt.Fprintf(w, "  Providers: sign with %s (derived from the cluster key; a wasmCloud host of this lattice lists it in its cluster issuers)\n", h.ProviderClusterPublicKey())
 	fmt.Fprintf(w, "  Data:      %s\n", cfg.DataDir)
 	files := "not loaded (--allow-file-load)"
 	if len(cfg.AllowFileLoad) > 0 {

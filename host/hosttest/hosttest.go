@@ -60,7 +60,7 @@ type Option func(*host.Config)
 // Config returns the config StartHost uses, before options.
 func (l *Lattice) Config() host.Config {
 	cfg := host.DefaultConfig()
-	cfg.NATSURL = l.NS.ClientURL()
+	cfg.NATS = lattice.NATSConfig{Servers: []string{l.NS.ClientURL()}}
 	cfg.ClusterSeed = l.Seed
 	cfg.DataDir = l.T.TempDir()
 	cfg.CacheDir = latticetest.CompilationCacheDir()
