@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-
 	"github.com/trellis-lattice/trellis/host"
 	"github.com/trellis-lattice/trellis/lattice"
 )
