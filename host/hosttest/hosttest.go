@@ -30,6 +30,8 @@ type Lattice struct {
 	Seed    string
 	Ctl     *lattice.Client
 	Events  *EventLog
+	// Conn is how the ctl client and the hosts connect (OnWith); On makes it the server's URL.
+	Conn lattice.NATSConfig
 }
 
 // New starts an embedded NATS server with JetStream and connects a ctl client to it.
@@ -41,13 +43,22 @@ func New(t testing.TB) *Lattice {
 // On connects a test lattice to a running server.
 func On(t testing.TB, ns *server.Server) *Lattice {
 	t.Helper()
-	nc := latticetest.Connect(t, ns)
+	return OnWith(t, ns, lattice.NATSConfig{Servers: []string{ns.ClientURL()}})
+}
+
+// OnWith connects a test lattice to a running server with conn (credentials, TLS, several
+// servers); hosts started by StartHost connect with it too.
+func OnWith(t testing.TB, ns *server.Server, conn lattice.NATSConfig) *Lattice {
+	t.Helper()
+	nc, err := conn.Connect(nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.ReconnectJitter(0, 0))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
 	cluster := latticetest.Key(t, lattice.PrefixCluster)
 	seed, err := cluster.Seed()
 	require.NoError(t, err)
 	ctl, err := lattice.NewClient(nc, lattice.ClientConfig{Lattice: lattice.DefaultLattice, ClusterSeed: seed, Timeout: 5 * time.Second, AuctionTimeout: 500 * time.Millisecond})
 	require.NoError(t, err)
-	l := &Lattice{T: t, NS: ns, NC: nc, Cluster: cluster, Seed: seed, Ctl: ctl, Events: &EventLog{}}
+	l := &Lattice{T: t, NS: ns, NC: nc, Cluster: cluster, Seed: seed, Ctl: ctl, Events: &EventLog{}, Conn: conn}
 	unsub, err := ctl.Subscribe(l.Events.add)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = unsub() })
@@ -60,7 +71,7 @@ type Option func(*host.Config)
 // Config returns the config StartHost uses, before options.
 func (l *Lattice) Config() host.Config {
 	cfg := host.DefaultConfig()
-	cfg.NATS = lattice.NATSConfig{Servers: []string{l.NS.ClientURL()}}
+	cfg.NATS = l.Conn
 	cfg.ClusterSeed = l.Seed
 	cfg.DataDir = l.T.TempDir()
 	cfg.CacheDir = latticetest.CompilationCacheDir()
