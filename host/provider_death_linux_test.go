@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -51,8 +52,8 @@ func TestProviderDiesWithHost(t *testing.T) {
 
 	require.NoError(t, h.Process.Signal(syscall.SIGKILL))
 	_ = h.Wait()
-	require.Eventually(t, func() bool { return !running(pid) }, 10*time.Second, 10*time.Millisecond,
-		"the provider outlived its host")
+	require.Eventually(t, func() bool { return !running(pid) }, 5*time.Second, 10*time.Millisecond,
+		"the provider outlived its host by more than 5 s")
 }
 
 // running reports whether process pid exists and is not a zombie (a killed process whose parent
@@ -65,4 +66,54 @@ func running(pid int) bool {
 	s := string(stat)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
+}
+
+// TestLeftoverProvidersKilledAtStart: a host starting on a data dir kills the recorded provider
+// processes of a host that is gone, and leaves alone a process whose pid was reused (another
+// start time) and the providers of a host that still runs.
+func TestLeftoverProvidersKilledAtStart(t *testing.T) {
+	start := func() *exec.Cmd {
+		c := exec.Command("sleep", "60")
+		require.NoError(t, c.Start())
+		t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
+		return c
+	}
+	gone := exec.Command("true") // a host that is gone: its pid and start time name no process now
+	require.NoError(t, gone.Start())
+	goneStart, err := procStart(gone.Process.Pid)
+	if err != nil {
+		goneStart = 1 // already exited: any start time names no process
+	}
+	require.NoError(t, gone.Wait())
+
+	cfg := DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	h, err := New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(h.pidDir(), 0o700))
+	record := func(pid int, start uint64, hostPID int, hostStart uint64) {
+		line := strconv.Itoa(pid) + " " + strconv.FormatUint(start, 10) + " " + strconv.Itoa(hostPID) + " " + strconv.FormatUint(hostStart, 10) + "\n"
+		require.NoError(t, os.WriteFile(filepath.Join(h.pidDir(), strconv.Itoa(pid)), []byte(line), 0o600))
+	}
+	startOf := func(c *exec.Cmd) uint64 {
+		s, err := procStart(c.Process.Pid)
+		require.NoError(t, err)
+		return s
+	}
+	self, err := procStart(os.Getpid())
+	require.NoError(t, err)
+
+	leftover, reused, ofLiveHost := start(), start(), start()
+	record(leftover.Process.Pid, startOf(leftover), gone.Process.Pid, goneStart)
+	record(reused.Process.Pid, startOf(reused)+1, gone.Process.Pid, goneStart)
+	record(ofLiveHost.Process.Pid, startOf(ofLiveHost), os.Getpid(), self)
+
+	h.killLeftoverProviders()
+	require.Eventually(t, func() bool { return !running(leftover.Process.Pid) }, 5*time.Second, 10*time.Millisecond, "the leftover provider is killed")
+	require.True(t, running(reused.Process.Pid), "a reused pid (another process) is not killed")
+	require.True(t, running(ofLiveHost.Process.Pid), "a running host's provider is not killed")
+	left, err := os.ReadDir(h.pidDir())
+	require.NoError(t, err)
+	require.Len(t, left, 1, "only the running host's record stays")
+	require.Equal(t, strconv.Itoa(ofLiveHost.Process.Pid), left[0].Name())
 }

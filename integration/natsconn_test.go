@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -132,9 +133,10 @@ func startApplier(t *testing.T, l *hosttest.Lattice, h *host.Host, ref string) {
 }
 
 // TestProviderThatCannotConnectFailsItsStart: the lattice's password is rotated while a host is
-// connected (a server check made in the test, so the host's connection stays): the provider the
-// host starts connects with the old password, and `trellis ctl start provider` fails with the
-// provider's own error; nothing is left running.
+// connected (a server check made in the test, so the host's connection stays). A running
+// provider that is killed cannot reconnect with the old password: the inventory says why it keeps
+// restarting. A provider started then fails `trellis ctl start provider` with the provider's own
+// connection error, and is not left in the inventory.
 func TestProviderThatCannotConnectFailsItsStart(t *testing.T) {
 	auth := &rotatingAuth{user: "alice", password: "old-password"}
 	ns := latticetest.RunNATSWith(t, func(o *server.Options) { o.CustomClientAuthentication = auth })
@@ -142,19 +144,34 @@ func TestProviderThatCannotConnectFailsItsStart(t *testing.T) {
 	l := hosttest.OnWith(t, ns, lattice.NATSConfig{Servers: []string{u}, User: "alice", Password: "old-password"})
 	dataDir := t.TempDir()
 	h := l.StartHost(func(c *host.Config) { c.DataDir = dataDir })
+	par := ociHTTPProvider(t)
+	running := l.StartProvider(h, par.Path, "")
 	auth.rotate("new-password")
 
+	pids := processesUnder(t, dataDir)
+	require.Len(t, pids, 1)
+	require.NoError(t, syscall.Kill(pids[0], syscall.SIGKILL))
+	require.Eventually(t, func() bool {
+		inv, err := l.Ctl.GetInventory(context.Background(), h.ID())
+		return err == nil && len(inv.Providers) == 1 && inv.Providers[0].ID == running &&
+			strings.Contains(strings.ToLower(inv.Providers[0].LastError), "authorization violation")
+	}, 20*time.Second, 50*time.Millisecond, "the inventory says why the provider keeps failing")
+
 	trellis := trellisCLI(t)
-	code, _, errOut := trellis("ctl", "start", "provider", ociHTTPProvider(t).Path, "--host-id", h.ID(),
+	code, out, errOut := trellis("ctl", "start", "provider", par.Path, "--link-name", "second", "--host-id", h.ID(),
 		"--nats-url", u, "--nats-user", "alice", "--nats-password", "new-password")
-	require.NotEqual(t, 0, code)
+	require.NotEqual(t, 0, code, out)
 	require.Contains(t, errOut, "failed")
 	require.Contains(t, strings.ToLower(errOut), "authorization violation", "the provider's own connection error")
-	require.NotContains(t, errOut, "started on host")
-	require.Empty(t, processesUnder(t, dataDir), "no provider process left")
+	require.NotContains(t, out, "started on host")
 	inv, err := l.Ctl.GetInventory(context.Background(), h.ID())
 	require.NoError(t, err)
-	require.Empty(t, inv.Providers)
+	require.Len(t, inv.Providers, 1, "the failed start is not in the inventory")
+	require.Equal(t, lattice.DefaultLinkName, inv.Providers[0].LinkName)
+
+	code, out, _ = trellis("ctl", "get", "inventory", h.ID(), "--nats-url", u, "--nats-user", "alice", "--nats-password", "new-password")
+	require.Equal(t, 0, code)
+	require.Contains(t, out, "last failed")
 }
 
 // TestProviderEnvironmentHoldsNoHostSecret reads the environment of a running httpserver process:

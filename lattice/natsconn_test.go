@@ -199,3 +199,48 @@ func TestReadCreds(t *testing.T) {
 	require.Equal(t, string(seed), in.Seed)
 	require.Empty(t, in.CredsFile)
 }
+
+func TestProviderClusterKey(t *testing.T) {
+	cluster := latticetest.Key(t, lattice.PrefixCluster)
+	seed, _ := cluster.Seed()
+	a, err := lattice.ProviderClusterKey(cluster)
+	require.NoError(t, err)
+	again, _ := lattice.KeyPairFromSeed(seed)
+	b, err := lattice.ProviderClusterKey(again)
+	require.NoError(t, err)
+	require.Equal(t, a.PublicKey(), b.PublicKey(), "every host with the seed derives the same key")
+	require.Equal(t, lattice.PrefixCluster, a.Prefix())
+	require.NotEqual(t, cluster.PublicKey(), a.PublicKey())
+	other, err := lattice.ProviderClusterKey(latticetest.Key(t, lattice.PrefixCluster))
+	require.NoError(t, err)
+	require.NotEqual(t, a.PublicKey(), other.PublicKey())
+	_, err = lattice.ProviderClusterKey(latticetest.Key(t, lattice.PrefixAccount))
+	require.ErrorIs(t, err, lattice.ErrWrongKeyKind)
+}
+
+// HostData of a wasmCloud 0.x host (lattice_rpc_url host:port, lattice_rpc_tls, a JWT and seed)
+// means what it meant; the Trellis fields carry the rest and survive encoding.
+func TestHostDataNATS(t *testing.T) {
+	u, _ := nkeys.CreateUser()
+	seed, _ := u.Seed()
+	old := lattice.HostData{LatticeRPCURL: "nats.example:4222", LatticeRPCTLS: true, LatticeRPCUserJWT: "a.b.c", LatticeRPCUserSeed: string(seed)}
+	c := old.NATS()
+	require.Equal(t, lattice.NATSConfig{Servers: []string{"nats.example:4222"}, TLS: true, JWT: "a.b.c", Seed: string(seed)}, c)
+	n, err := c.Normalize()
+	require.NoError(t, err)
+	require.Equal(t, []string{"tls://nats.example:4222"}, n.Servers)
+
+	tf := latticetest.WriteTLS(t)
+	var hd lattice.HostData
+	require.NoError(t, hd.SetNATS(lattice.NATSConfig{Servers: []string{"nats://tok@a:1,b:2"}, TLSCAFile: tf.CA, TLSCertFile: tf.ClientCert, TLSKeyFile: tf.ClientKey, TLSFirst: true}))
+	require.Equal(t, "a:1", hd.LatticeRPCURL)
+	require.True(t, hd.LatticeRPCTLS)
+	got := hd.NATS()
+	require.Equal(t, []string{"nats://a:1", "nats://b:2"}, got.Servers)
+	require.Equal(t, "tok", got.Token)
+	require.Equal(t, tf.PEM(t, tf.CA), got.TLSCAPEM)
+	require.Equal(t, tf.PEM(t, tf.ClientKey), got.TLSKeyPEM)
+	require.True(t, got.TLSFirst)
+	require.NoError(t, got.Validate())
+	require.Error(t, hd.SetNATS(lattice.NATSConfig{Servers: []string{"a:1"}, TLSCertFile: tf.ClientCert}), "a cert without its key")
+}

@@ -70,9 +70,13 @@ func (f *ctlFlags) connect(cmd *cobra.Command, withSeed bool) (*ctlSession, erro
 		return nil, err
 	}
 	url := conn.URL()
-	nc, err := conn.Connect(nats.Timeout(5 * time.Second))
+	opts, err := conn.Options()
 	if err != nil {
-		return nil, fmt.Errorf("%w (is a lattice running? start one with `trellis up`, or pass --nats-url)", err)
+		return nil, err
+	}
+	nc, err := nats.Connect(url, append(opts, nats.Timeout(5*time.Second))...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w (is a lattice running? start one with `trellis up`, or pass --nats-url)", url, err)
 	}
 	c, err := lattice.NewClient(nc, cfg)
 	if err != nil {

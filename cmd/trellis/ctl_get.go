@@ -143,7 +143,15 @@ func writeInventory(w io.Writer, inv *lattice.HostInventory) error {
 	for _, p := range inv.Providers {
 		t.row(p.ID, p.Name, p.ContractID, p.LinkName, p.State, p.ImageRef)
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	for _, p := range inv.Providers {
+		if p.LastError != "" { // why a restarting provider keeps failing
+			fmt.Fprintf(w, "Provider %s (link name %s) last failed: %s\n", p.ID, p.LinkName, p.LastError)
+		}
+	}
+	return nil
 }
 
 func newCtlGetClaimsCmd(f *ctlFlags) *cobra.Command {

@@ -154,26 +154,27 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashboardServer, tokenURL bool, clusterNote string) {
 	w := cmd.OutOrStdout()
 	url := h.NATSURL()
-	var conn []string
+	var conn, auth []string
 	if url != defaultNATSURL {
 		conn = append(conn, "--nats-url "+url)
 	}
 	nc := h.NATS()
 	switch {
 	case nc.User != "":
-		conn = append(conn, "--nats-user "+nc.User+" --nats-password …")
+		auth = append(auth, "--nats-user "+nc.User+" --nats-password …")
 	case nc.Token != "":
-		conn = append(conn, "--nats-token …")
+		auth = append(auth, "--nats-token …")
 	}
 	if nc.TLSCAFile != "" {
-		conn = append(conn, "--nats-tls-ca "+nc.TLSCAFile)
+		auth = append(auth, "--nats-tls-ca "+nc.TLSCAFile)
 	}
 	if nc.TLSCertFile != "" {
-		conn = append(conn, "--nats-tls-cert "+nc.TLSCertFile+" --nats-tls-key "+nc.TLSKeyFile)
+		auth = append(auth, "--nats-tls-cert "+nc.TLSCertFile+" --nats-tls-key "+nc.TLSKeyFile)
 	}
 	if nc.TLSFirst {
-		conn = append(conn, "--nats-tls-first")
+		auth = append(auth, "--nats-tls-first")
 	}
+	conn = append(conn, auth...)
 	if cfg.Lattice != lattice.DefaultLattice {
 		conn = append(conn, "--lattice "+cfg.Lattice)
 	}
@@ -199,7 +200,11 @@ func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashbo
 	fmt.Fprintf(w, "  trellis ctl start actor build/actors/echo_s.wasm%s\n", flags)
 	fmt.Fprintf(w, "  trellis app deploy examples/echo.yaml%s   (the echo demo, declared)\n", flags)
 	fmt.Fprintf(w, "  trellis ctl get inventory %s%s\n", h.ID(), flags)
-	fmt.Fprintf(w, "  trellis host --nats-url %s%s   (one more host on this machine)\n", url, latticeFlag(cfg.Lattice))
+	hostFlags := ""
+	if len(auth) > 0 {
+		hostFlags = " " + strings.Join(auth, " ")
+	}
+	fmt.Fprintf(w, "  trellis host --nats-url %s%s%s   (one more host on this machine)\n", url, hostFlags, latticeFlag(cfg.Lattice))
 	fmt.Fprintln(w, "\nPress Ctrl-C to stop.")
 }
 
