@@ -119,7 +119,7 @@ func walk(t *testing.T, ns *server.Server, n chartNATS) error {
 	defer func() { _ = unsub() }()
 
 	cfg := l.Config()
-	cfg.NATSURL = credentialsURL(ns, n.hostUser, n.hostPassword)
+	cfg.NATS = lattice.NATSConfig{Servers: []string{credentialsURL(ns, n.hostUser, n.hostPassword)}}
 	h, err := host.New(cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
