@@ -2,11 +2,13 @@ package reconciler
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/trellis-lattice/trellis/lattice"
 	"github.com/trellis-lattice/trellis/lattice/app"
@@ -57,6 +59,11 @@ type action struct {
 type planner struct {
 	w   *world
 	mem *inflight
+	// signer signs the links it puts (nil: unsigned); issuers, when set, are the only signers
+	// whose links the hosts apply; now is when the plan is made (signatures are checked at it).
+	signer  *lattice.KeyPair
+	issuers []string
+	now     time.Time
 }
 
 // compPlan is what planning one component found.
@@ -90,7 +97,7 @@ func (p *planner) plan(name string, m *oam.Manifest, prev *app.Status) ([]action
 	}
 	removed := p.stopRemoved(name, m)
 	acts = append(acts, removed...)
-	linkActs, links, linkMsgs := p.links(name, m, comps, prev)
+	linkActs, links, linkMsgs, linkFailures := p.links(name, m, comps, prev)
 	acts = append(acts, linkActs...)
 	st.Links = links
 
@@ -114,6 +121,7 @@ func (p *planner) plan(name string, m *oam.Manifest, prev *app.Status) ([]action
 			missing = append(missing, c.Name+": stopping what is no longer wanted")
 		}
 	}
+	failures = append(failures, linkFailures...)
 	missing = append(missing, linkMsgs...)
 	if len(removed) > 0 {
 		missing = append(missing, "stopping what the app no longer asks for")
@@ -591,10 +599,11 @@ func orDefault(s string) string {
 
 // links plans the app's links: each linkdef of an actor to a capability, once both run; and the
 // deletion of the links an earlier version put that this one does not declare.
-func (p *planner) links(appName string, m *oam.Manifest, comps map[string]*compPlan, prev *app.Status) ([]action, []app.LinkStatus, []string) {
+// Links it cannot put (hosts require signed links and it has no key they trust) are failures.
+func (p *planner) links(appName string, m *oam.Manifest, comps map[string]*compPlan, prev *app.Status) ([]action, []app.LinkStatus, []string, []string) {
 	var acts []action
 	var out []app.LinkStatus
-	var msgs []string
+	var msgs, fails []string
 	want := map[string]bool{}
 	for i := range m.Spec.Components {
 		c := &m.Spec.Components[i]
@@ -634,20 +643,44 @@ func (p *planner) links(appName string, m *oam.Manifest, comps map[string]*compP
 			if values == nil {
 				values = map[string]string{}
 			}
-			if ok && have.ProviderID == ls.ProviderID && maps.Equal(have.Values, values) {
+			if ok && have.ProviderID == ls.ProviderID && maps.Equal(have.Values, values) && p.applies(&have) {
 				ls.Ready = true
 			} else {
 				l := lattice.LinkDefinition{ActorID: ls.ActorID, ProviderID: ls.ProviderID, ContractID: ls.ContractID,
 					LinkName: ls.LinkName, Values: maps.Clone(values)}
 				l.Normalize()
-				acts = append(acts, action{kind: putLink, link: l})
-				msgs = append(msgs, fmt.Sprintf("link %s → %s: being put", c.Name, target.Name))
+				if err := p.sign(&l); err != nil {
+					fails = append(fails, fmt.Sprintf("link %s → %s: cannot be put: %v", c.Name, target.Name, err))
+				} else {
+					acts = append(acts, action{kind: putLink, link: l})
+					msgs = append(msgs, fmt.Sprintf("link %s → %s: being put", c.Name, target.Name))
+				}
 			}
 			out = append(out, ls)
 		}
 	}
 	acts = append(acts, p.dropLinks(prev, want, &out, &msgs)...)
-	return acts, out, msgs
+	return acts, out, msgs, fails
+}
+
+// applies reports whether hosts apply the link as it is in the bucket: any link when they have no
+// link issuers, else only one signed by one of them (an unsigned write over the reconciler's
+// signed link is put again, signed).
+func (p *planner) applies(l *lattice.LinkDefinition) bool {
+	return len(p.issuers) == 0 || lattice.VerifyLink(l, p.issuers, p.now) == nil
+}
+
+// sign signs a link about to be put with the reconciler's link account; without one, the link
+// goes unsigned unless the hosts require signed links.
+func (p *planner) sign(l *lattice.LinkDefinition) error {
+	if p.signer != nil {
+		return lattice.SignLink(l, p.signer)
+	}
+	if len(p.issuers) > 0 {
+		return errors.New("hosts apply only links signed by one of their link issuers (--link-issuers), " +
+			"and this reconciler has no link account (--link-account) to sign with")
+	}
+	return nil
 }
 
 // prevLink returns the link the previous status recorded for the same linkdef.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,13 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Replicas of the buckets it creates.
 	Replicas int
+	// LinkAccount, an account key with its seed, signs every link the reconciler puts (PROTOCOL.md
+	// §10), so that hosts with a link-issuer list apply them. Nil puts links unsigned.
+	LinkAccount *lattice.KeyPair
+	// LinkIssuers are the link issuers of the hosts (those of the host it runs beside): when
+	// non-empty, a link in the bucket counts as in place only when one of them signed it, and
+	// without a LinkAccount among them the reconciler puts no link and says so in the app status.
+	LinkIssuers []string
 	// Logger receives the reconciler's logs; disabled by default.
 	Logger zerolog.Logger
 }
@@ -66,6 +74,22 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaseTTL < time.Second {
 		errs = append(errs, fmt.Errorf("reconciler lease ttl %s: at least a second", c.LeaseTTL))
+	}
+	for _, k := range c.LinkIssuers {
+		if err := lattice.CheckPublicKey(lattice.PrefixAccount, k); err != nil {
+			errs = append(errs, fmt.Errorf("reconciler link issuer: %w", err))
+		}
+	}
+	if a := c.LinkAccount; a != nil {
+		switch {
+		case a.Prefix() != lattice.PrefixAccount:
+			errs = append(errs, fmt.Errorf("reconciler link account %s: a %s key, want an account key (A…)", a.PublicKey(), a.Prefix()))
+		case !a.HasPrivateKey():
+			errs = append(errs, fmt.Errorf("reconciler link account %s: no seed to sign with", a.PublicKey()))
+		case len(c.LinkIssuers) > 0 && !slices.Contains(c.LinkIssuers, a.PublicKey()):
+			errs = append(errs, fmt.Errorf("reconciler link account %s is not one of the link issuers (%s): hosts would reject every link it signs",
+				a.PublicKey(), strings.Join(c.LinkIssuers, ", ")))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -334,7 +358,7 @@ func (r *Reconciler) pass(ctx context.Context) {
 		r.log.Warn().Err(err).Msg("reconcile: read the lattice (nothing done this pass)")
 		return
 	}
-	pl := &planner{w: w, mem: r.mem}
+	pl := &planner{w: w, mem: r.mem, signer: r.cfg.LinkAccount, issuers: r.cfg.LinkIssuers, now: time.Now()}
 	seen := map[string]bool{}
 	var acts []action
 	var out []app.Status

@@ -3,6 +3,7 @@ package reconciler_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -102,15 +103,19 @@ func TestHostLossIsRepaired(t *testing.T) {
 		code, body, err := get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		return err == nil && code == 200 && body == echoBody
 	}, 30*time.Second, 20*time.Millisecond)
-	// The status said reconciling in between, as events.
-	var states []string
-	for _, e := range r.l.Events.Find(app.EventStatus, nil) {
-		var s app.Status
-		require.NoError(t, e.DecodeData(&s))
-		states = append(states, string(s.State))
-	}
-	joined := strings.Join(states, ",")
-	require.Regexp(t, `deployed.*reconciling.*deployed`, joined)
+	// The status said reconciling in between, as events (the last one is published after the
+	// status is stored, so it may arrive after waitState saw it).
+	var joined string
+	require.Eventually(t, func() bool {
+		var states []string
+		for _, e := range r.l.Events.Find(app.EventStatus, nil) {
+			var s app.Status
+			require.NoError(t, e.DecodeData(&s))
+			states = append(states, string(s.State))
+		}
+		joined = strings.Join(states, ",")
+		return regexp.MustCompile(`deployed.*reconciling.*deployed`).MatchString(joined)
+	}, 10*time.Second, 20*time.Millisecond, "status events: %s", joined)
 }
 
 // TestFailedStartIsReportedThenRetried: an image that does not exist makes the app failed with the

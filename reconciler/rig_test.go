@@ -57,17 +57,24 @@ func newRigOn(t testing.TB, ns *server.Server) *rig {
 
 // addHost starts a host with the labels and a reconciler beside it.
 func (r *rig) addHost(labels map[string]string) *node {
-	t := r.t
-	h := r.l.StartHost(func(c *host.Config) {
+	return r.runReconciler(r.l.StartHost(func(c *host.Config) {
 		if labels != nil {
 			c.Labels = labels
 		}
-	})
+	}), nil)
+}
+
+// runReconciler runs a reconciler beside h, its config changed by mod (when not nil).
+func (r *rig) runReconciler(h *host.Host, mod func(*reconciler.Config)) *node {
+	t := r.t
 	cfg := reconciler.DefaultConfig()
 	cfg.HostID = h.ID()
 	cfg.Interval = 500 * time.Millisecond
 	cfg.LeaseTTL = 2 * time.Second
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	if mod != nil {
+		mod(&cfg)
+	}
 	rec, err := reconciler.New(latticetest.Connect(t, r.l.NS), cfg)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())

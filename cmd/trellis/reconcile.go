@@ -29,6 +29,8 @@ type appFlags struct {
 	interval      millis
 	leaseTTL      millis
 	readyWaitApps bool
+	linkAccount   string
+	linkIssuers   []string // the host's --link-issuers, set before startApps
 }
 
 func (f *appFlags) register(fs *pflag.FlagSet) {
@@ -45,6 +47,9 @@ func (f *appFlags) register(fs *pflag.FlagSet) {
 	f.leaseTTL = millis(def.LeaseTTL)
 	fs.Var(&f.leaseTTL, "reconcile-lease-ttl", "how long the reconciler lease outlives a host that died holding it")
 	withEnv(fs, "reconcile-lease-ttl")
+	fs.StringVar(&f.linkAccount, "link-account", "", "account seed (SA…), PEM key or a file holding one, with which the reconciler signs the links it puts; "+
+		"needed when --link-issuers is set, and must be one of them")
+	withEnvNames(fs, "link-account", "TRELLIS_LINK_ACCOUNT")
 	fs.BoolVar(&f.readyWaitApps, "ready-wait-apps", true, "report ready (/api/readyz) only once this host runs its share of the deployed apps")
 	withEnv(fs, "ready-wait-apps")
 }
@@ -102,6 +107,13 @@ func startApps(ctx context.Context, f *appFlags, manifests []*oam.Manifest, host
 		cfg := reconciler.DefaultConfig()
 		cfg.Lattice, cfg.HostID, cfg.Logger = latticeName, hostID, log
 		cfg.Interval, cfg.LeaseTTL = time.Duration(f.interval), time.Duration(f.leaseTTL)
+		cfg.LinkIssuers = f.linkIssuers
+		if f.linkAccount != "" {
+			if cfg.LinkAccount, err = seedOrFile("link-account", f.linkAccount, lattice.PrefixAccount); err != nil {
+				nc.Close()
+				return nil, err
+			}
+		}
 		if p.rec, err = reconciler.New(nc, cfg); err != nil {
 			nc.Close()
 			return nil, err

@@ -114,6 +114,7 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 		return nil // stopped before it was ready
 	case <-h.Ready():
 	}
+	f.apps.linkIssuers = cfg.LinkIssuers
 	apps, err := startApps(ctx, &f.apps, manifests, h.ID(), h.NATS(), cfg.Lattice, cfg.Logger)
 	if err != nil {
 		cancel()

@@ -187,6 +187,12 @@ func TestTemplateContents(t *testing.T) {
 	role := object(t, app, "Role")
 	require.Contains(t, role, "namespace: app")
 	require.Equal(t, 1, strings.Count(role, "resources:"), role)
+	require.NotContains(t, def, "TRELLIS_LINK_ACCOUNT")
+
+	// The reconciler's link account comes from a Secret.
+	signed, err := template(t, "--set", "host.linkIssuers={ABC}", "--set", "host.linkAccountSecret=link-account")
+	require.NoError(t, err, signed)
+	require.Regexp(t, `name: TRELLIS_LINK_ACCOUNT\s+valueFrom:\s+secretKeyRef:\s+name: link-account\s+key: seed`, signed)
 }
 
 // object returns the rendered object of the given kind (the first one).
