@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -62,6 +63,12 @@ func (h *Host) reply(m *nats.Msg, v any) {
 	if err != nil {
 		h.log.Error().Err(err).Str("subject", m.Subject).Msg("encode reply")
 		return
+	}
+	if max := h.nc.MaxPayload(); int64(len(b)) > max {
+		// Said to the client instead of leaving it to time out.
+		err := fmt.Errorf("%s: reply of %d bytes is over the NATS server's max payload of %d bytes", m.Subject, len(b), max)
+		h.log.Warn().Err(err).Msg("reply refused")
+		b, _ = json.Marshal(lattice.Ack{Accepted: false, Error: err.Error()})
 	}
 	if err := m.Respond(b); err != nil {
 		h.log.Debug().Err(err).Str("subject", m.Subject).Msg("reply")
@@ -126,30 +133,16 @@ func (h *Host) handleGetClaims(m *nats.Msg) {
 	if claims == nil {
 		claims = []map[string]string{}
 	}
-	h.reply(m, lattice.ClaimsList{Claims: h.withImageRefs(ctx, claims)})
+	claims = h.withImageRefs(ctx, claims)
+	slices.SortFunc(claims, func(a, b map[string]string) int { return strings.Compare(a["sub"], b["sub"]) })
+	h.respondPage(m, "get claims", func(after string, max int) ([]byte, error) { return pageClaims(claims, after, max) })
 }
 
 // handleGetLinks answers get.links with every link when they fit in one NATS message, else with
-// a page of them (pageLinks); a request may carry a LinkQuery for a later page.
+// a page of them (pageLinks); a request may carry a PageQuery for a later page.
 func (h *Host) handleGetLinks(m *nats.Msg) {
-	var q lattice.LinkQuery
-	if len(m.Data) > 0 {
-		if err := decode(m, &q); err != nil {
-			h.ack(m, err)
-			return
-		}
-	}
-	list, err := pageLinks(h.links.links(), q.After, int(h.nc.MaxPayload()))
-	if err != nil {
-		h.ack(m, fmt.Errorf("get links: %w", err))
-		return
-	}
-	if m.Reply == "" {
-		return
-	}
-	if err := m.Respond(list); err != nil {
-		h.log.Debug().Err(err).Str("subject", m.Subject).Msg("reply")
-	}
+	links := h.links.links()
+	h.respondPage(m, "get links", func(after string, max int) ([]byte, error) { return pageLinks(links, after, max) })
 }
 
 func (h *Host) handleLinkPut(m *nats.Msg) {

@@ -94,24 +94,36 @@ func (h *Host) checkLinkCount(l lattice.LinkDefinition) error {
 }
 
 // pageLinks encodes the get.links reply for the links (sorted by id) whose ids sort after after,
-// in at most max bytes: all of them when they fit (a wasmCloud 0.x reply), else as many as fit
-// with Next and Total set. A link that does not fit on its own has its longest values cut
-// (lattice.CutJSON) rather than left out.
+// in at most max bytes (page).
 func pageLinks(links []lattice.LinkDefinition, after string, max int) ([]byte, error) {
-	start, _ := slices.BinarySearchFunc(links, after, func(l lattice.LinkDefinition, id string) int {
-		if l.ID <= id {
+	return page("links", links, func(l lattice.LinkDefinition) string { return l.ID }, after, max)
+}
+
+// pageClaims encodes the get.claims reply for the claims (sorted by sub) whose subjects sort
+// after after, in at most max bytes (page).
+func pageClaims(claims []map[string]string, after string, max int) ([]byte, error) {
+	return page("claims", claims, func(c map[string]string) string { return c["sub"] }, after, max)
+}
+
+// page encodes a paged query reply {"<field>": [items…]} of the items (sorted by id) whose ids
+// sort after after, in at most max bytes: all of them when they fit (the wasmCloud 0.x reply),
+// else as many as fit with "next" (the id of the page's last item, when more follow) and "total".
+// An item that does not fit on its own has its longest strings cut (lattice.CutJSON) rather than
+// being left out.
+func page[T any](field string, items []T, id func(T) string, after string, max int) ([]byte, error) {
+	start, _ := slices.BinarySearchFunc(items, after, func(it T, after string) int {
+		if id(it) <= after {
 			return -1
 		}
 		return 1
 	})
-	// {"links":[…],"next":"…","total":N}: room for the envelope, an id and a number.
-	const envelope = len(`{"links":[],"next":"","total":}`) + 20
-	room := max - envelope
+	// {"<field>":[…],"next":"…","total":N}: room for the envelope, an id and a number.
+	room := max - len(`{"":[],"next":"","total":}`) - len(field) - 20
 	var body []byte
 	n, last := 0, ""
-	for _, l := range links[start:] {
-		room := room - len(l.ID)
-		b, err := json.Marshal(l)
+	for _, it := range items[start:] {
+		room := room - len(id(it))
+		b, err := json.Marshal(it)
 		if err != nil {
 			return nil, err
 		}
@@ -119,8 +131,8 @@ func pageLinks(links []lattice.LinkDefinition, after string, max int) ([]byte, e
 			if n > 0 {
 				break // on a page of its own
 			}
-			if b, _, err = lattice.CutJSON(l, room); err != nil {
-				return nil, fmt.Errorf("link %s: %w", l.ID, err)
+			if b, _, err = lattice.CutJSON(it, room); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", field, id(it), err)
 			}
 		}
 		if len(body)+len(b)+1 > room {
@@ -130,21 +142,44 @@ func pageLinks(links []lattice.LinkDefinition, after string, max int) ([]byte, e
 			body = append(body, ',')
 		}
 		body = append(body, b...)
-		n, last = n+1, l.ID
+		n, last = n+1, id(it)
 	}
-	out := append([]byte(`{"links":[`), body...)
+	out := fmt.Appendf(nil, `{"%s":[`, field)
+	out = append(out, body...)
 	out = append(out, ']')
-	if start > 0 || start+n < len(links) {
-		if start+n < len(links) {
+	if start > 0 || start+n < len(items) {
+		if start+n < len(items) {
 			next, err := json.Marshal(last)
 			if err != nil {
 				return nil, err
 			}
 			out = fmt.Appendf(out, `,"next":%s`, next)
 		}
-		out = fmt.Appendf(out, `,"total":%d`, len(links))
+		out = fmt.Appendf(out, `,"total":%d`, len(items))
 	}
 	return append(out, '}'), nil
+}
+
+// respondPage answers a paged query (get.links, get.claims): its request may carry a PageQuery.
+func (h *Host) respondPage(m *nats.Msg, what string, encode func(after string, max int) ([]byte, error)) {
+	var q lattice.PageQuery
+	if len(m.Data) > 0 {
+		if err := decode(m, &q); err != nil {
+			h.ack(m, err)
+			return
+		}
+	}
+	b, err := encode(q.After, int(h.nc.MaxPayload()))
+	if err != nil {
+		h.ack(m, fmt.Errorf("%s: %w", what, err))
+		return
+	}
+	if m.Reply == "" {
+		return
+	}
+	if err := m.Respond(b); err != nil {
+		h.log.Debug().Err(err).Str("subject", m.Subject).Msg("reply")
+	}
 }
 
 // count reports how many links the cache holds, applied or rejected, and whether it holds id.

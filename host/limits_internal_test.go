@@ -62,3 +62,29 @@ func TestPageLinks(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &page))
 	require.Equal(t, "L11", page.Links[0].ID)
 }
+
+func TestPageClaims(t *testing.T) {
+	claims := make([]map[string]string, 30)
+	for i := range claims {
+		claims[i] = map[string]string{"sub": fmt.Sprintf("M%02d", i), "name": strings.Repeat("n", 100)}
+	}
+	var got []map[string]string
+	after := ""
+	for {
+		b, err := pageClaims(claims, after, 700)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(b), 700)
+		var page lattice.ClaimsList
+		require.NoError(t, json.Unmarshal(b, &page))
+		got = append(got, page.Claims...)
+		if page.Next == "" {
+			break
+		}
+		require.Equal(t, 30, page.Total)
+		after = page.Next
+	}
+	require.Equal(t, claims, got)
+	b, err := pageClaims(claims[:1], "", 700)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"claims":[{"sub":"M00","name":"`+strings.Repeat("n", 100)+`"}]}`, string(b))
+}

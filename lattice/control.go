@@ -70,13 +70,18 @@ type ProviderDescription struct {
 }
 
 // ClaimsList is a get.claims reply; every value is a string.
+// Paged like LinkList, by sub, when the claims do not fit in one NATS message.
 type ClaimsList struct {
 	Claims []map[string]string `json:"claims"`
+	// Next is the sub of the last claims of this page when more follow; empty on the last page.
+	Next string `json:"next,omitempty"`
+	// Total is how many claims the host holds, set on a paged reply.
+	Total int `json:"total,omitempty"`
 }
 
 // LinkList is a get.links reply. When every link does not fit in one NATS message, a Trellis
 // host answers with the first that fit, in the order of their ids (what a wasmCloud 0.x client
-// reads), and sets Next and Total (extensions): ask again with LinkQuery{After: Next} for the
+// reads), and sets Next and Total (extensions): ask again with PageQuery{After: Next} for the
 // rest.
 type LinkList struct {
 	Links []LinkDefinition `json:"links"`

@@ -60,21 +60,27 @@ func (c *Client) GetInventory(ctx context.Context, hostID string) (*HostInventor
 }
 
 // GetClaims returns the claims of every actor and provider the lattice knows (one host answers).
+// Claims that do not fit in one NATS message are read page by page, as GetLinks does.
 func (c *Client) GetClaims(ctx context.Context) ([]map[string]string, error) {
-	var list ClaimsList
-	if err := c.query(ctx, "get claims", c.subj.GetClaims(), "", &list); err != nil {
+	claims := []map[string]string{}
+	err := pages(ctx, c, "get claims", c.subj.GetClaims(), func(data []byte) (string, error) {
+		var page ClaimsList
+		if err := json.Unmarshal(data, &page); err != nil {
+			return "", err
+		}
+		claims = append(claims, page.Claims...)
+		return page.Next, nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	if list.Claims == nil {
-		list.Claims = []map[string]string{}
-	}
-	return list.Claims, nil
+	return claims, nil
 }
 
-// LinkQuery is the body of a get.links request for a later page of a paged reply (a Trellis
-// extension; an empty body asks for the first page, as a wasmCloud 0.x client does): the links
-// whose ids sort after After.
-type LinkQuery struct {
+// PageQuery is the body of a get.links or get.claims request for a later page of a paged reply
+// (a Trellis extension; an empty body asks for the first page, as a wasmCloud 0.x client does):
+// the items whose ids (a link's id, the claims' sub) sort after After.
+type PageQuery struct {
 	After string `json:"after"`
 }
 
@@ -84,34 +90,51 @@ type LinkQuery struct {
 // be missed, none is listed twice.
 func (c *Client) GetLinks(ctx context.Context) ([]LinkDefinition, error) {
 	links := []LinkDefinition{}
+	err := pages(ctx, c, "get links", c.subj.GetLinks(), func(data []byte) (string, error) {
+		var page LinkList
+		if err := json.Unmarshal(data, &page); err != nil {
+			return "", err
+		}
+		links = append(links, page.Links...)
+		return page.Next, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return links, nil
+}
+
+// pages asks subject for every page of a paged query reply: take decodes one page and returns its
+// next, "" on the last.
+func pages(ctx context.Context, c *Client, op, subject string, take func([]byte) (string, error)) error {
 	after := ""
 	for {
 		var q any // the first request has no body
 		if after != "" {
-			q = LinkQuery{After: after}
+			q = PageQuery{After: after}
 		}
-		data, err := c.request(ctx, "get links", c.subj.GetLinks(), "", q)
+		data, err := c.request(ctx, op, subject, "", q)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		var page struct {
-			LinkList
-			Ack
+		var ack struct {
+			Accepted *bool  `json:"accepted"`
+			Error    string `json:"error"`
 		}
-		if err := json.Unmarshal(data, &page); err != nil {
-			return nil, fmt.Errorf("get links: malformed reply on %s: %w", c.subj.GetLinks(), err)
+		if json.Unmarshal(data, &ack) == nil && ack.Accepted != nil && !*ack.Accepted {
+			return fmt.Errorf("%s: %s", op, ack.Error)
 		}
-		if page.Links == nil && page.Error != "" {
-			return nil, fmt.Errorf("get links: %s", page.Error)
+		next, err := take(data)
+		if err != nil {
+			return fmt.Errorf("%s: malformed reply on %s: %w", op, subject, err)
 		}
-		links = append(links, page.Links...)
-		if page.Next == "" {
-			return links, nil
+		if next == "" {
+			return nil
 		}
-		if page.Next <= after {
-			return nil, fmt.Errorf("get links: reply on %s names link %s as the end of a page after %s", c.subj.GetLinks(), page.Next, after)
+		if next <= after {
+			return fmt.Errorf("%s: reply on %s names %s as the end of a page after %s", op, subject, next, after)
 		}
-		after = page.Next
+		after = next
 	}
 }
 
