@@ -238,3 +238,16 @@ func TestInvocationPayloadLimit(t *testing.T) {
 		})
 	}
 }
+
+// A reply that cannot fit in a NATS message is answered with an error, not left to time out.
+func TestOversizedReplyIsAnError(t *testing.T) {
+	l := hosttest.New(t)
+	h := l.StartHost(func(c *host.Config) { c.Labels = map[string]string{"big": strings.Repeat("b", 1<<20)} })
+	a := rawAck(t, l.NC, lattice.NewSubjects(lattice.DefaultLattice).Inventory(h.ID()), nil)
+	require.False(t, a.Accepted)
+	require.Contains(t, a.Error, "over the NATS server's max payload of 1048576 bytes")
+	// The host_started event carried the label, cut.
+	d := l.Events.Wait(t, lattice.EventHostStarted, nil)
+	labels, _ := d["labels"].(map[string]any)
+	require.Contains(t, labels["big"], lattice.CutMarker)
+}

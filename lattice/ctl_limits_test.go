@@ -52,3 +52,30 @@ func TestLinkListExtensionsAreOmittedWhenAllFit(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, `{"links":[]}`, string(b))
 }
+
+// FuzzCutJSON: whatever the strings, a cut encoding is valid JSON within the max, or an error.
+func FuzzCutJSON(f *testing.F) {
+	f.Add("short", strings.Repeat("x", 3000), 500)
+	f.Add(strings.Repeat("\u00e9\"\\\n", 900), "", 300)
+	f.Add(strings.Repeat("\xff", 2000), "k", 100)
+	f.Fuzz(func(t *testing.T, a, b string, max int) {
+		if max < 0 || max > 1<<16 {
+			return
+		}
+		v := map[string]any{"a": a, "list": []any{b, a + b}, "n": 1}
+		out, cut, err := lattice.CutJSON(v, max)
+		if err != nil {
+			return
+		}
+		if len(out) > max {
+			t.Fatalf("%d bytes over the max %d", len(out), max)
+		}
+		var back map[string]any
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("not JSON: %v", err)
+		}
+		if cut && !strings.Contains(string(out), "trellis: cut") {
+			t.Fatal("cut without a marker")
+		}
+	})
+}
