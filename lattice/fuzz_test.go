@@ -20,6 +20,7 @@ func FuzzDecodeControlJSON(f *testing.F) {
 		`{"id":"` + host.PublicKey() + `","labels":{"a":"b"},"uptime_seconds":3,"cluster_issuers":"C1,C2"}`,
 		`{"host_id":"` + host.PublicKey() + `","actors":[{"id":"M","instances":[{"instance_id":"i","revision":1,"annotations":null}]}],"providers":[{"id":"V","state":"running"}]}`,
 		`{"claims":[{"sub":"M","caps":"a,b"}]}`,
+		`{"claims":[],"next":"M","total":3}`, `{"links":[],"next":"X","total":2}`, `{"after":"X"}`,
 		`{"links":[{"id":"X","actor_id":"` + actor.PublicKey() + `","provider_id":"` + provider.PublicKey() + `","contract_id":"c","link_name":"default","values":{"K":"V"},"jwt":"a.b.c"}]}`,
 		`{"actor_id":"` + actor.PublicKey() + `","provider_id":"` + provider.PublicKey() + `","contract_id":"wasmcloud:httpserver","values":null}`,
 		`{"actor_ref":"echo:0.1","host_id":"` + host.PublicKey() + `","count":65535,"annotations":{"x":"y"}}`,
@@ -35,7 +36,7 @@ func FuzzDecodeControlJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		targets := []any{
-			&Ack{}, &Host{}, &HostInventory{}, &ClaimsList{}, &LinkList{}, &LinkDelete{},
+			&Ack{}, &Host{}, &HostInventory{}, &ClaimsList{}, &LinkList{}, &LinkDelete{}, &PageQuery{},
 			&StartActorCommand{}, &StopActorCommand{}, &ScaleActorCommand{}, &UpdateActorCommand{},
 			&StartProviderCommand{}, &StopProviderCommand{}, &StopHostCommand{},
 			&ActorAuctionRequest{}, &ActorAuctionAck{}, &ProviderAuctionRequest{}, &ProviderAuctionAck{},

@@ -146,6 +146,8 @@ func FuzzParseSettings(f *testing.F) {
 	f.Add("", "", "", base64.StdEncoding.EncodeToString([]byte(`{"cors":{"allowed_origins":["https://a"]},"readonly_mode":true}`)))
 	f.Add("config_json", `{"address":"[::1]:1"}`, `{"max_content_len":12}`, "e30")
 	f.Add("address", "1.2.3.4:", "{", "!!")
+	f.Add("read_body_timeout_ms", "1500", `{"read_header_timeout_ms":86400001}`, "")
+	f.Add("IDLE_TIMEOUT_MS", "0", `{"idle_timeout_ms":-1}`, "")
 	f.Fuzz(func(t *testing.T, key, value, configJSON, configB64 string) {
 		values := map[string]string{}
 		if key != "" {
@@ -170,6 +172,11 @@ func FuzzParseSettings(f *testing.F) {
 		}
 		if s.MaxContentLen < 0 || s.MaxContentLen > MaxContentLenLimit {
 			t.Fatalf("max content length %d out of range", s.MaxContentLen)
+		}
+		for _, d := range []time.Duration{s.ReadHeaderTimeout, s.ReadBodyTimeout, s.IdleTimeout} {
+			if d <= 0 || d > 24*time.Hour {
+				t.Fatalf("connection timeout %s out of range: %+v", d, s)
+			}
 		}
 		if s.Timeout < 0 || s.CORS.MaxAge < 0 {
 			t.Fatalf("negative duration: %+v", s)
