@@ -314,8 +314,14 @@ func TestNATSPermissionsNeeded(t *testing.T) {
 		{`OBJ_default|\$O\.default`, "publish", "operator: call the actor"},
 		{`KV_TRELLIS_APPS_default|\$KV\.TRELLIS_APPS`, "publish", "host: the apps' store"},
 		{`KV_TRELLIS_LEASE_default|\$KV\.TRELLIS_LEASE`, "publish", "host: the reconciler's lease"},
+		{`"_INBOX\.>"`, "publish", "operator: ping hosts"},
+		{`"\$JS\.API\.INFO"`, "publish", "host: not ready"},
+		{`\$JS\.API\.CONSUMER\.`, "publish", "host: not ready"},
+		{`\$JS\.API\.DIRECT\.GET\.`, "publish", "operator: put and get a link"},
+		{`\$JS\.FC\.`, "publish", "operator: call the actor"},
 	} {
 		t.Run(tc.section+" "+tc.drop, func(t *testing.T) {
+			t.Parallel() // each case waits for its failing step's timeout
 			reduced := dropPermissions(t, n.conf, tc.section, regexp.MustCompile(tc.drop))
 			err := walk(t, runChartNATS(t, reduced), n)
 			require.Error(t, err, "the walk passed without %s in %s", tc.drop, tc.section)

@@ -395,8 +395,12 @@ The subjects of the lattice host.lattice that its users may publish and subscrib
     inside every host send commands on it, as `trellis ctl` does;
   - the JetStream API of the lattice's streams only: KV_LATTICEDATA_{L} (links, claims, refmaps),
     KV_TRELLIS_APPS_{L} (apps), KV_TRELLIS_LEASE_{L} (the reconciler's lease) and OBJ_{L} (payloads
-    over 900 KiB), and their data subjects $KV.… and $O.{L}.…; with a JetStream domain, under both
-    $JS.API and $JS.{domain}.API (the reconciler uses the former);
+    over 900 KiB): $JS.API.INFO, STREAM.<verb> (info, create, update, delete, purge),
+    CONSUMER.<verb>.<stream>.… (the ordered consumers of watches and object reads), DIRECT.GET
+    (reads), the flow control replies $JS.FC.<stream>.…, and their data subjects $KV.… and
+    $O.{L}.…; with a JetStream domain, under both $JS.API and $JS.{domain}.API (the reconciler
+    uses the former). No acks ($JS.ACK: no consumer acks), no STREAM.MSG (the buckets allow direct
+    gets);
   - _INBOX.>: replies to requests.
 Nothing else: not another lattice's subjects, not $SYS, not other streams.
 */}}
@@ -412,11 +416,11 @@ Nothing else: not another lattice's subjects, not $SYS, not other streams.
 {{- $api := . }}
 {{- $pub = append $pub (printf "%s.INFO" $api) }}
 {{- range $streams }}
-{{- $pub = concat $pub (list (printf "%s.STREAM.*.%s" $api .) (printf "%s.STREAM.MSG.*.%s" $api .) (printf "%s.CONSUMER.*.%s" $api .) (printf "%s.CONSUMER.*.%s.>" $api .) (printf "%s.CONSUMER.*.*.%s.>" $api .) (printf "%s.DIRECT.GET.%s" $api .) (printf "%s.DIRECT.GET.%s.>" $api .)) }}
+{{- $pub = concat $pub (list (printf "%s.STREAM.*.%s" $api .) (printf "%s.CONSUMER.*.%s.>" $api .) (printf "%s.DIRECT.GET.%s" $api .) (printf "%s.DIRECT.GET.%s.>" $api .)) }}
 {{- end }}
 {{- end }}
 {{- range $streams }}
-{{- $pub = concat $pub (list (printf "$JS.ACK.%s.>" .) (printf "$JS.FC.%s.>" .)) }}
+{{- $pub = append $pub (printf "$JS.FC.%s.>" .) }}
 {{- end }}
 {{- $pub = concat $pub (list (printf "$KV.LATTICEDATA_%s.>" $l) (printf "$KV.TRELLIS_APPS_%s.>" $l) (printf "$KV.TRELLIS_LEASE_%s.>" $l) (printf "$O.%s.>" $l) "_INBOX.>") }}
 {{- $sub := list (printf "wasmbus.rpc.%s.>" $l) (printf "wasmbus.evt.%s" $l) (printf "wasmbus.ctl.%s.>" $l) "_INBOX.>" }}
