@@ -148,3 +148,72 @@ func sameMemory(a *actor, pages uint32) error {
 	return fmt.Errorf("actor %s already runs here with a memory limit of %s; %s=%d would differ: stop it first to change the limit",
 		a.id, have, MemoryPagesAnnotation, pages)
 }
+
+// checkDeclaredMemory refuses a module whose memory section declares a memory that starts over
+// hostPages, or one that is not exported (as the waPC ABI requires it to be): wazero gives no
+// way to read an unexported memory's minimum, which the memory allocator must not refuse.
+func checkDeclaredMemory(code []byte, cm wazero.CompiledModule, hostPages uint32) error {
+	mins, err := memoryMinimums(code)
+	if err != nil {
+		return err
+	}
+	if len(mins) > 0 && len(cm.ExportedMemories()) == 0 {
+		return errors.New(`module memory is not exported: a wasmbus/waPC actor exports it as "memory"`)
+	}
+	for _, m := range mins {
+		if m > uint64(hostPages) {
+			return fmt.Errorf("module memory starts at %d pages, over this host's limit of %d pages (%s; --max-actor-memory-pages): %w",
+				m, hostPages, pagesSize(hostPages), ErrMemoryLimit)
+		}
+	}
+	return nil
+}
+
+// memoryMinimums reads the minimum of each memory in a module's memory section (id 5).
+func memoryMinimums(code []byte) ([]uint64, error) {
+	if len(code) < 8 {
+		return nil, errors.New("module too short")
+	}
+	p := code[8:]
+	for len(p) > 0 {
+		id := p[0]
+		size, n := uleb(p[1:])
+		if n == 0 || uint64(len(p)-1-n) < size {
+			return nil, errors.New("module: malformed section header")
+		}
+		body := p[1+n : 1+n+int(size)]
+		p = p[1+n+int(size):]
+		if id != 5 {
+			continue
+		}
+		count, n := uleb(body)
+		if n == 0 {
+			return nil, errors.New("module: malformed memory section")
+		}
+		body = body[n:]
+		if count == 0 {
+			return nil, nil
+		}
+		// One memory is all wazero accepts without multi-memory: its minimum is what counts.
+		if len(body) == 0 {
+			return nil, errors.New("module: malformed memory section")
+		}
+		m, n := uleb(body[1:]) // after the limits flags
+		if n == 0 {
+			return nil, errors.New("module: malformed memory section")
+		}
+		return []uint64{m}, nil
+	}
+	return nil, nil
+}
+
+// uleb reads an unsigned LEB128 number; n is 0 when it is malformed or longer than 10 bytes.
+func uleb(b []byte) (v uint64, n int) {
+	for i := 0; i < len(b) && i < 10; i++ {
+		v |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i]&0x80 == 0 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
+}

@@ -110,6 +110,10 @@ func (rt *runtime) compile(ctx context.Context, module []byte) (wazero.CompiledM
 	if err != nil {
 		return nil, fmt.Errorf("compile module: %w", err)
 	}
+	if err := checkDeclaredMemory(module, cm, rt.maxPages); err != nil {
+		_ = cm.Close(ctx)
+		return nil, err
+	}
 	exports := cm.ExportedFunctions()
 	if _, ok := exports["__guest_call"]; !ok {
 		_ = cm.Close(ctx)
