@@ -238,7 +238,7 @@ func (h *Host) watchStore(ctx context.Context, synced chan<- struct{}) error {
 }
 
 // rejectClaims reports a CLAIMS_ entry that is malformed or does not verify: it is ignored, so
-// the aliases and claims it states are not taken (PROTOCOL.md §10).
+// the aliases and claims it states are not taken (docs/compat.md: claims entries carry their JWT).
 func (h *Host) rejectClaims(ch lattice.StoreChange, live bool) {
 	pk := strings.TrimPrefix(ch.Key, lattice.ClaimsKeyPrefix)
 	h.log.Warn().Err(ch.DecodeErr).Str("key", ch.Key).Msg("claims entry ignored")
