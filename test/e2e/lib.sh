@@ -166,10 +166,26 @@ nats_unlabelled() {
 	client "e2e-nolabel-$RANDOM" "timeout 5 nc $ip 4222 </dev/null 2>&1 | head -c 200; true"
 }
 
-# portforward VAR TARGET REMOTE_PORT: kubectl port-forward on a free local port, stored in VAR
+# portforward VAR TARGET REMOTE_PORT: kubectl port-forward on a free local port, stored in VAR.
+# kubectl port-forward exits ("lost connection to pod") when the pod's end resets a connection, as
+# NATS does to a client it refuses (no credentials, a failed TLS handshake); so the forward is
+# started again on the same local port whenever it exits, and a refused client does not take the
+# next step's connection down with it.
 portforward() {
 	local var=$1 target=$2 remote=$3 log=$WORK/pf-$1.log port=""
-	k port-forward "$target" ":$remote" >"$log" 2>&1 &
+	: >"$log"
+	(
+		pid="" local_port=""
+		trap 'kill $pid 2>/dev/null; exit 0' TERM
+		while :; do
+			"$KUBECTL" -n "$NS" port-forward "$target" "$local_port:$remote" >>"$log" 2>&1 &
+			pid=$!
+			wait "$pid" || true
+			local_port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$log" | head -1)
+			echo "port-forward exited; starting it again on ${local_port:-a free port}" >>"$log"
+			sleep 0.2
+		done
+	) &
 	PIDS+=($!)
 	for _ in $(seq 150); do
 		port=$(sed -n 's/^Forwarding from 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$log" | head -1)
