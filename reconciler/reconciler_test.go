@@ -97,8 +97,12 @@ func TestHostLossIsRepaired(t *testing.T) {
 		m, _ := r.managed(other.h, echo.ID, "echo")
 		return m == 4
 	}, 30*time.Second, 50*time.Millisecond, "the lost host's share reappears on the other")
-	st = r.waitState("echo", app.StateDeployed, "v1", 30*time.Second)
-	require.Equal(t, other.h.ID(), st.Reconciler)
+	// The stored status may still be the lost host's "deployed" until the new leader's first pass
+	// writes its own, so wait for a deployed status that the other host wrote.
+	require.Eventually(t, func() bool {
+		st = r.status("echo")
+		return st != nil && st.State == app.StateDeployed && st.Version == "v1" && st.Reconciler == other.h.ID()
+	}, 30*time.Second, 20*time.Millisecond, "the other host reports the app deployed; last status: %+v", st)
 	require.Eventually(t, func() bool {
 		code, body, err := get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 		return err == nil && code == 200 && body == echoBody
