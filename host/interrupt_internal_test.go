@@ -196,15 +196,16 @@ func TestWatchdogSparesCallsThatReturnInTime(t *testing.T) {
 	var wg sync.WaitGroup
 	var failed atomic.Int32
 	// Long enough for tens of watchdog ticks to find calls in flight.
-	end := time.Now().Add(30 * watchdogPeriod)
+	end := time.Now().Add(60 * watchdogPeriod)
 	for g := range size {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; time.Now().Before(end); i++ {
-				// Deadlines of ten to twenty ticks: far enough for a call under -race on two
-				// busy cores, near enough for the watchdog to look at it many times.
-				timeout := time.Duration(10+(g+i)%10) * watchdogPeriod
+				// Deadlines of thirty to fifty ticks: far enough for a call under -race on two
+				// cores busy with other packages' tests, near enough for the watchdog to look at
+				// it many times.
+				timeout := time.Duration(30+(g+i)%20) * watchdogPeriod
 				out, err := callWithin(ctx, h, a, "Echo.Echo", []byte("x"), timeout)
 				if err != nil || string(out) != "x" {
 					failed.Add(1)
