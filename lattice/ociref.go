@@ -122,6 +122,10 @@ func looksLikeHost(s string) bool {
 	return strings.ContainsAny(s, ".:[") || s == "localhost"
 }
 
+// CheckDigest reports what is wrong with a manifest digest as a reference's @DIGEST takes it
+// (sha256 or sha512, lowercase hex), as for `reg pull --digest`.
+func CheckDigest(d string) error { return checkDigest(d) }
+
 // checkDigest accepts sha256 and sha512 digests in lowercase hex.
 func checkDigest(d string) error {
 	alg, hex, ok := strings.Cut(d, ":")

@@ -210,18 +210,26 @@ func authCredential(c lattice.RegistryCredential) auth.Credential {
 
 // repository opens ref's repository with the credentials chosen for its registry.
 func (c *Client) repository(ctx context.Context, r lattice.OCIRef) (*remote.Repository, string) {
-	cred, source := c.credential(ctx, r.Registry)
+	client, source := c.authClient(ctx, r.Registry)
 	repo := &remote.Repository{
 		Reference: registry.Reference{Registry: endpoint(r.Registry), Repository: r.Repository, Reference: r.Reference()},
 		PlainHTTP: c.insecure[normalizeServer(r.Registry)],
-		Client: &auth.Client{
-			Client:     c.http,
-			Cache:      auth.NewCache(),
-			Credential: func(context.Context, string) (auth.Credential, error) { return cred, nil },
-		},
+		Client:    client,
 	}
-	repo.Client.(*auth.Client).SetUserAgent("trellis")
 	return repo, source
+}
+
+// authClient is an HTTP client of reg with the credentials chosen for it; source says where
+// they came from ("" for anonymous).
+func (c *Client) authClient(ctx context.Context, reg string) (*auth.Client, string) {
+	cred, source := c.credential(ctx, reg)
+	client := &auth.Client{
+		Client:     c.http,
+		Cache:      auth.NewCache(),
+		Credential: func(context.Context, string) (auth.Credential, error) { return cred, nil },
+	}
+	client.SetUserAgent("trellis")
+	return client, source
 }
 
 // check parses ref and applies the :latest rule.

@@ -13,7 +13,7 @@ func newKeysCmd() *cobra.Command {
 		Use:   "keys",
 		Short: "Make and list nkeys (account, cluster, module, server, service, operator, user)",
 	}
-	cmd.AddCommand(newKeysGenCmd(), newKeysListCmd())
+	cmd.AddCommand(newKeysGenCmd(), newKeysListCmd(), newKeysGetCmd())
 	return cmd
 }
 

@@ -20,7 +20,7 @@ func newParCmd() *cobra.Command {
 		Use:   "par",
 		Short: "Create and inspect provider archives (.par.gz)",
 	}
-	cmd.AddCommand(newParCreateCmd(), newParInspectCmd())
+	cmd.AddCommand(newParCreateCmd(), newParInspectCmd(), newParInsertCmd())
 	return cmd
 }
 

@@ -17,7 +17,7 @@ import (
 	"github.com/trellis-lattice/trellis/oci"
 )
 
-// regFlags are the flags `reg push` and `reg pull` share.
+// regFlags are the registry flags of `reg` and `inspect`.
 type regFlags struct {
 	allowLatest bool
 	insecure    bool
@@ -27,6 +27,11 @@ type regFlags struct {
 
 func (f *regFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.allowLatest, "allow-latest", false, "allow the :latest tag (or no tag)")
+	f.registerAuth(fs)
+}
+
+// registerAuth adds the flags of reaching a registry: --insecure, --user and --password.
+func (f *regFlags) registerAuth(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.insecure, "insecure", false, "reach the registry over plain HTTP")
 	fs.StringVarP(&f.user, "user", "u", "", "registry user name")
 	withEnvNames(fs, "user", "OCI_REGISTRY_USER", "WASH_REG_USER")
@@ -41,6 +46,12 @@ func (f *regFlags) client(ref string) (*oci.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.registryClient(r.Registry)
+}
+
+// registryClient returns an OCI client for one registry (host[:port]), with the credentials and
+// plain-HTTP rule client describes.
+func (f *regFlags) registryClient(registry string) (*oci.Client, error) {
 	creds, err := ociEnvCredentials()
 	if err != nil {
 		return nil, err
@@ -49,7 +60,7 @@ func (f *regFlags) client(ref string) (*oci.Client, error) {
 		return nil, errors.New("--user and --password go together (or OCI_REGISTRY_USER and OCI_REGISTRY_PASSWORD)")
 	}
 	if f.user != "" {
-		creds = lattice.RegistryCredentialMap{r.Registry: {Username: f.user, Password: f.password}}
+		creds = lattice.RegistryCredentialMap{registry: {Username: f.user, Password: f.password}}
 	}
 	cfg := oci.Config{
 		AllowLatest:  f.allowLatest,
@@ -63,7 +74,7 @@ func (f *regFlags) client(ref string) (*oci.Client, error) {
 		},
 	}
 	if f.insecure {
-		cfg.AllowedInsecure = []string{r.Registry}
+		cfg.AllowedInsecure = []string{registry}
 	}
 	return oci.NewClient(cfg)
 }
@@ -111,7 +122,7 @@ application/vnd.module.wasm.content.layer.v1+wasm; a provider archive, config
 application/vnd.wasmcloud.provider.archive.config and layer
 application/vnd.wasmcloud.provider.archive.layer.v1+par. See docs/oci.md.`,
 	}
-	cmd.AddCommand(newRegPushCmd(), newRegPullCmd())
+	cmd.AddCommand(newRegPushCmd(), newRegPullCmd(), newRegPingCmd())
 	return cmd
 }
 
@@ -189,16 +200,19 @@ actor, a gzip'd file as a provider archive; either is verified first (claims, si
 
 func newRegPullCmd() *cobra.Command {
 	var (
-		f    regFlags
-		dest string
-		out  outputFormat
+		f      regFlags
+		dest   string
+		digest string
+		out    outputFormat
 	)
 	cmd := &cobra.Command{
 		Use:   "pull REF",
 		Short: "Pull an actor or a provider archive from REF into a file",
 		Long: `Pull the artifact at REF and write its layer (the signed module or the .par.gz) to
---destination, by default REPOSITORY.wasm or REPOSITORY.par.gz in the current directory.`,
-		Example: "  trellis reg pull 127.0.0.1:5000/echo:0.1.0 --insecure -d echo_s.wasm",
+--destination, by default REPOSITORY.wasm or REPOSITORY.par.gz in the current directory. With
+--digest, the manifest REF resolves to must be that digest (as ` + "`reg push`" + ` printed it), else
+nothing is written and the exit code is 1.`,
+		Example: "  trellis reg pull 127.0.0.1:5000/echo:0.1.0 --insecure -d echo_s.wasm\n  trellis reg pull ghcr.io/org/echo:0.1.0 --digest sha256:…",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref := args[0]
@@ -206,7 +220,7 @@ func newRegPullCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := c.Pull(cmd.Context(), ref, oci.KindAny, nil)
+			a, err := pullVerified(cmd.Context(), c, ref, oci.KindAny, digest)
 			if err != nil {
 				return err
 			}
@@ -230,6 +244,7 @@ func newRegPullCmd() *cobra.Command {
 	}
 	f.register(cmd.Flags())
 	cmd.Flags().StringVarP(&dest, "destination", "d", "", "file to write (default: REPOSITORY.wasm or REPOSITORY.par.gz)")
+	cmd.Flags().StringVar(&digest, "digest", "", "manifest digest (sha256:…) the artifact must have")
 	addOutputFlag(cmd.Flags(), &out)
 	return cmd
 }
