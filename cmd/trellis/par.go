@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"runtime"
@@ -144,23 +145,39 @@ func newParInspectCmd() *cobra.Command {
 			if err != nil {
 				return exitError{code: 1, err: fmt.Errorf("par inspect %s: %w", args[0], err)}
 			}
-			c := par.Claims
-			names := slices.Sorted(maps.Keys(par.Targets))
 			if out == outputJSON {
-				return writeJSON(cmd.OutOrStdout(), map[string]any{
-					"file": args[0], "provider_id": c.Subject, "issuer": c.Issuer, "name": c.Provider.Name,
-					"capid": c.Provider.CapID, "vendor": c.Provider.Vendor, "ver": c.Provider.Ver,
-					"rev": c.Provider.Rev, "targets": names, "target_hashes": c.Provider.TargetHashes, "valid": true,
-				})
+				return writeJSON(cmd.OutOrStdout(), parInspectionJSON(args[0], par))
 			}
-			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "%s\n  provider id: %s\n  issuer:      %s\n  name:        %s\n  contract:    %s\n  vendor:      %s\n",
-				args[0], c.Subject, c.Issuer, c.Provider.Name, c.Provider.CapID, c.Provider.Vendor)
-			fmt.Fprintf(w, "  version:     %s (revision %d)\n  issued:      %s\n  targets:     %s\n  valid:       yes (signature and every target hash verified)\n",
-				orNone(c.Provider.Ver), c.Provider.Rev, time.Unix(c.IssuedAt, 0).UTC().Format(time.RFC3339), strings.Join(names, ", "))
-			return nil
+			return writePARInspection(cmd.OutOrStdout(), args[0], par)
 		},
 	}
 	addOutputFlag(cmd.Flags(), &out)
 	return cmd
+}
+
+// parInspectionJSON is what `par inspect` and `inspect` print of a verified archive with -o json.
+func parInspectionJSON(file string, par *lattice.ProviderArchive) map[string]any {
+	c := par.Claims
+	return map[string]any{
+		"file": file, "kind": "provider", "provider_id": c.Subject, "issuer": c.Issuer, "name": c.Provider.Name,
+		"capid": c.Provider.CapID, "vendor": c.Provider.Vendor, "ver": c.Provider.Ver,
+		"rev": c.Provider.Rev, "targets": slices.Sorted(maps.Keys(par.Targets)), "target_hashes": c.Provider.TargetHashes,
+		"issued_at": unixTime(c.IssuedAt), "expires": unixTime(c.Expires), "not_before": unixTime(c.NotBefore), "valid": true,
+	}
+}
+
+// writePARInspection is what `par inspect` and `inspect` print of a verified archive.
+func writePARInspection(w io.Writer, file string, par *lattice.ProviderArchive) error {
+	c := par.Claims
+	names := slices.Sorted(maps.Keys(par.Targets))
+	fmt.Fprintf(w, "%s\n  provider id: %s\n  issuer:      %s\n  name:        %s\n  contract:    %s\n  vendor:      %s\n",
+		file, c.Subject, c.Issuer, c.Provider.Name, c.Provider.CapID, c.Provider.Vendor)
+	fmt.Fprintf(w, "  version:     %s (revision %d)\n  issued:      %s\n  expires:     %s\n  not before:  %s\n  targets:     %s\n",
+		orNone(c.Provider.Ver), c.Provider.Rev, time.Unix(c.IssuedAt, 0).UTC().Format(time.RFC3339),
+		orText(unixTime(c.Expires), "never"), orText(unixTime(c.NotBefore), "immediately"), strings.Join(names, ", "))
+	for _, n := range names {
+		fmt.Fprintf(w, "    %-16s sha256 %s\n", n, c.Provider.TargetHashes[n])
+	}
+	_, err := fmt.Fprintln(w, "  valid:       yes (signature and every target hash verified)")
+	return err
 }
