@@ -77,15 +77,23 @@ func (b *BuiltinHost) CallActor(ctx context.Context, actorID, op string, msg []b
 
 // callLocal runs op in an instance of an actor of this host, refusing what a host refuses
 // (acceptProvider) for a provider's invocation and what a provider refuses without a link.
-func (b *BuiltinHost) callLocal(ctx context.Context, a *actor, op string, msg []byte) ([]byte, error) {
+func (b *BuiltinHost) callLocal(ctx context.Context, a *actor, op string, msg []byte) (out []byte, err error) {
 	h, contract := b.h, b.origin.ContractID
+	rec := h.metrics.begin(a.id)
+	defer func() {
+		if !errors.Is(err, errStopped) { // retried on another host: counted there
+			rec.end()
+		}
+	}()
 	if err := b.accept(a); err != nil {
 		h.log.Warn().Err(err).Str("actor", a.id).Str("operation", op).Msg("invocation refused")
 		return nil, err
 	}
 	a.load.Add(1)
 	defer a.load.Add(-1)
-	out, err := h.runActor(ctx, a, op, msg)
+	rec.running(op)
+	out, err = h.runActor(ctx, a, op, msg)
+	rec.done(err)
 	if err != nil && !errors.Is(err, errStopped) {
 		h.log.Debug().Err(err).Str("actor", a.id).Str("contract", contract).Msg("built-in call failed")
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/trellis-lattice/trellis/lattice"
@@ -110,6 +111,8 @@ type Config struct {
 
 	// Logger receives the host's logs; disabled by default.
 	Logger zerolog.Logger
+	// Metrics, when set, receives the host's Prometheus metrics (metrics.go); nil counts nothing.
+	Metrics prometheus.Registerer
 }
 
 // DefaultMaxArtifactSize is the default of Config.MaxArtifactSize: room for Go actors of tens of

@@ -56,6 +56,7 @@ func (h *Host) subscribeControl() ([]*nats.Subscription, error) {
 
 // reply answers a request with JSON.
 func (h *Host) reply(m *nats.Msg, v any) {
+	h.countControl(m.Subject, v)
 	if m.Reply == "" {
 		return
 	}

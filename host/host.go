@@ -80,6 +80,7 @@ type Host struct {
 	links     *linkCache
 	aliases   *aliasTable
 	oci       *oci.Client // pulls actors and providers from OCI registries (oci_host.go)
+	metrics   *metrics    // nil without Config.Metrics (metrics.go)
 	files     *fileLoader // reads actors and providers from files (fileref.go)
 
 	// work is Run's context, the parent of everything the host runs in the background: the
@@ -131,6 +132,9 @@ func New(cfg Config) (*Host, error) {
 	}
 	if h.files, err = newFileLoader(cfg.AllowFileLoad, cfg.MaxArtifactSize); err != nil {
 		return nil, fmt.Errorf("host config: %w", err)
+	}
+	if h.metrics, err = newMetrics(h, cfg.Metrics); err != nil {
+		return nil, err
 	}
 	return h, nil
 }

@@ -13,13 +13,16 @@ import (
 
 // serveInvocation answers one invocation of a local actor received on its queue subscription.
 func (h *Host) serveInvocation(a *actor, m *nats.Msg) {
-	h.server.Respond(context.Background(), m, actorServer{h: h, a: a})
+	rec := h.metrics.begin(a.id)
+	h.server.Respond(context.Background(), m, actorServer{h: h, a: a, rec: rec})
+	rec.end()
 }
 
 // actorServer is what a host checks and runs for invocations of one local actor.
 type actorServer struct {
-	h *Host
-	a *actor
+	h   *Host
+	a   *actor
+	rec *invocation // metrics.go; nil without metrics
 }
 
 // Name names the actor in the errors of its responses.
@@ -52,7 +55,10 @@ func acceptProvider(a *actor, origin lattice.Entity) error {
 
 // Handle runs the invocation in a free instance.
 func (s actorServer) Handle(ctx context.Context, inv *lattice.Invocation) ([]byte, error) {
-	return s.h.runActor(ctx, s.a, inv.Operation, inv.Msg)
+	s.rec.running(inv.Operation)
+	out, err := s.h.runActor(ctx, s.a, inv.Operation, inv.Msg)
+	s.rec.done(err)
+	return out, err
 }
 
 // runActor runs one operation in a free instance of a local actor. The call runs on one module

@@ -45,6 +45,7 @@ type hostFlags struct {
 	logFormat      string
 	dashboardAddr  string
 	dashboardToken string
+	metricsAddr    string
 	tokenURL       bool   // up only: print the dashboard's URL with its token
 	demoDir        string // up only: deploy the echo demo from this directory
 	demoAddress    string
@@ -112,6 +113,8 @@ func (f *hostFlags) register(fs *pflag.FlagSet, up bool) {
 	withEnv(fs, "dashboard-addr")
 	fs.StringVar(&f.dashboardToken, "dashboard-token", "", fmt.Sprintf("token the dashboard requires on its API and websocket (at least %d characters; empty: none)", dashboard.MinTokenLength))
 	withEnvNames(fs, "dashboard-token", "TRELLIS_DASHBOARD_TOKEN")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", `address of the Prometheus /metrics and the /livez and /readyz probes ("" disables them), e.g. :9090`)
+	withEnv(fs, "metrics-addr")
 	f.apps.register(fs)
 	f.limits.register(fs)
 }

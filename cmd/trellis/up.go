@@ -93,6 +93,15 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 	if err != nil {
 		return err
 	}
+	ms, err := listenMetrics(f.metricsAddr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = ms.stop() }()
+	if ms != nil {
+		cfg.Metrics = ms.registerer()
+		cfg.Builtins = builtinProvidersWith(ms.httpMetrics())
+	}
 	h, err := host.New(cfg)
 	if err != nil {
 		return err
@@ -131,7 +140,13 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 			return err
 		}
 	}
-	printHostUp(cmd, h, cfg, dash, f.tokenURL, clusterNote)
+	ms.setReady(func() error {
+		if err := h.CheckReady(); err != nil {
+			return err
+		}
+		return apps.Ready()
+	})
+	printHostUp(cmd, h, cfg, dash, ms, f.tokenURL, clusterNote)
 	if f.demoDir != "" {
 		if err := deployDemo(ctx, h, cfg, f.demoDir, f.demoAddress, cmd.OutOrStdout()); err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "Error: %v\n", err)
@@ -152,7 +167,7 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 	return nil
 }
 
-func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashboardServer, tokenURL bool, clusterNote string) {
+func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashboardServer, ms *metricsServer, tokenURL bool, clusterNote string) {
 	w := cmd.OutOrStdout()
 	url := h.NATSURL()
 	var conn, auth []string
@@ -195,6 +210,9 @@ func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashbo
 	fmt.Fprintf(w, "  Files:     %s\n", files)
 	if dash != nil {
 		fmt.Fprintf(w, "  Dashboard: %s\n", dash.describe(tokenURL))
+	}
+	if ms != nil {
+		fmt.Fprintf(w, "  Metrics:   %s   (probes: /livez, /readyz)\n", ms.URL())
 	}
 	fmt.Fprintln(w, "\nTry:")
 	fmt.Fprintf(w, "  trellis ctl get hosts%s\n", flags)

@@ -54,6 +54,7 @@ type Provider struct {
 	caller  Caller
 	log     zerolog.Logger
 	servers map[string]*server // by actor id
+	metrics *Metrics           // nil: no metrics (metrics.go)
 }
 
 // New returns a provider with no listeners; Init gives it the lattice connection.
@@ -220,7 +221,7 @@ func (p *Provider) listen(actorID string, settings Settings) (*server, error) {
 		done:     make(chan struct{}),
 	}
 	s.srv = &http.Server{
-		Handler:           s,
+		Handler:           p.metrics.instrument(actorID, s),
 		ReadHeaderTimeout: settings.ReadHeaderTimeout,
 		ReadTimeout:       settings.ReadBodyTimeout,
 		IdleTimeout:       settings.IdleTimeout,
