@@ -99,6 +99,9 @@ var goldenCases = []struct {
 	// password of the user's, NATS clients by label and namespace, the dashboard token from a
 	// Secret of the user's, provider issuers.
 	{name: "security", values: "testdata/security.values.yaml"},
+	// A NATS cluster (three servers, routes, persistent volumes, required anti-affinity) that is
+	// also a leaf node of two hubs.
+	{name: "cluster", values: "testdata/cluster.values.yaml"},
 }
 
 func TestTemplateGolden(t *testing.T) {
@@ -127,17 +130,22 @@ func TestTemplateGolden(t *testing.T) {
 var generatedKey = regexp.MustCompile(`-----BEGIN PRIVATE KEY-----\\n[A-Za-z0-9+/=]+\\n-----END PRIVATE KEY-----\\n`)
 
 // What else differs on every render: passwords and the dashboard token the chart makes (32
-// letters and digits), bcrypt hashes (a new salt each time) and the checksum of the NATS
-// configuration that holds them.
+// letters and digits; the route password in the routes' URLs too), bcrypt hashes (a new salt
+// each time) and the checksum of the NATS configuration that holds them.
 var (
-	generatedSecret   = regexp.MustCompile(`(password|token): "[A-Za-z0-9]{32}"`)
+	generatedSecret   = regexp.MustCompile(`(password|token|trellis-route): "?[A-Za-z0-9]{32}("|@)`)
 	generatedHash     = regexp.MustCompile(`\$2a\$10\$[./A-Za-z0-9]{53}`)
 	generatedChecksum = regexp.MustCompile(`checksum/config: [0-9a-f]{64}`)
 )
 
 func generated(out string) string {
 	out = generatedKey.ReplaceAllString(out, "(generated ed25519 key)")
-	out = generatedSecret.ReplaceAllString(out, `$1: "(generated)"`)
+	out = generatedSecret.ReplaceAllStringFunc(out, func(m string) string {
+		if strings.HasPrefix(m, "trellis-route:") {
+			return "trellis-route:(generated)@"
+		}
+		return generatedSecret.ReplaceAllString(m, `$1: "(generated)"`)
+	})
 	out = generatedHash.ReplaceAllString(out, "(bcrypt hash)")
 	return generatedChecksum.ReplaceAllString(out, "checksum/config: (of the configuration)")
 }
@@ -254,6 +262,36 @@ func TestTemplateRefuses(t *testing.T) {
 		{"unknown log format", []string{"host.logFormat=xml"}, "host.logFormat must be", ""},
 		{"unknown update strategy", []string{"updateStrategy.type=OnDelete"}, "updateStrategy.type must be RollingUpdate or Recreate", ""},
 		{"rolling update that replaces no pod", []string{"updateStrategy.rollingUpdate.maxSurge=0"}, "maxSurge and maxUnavailable cannot both be 0", ""},
+		{"NATS cluster without the chart's NATS", []string{"nats.enabled=false", "nats.external.url=nats://x:4222", "nats.cluster.enabled=true"}, "nats.cluster is for the chart's NATS servers", ""},
+		{"NATS cluster of two", []string{"nats.cluster.enabled=true", "nats.cluster.replicas=2"}, "nats.cluster.replicas 2: a NATS cluster needs 3 servers or more", ""},
+		{"NATS cluster of no number", []string{"nats.cluster.enabled=true", "nats.cluster.replicas=three"}, "nats.cluster.replicas three: a NATS cluster needs 3 servers or more", ""},
+		{"unknown anti-affinity", []string{"nats.cluster.enabled=true", "nats.cluster.antiAffinity=soft"}, `nats.cluster.antiAffinity "soft": give preferred`, ""},
+		{"disruption budget of every server", []string{"nats.cluster.enabled=true", "nats.cluster.maxUnavailable=3"}, "nats.cluster.maxUnavailable 3: give a number of pods from 1 to replicas-1", ""},
+		{"short route password", []string{"nats.cluster.enabled=true", "nats.cluster.routePassword=short"}, "nats.cluster.routePassword: give 16 characters or more", ""},
+		{"route password unfit for a URL", []string{"nats.cluster.enabled=true", "nats.cluster.routePassword=0123456789abcdef@x"}, "nats.cluster.routePassword: give 16 characters or more", ""},
+		{"route password without auth", []string{"nats.cluster.enabled=true", "nats.auth.enabled=false", "nats.cluster.routePassword=0123456789abcdefgh"}, "nats.cluster.routePassword is set but nats.auth.enabled is false", ""},
+		{"leaf node without a domain", nil, "nats.leafnode.remotes is set: give nats.jetstream.domain",
+			"nats: {leafnode: {remotes: [{url: \"tls://hub:7422\"}]}}"},
+		{"leaf node of an external server", nil, "nats.leafnode.remotes is set but nats.enabled is false",
+			"nats: {enabled: false, external: {url: \"nats://x:4222\"}, jetstream: {domain: edge}, leafnode: {remotes: [{url: \"tls://hub:7422\"}]}}"},
+		{"leaf node remotes not a list", nil, "nats.leafnode.remotes must be a list",
+			"nats: {jetstream: {domain: edge}, leafnode: {remotes: {url: \"tls://hub:7422\"}}}"},
+		{"leaf node remote that is a string", nil, "nats.leafnode.remotes[0] is a string: each remote is {url: URL",
+			"nats: {jetstream: {domain: edge}, leafnode: {remotes: [\"tls://hub:7422\"]}}"},
+		{"leaf node remote without a URL", nil, "nats.leafnode.remotes[0]: give url, the hub's leaf node URL",
+			"nats: {jetstream: {domain: edge}, leafnode: {remotes: [{credentialsSecret: hub}]}}"},
+		{"leaf node remote with url and urls", nil, "nats.leafnode.remotes[0]: give url or urls, not both",
+			"nats: {jetstream: {domain: edge}, leafnode: {remotes: [{url: \"tls://a:7422\", urls: [\"tls://b:7422\"]}]}}"},
+		{"leaf node remote with another key", nil, "nats.leafnode.remotes[0]: a remote takes url (or urls), credentialsSecret and credentialsKey, not account",
+			"nats: {jetstream: {domain: edge}, leafnode: {remotes: [{url: \"tls://a:7422\", account: A}]}}"},
+		{"leaf node URL of another scheme", nil, `nats.leafnode.remotes[0]: "https://hub:7422" is not a leaf node URL`,
+			"nats: {jetstream: {domain: edge}, leafnode: {remotes: [{url: \"https://hub:7422\"}]}}"},
+		{"leaf node URL with a password", nil, `nats.leafnode.remotes[0]: "tls://u:p@hub:7422" is not a leaf node URL`,
+			"nats: {jetstream: {domain: edge}, leafnode: {remotes: [{url: \"tls://u:p@hub:7422\"}]}}"},
+		{"leaf node credentials that are no Secret name", nil, "nats.leafnode.remotes[0].credentialsSecret must be the name of a Secret",
+			"nats: {jetstream: {domain: edge}, leafnode: {remotes: [{url: \"tls://hub:7422\", credentialsSecret: Hub_Creds}]}}"},
+		{"leaf node credentials key without a Secret", nil, "nats.leafnode.remotes[0].credentialsKey is set without credentialsSecret",
+			"nats: {jetstream: {domain: edge}, leafnode: {remotes: [{url: \"tls://hub:7422\", credentialsKey: a.creds}]}}"},
 		{"apps not a list", nil, "apps must be a list; each item is an Application manifest", "apps: {echo: {}}"},
 		{"app that is a string", nil, "apps[0] is a string: each item of apps is an Application manifest (apiVersion, kind, metadata.name, spec), {manifest: <the manifest as a YAML string>} or {configMap: NAME, key: KEY}",
 			"apps: [echo]"},

@@ -60,6 +60,32 @@ app.kubernetes.io/component: nats
 {{- end }}
 
 {{/*
+Whether the chart runs a NATS cluster (nats.cluster.enabled with the chart's NATS), "true" or "".
+*/}}
+{{- define "trellis.nats.clustered" -}}
+{{- if and .Values.nats.enabled .Values.nats.cluster.enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+The headless Service of the NATS cluster: it gives each pod the DNS name
+<fullname>-nats-<i>.<fullname>-nats-headless, which the routes and the hosts' URLs use.
+*/}}
+{{- define "trellis.nats.headless" -}}
+{{- printf "%s-nats-headless" (include "trellis.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The DNS names of the NATS pods of the cluster, as a comma-joined list.
+*/}}
+{{- define "trellis.nats.podHosts" -}}
+{{- $hosts := list }}
+{{- range $i := until (int .Values.nats.cluster.replicas) }}
+{{- $hosts = append $hosts (printf "%s-%d.%s" (include "trellis.nats.fullname" $) $i (include "trellis.nats.headless" $)) }}
+{{- end }}
+{{- join "," $hosts }}
+{{- end }}
+
+{{/*
 Whether the chart creates a ServiceAccount.
 */}}
 {{- define "trellis.createServiceAccount" -}}
@@ -109,8 +135,16 @@ The Secret holding the dashboard token (key token), or "" without a token.
 NATS URL the hosts connect to when it is not taken from a Secret.
 */}}
 {{- define "trellis.natsURL" -}}
-{{- if .Values.nats.enabled }}
-{{- printf "%s://%s:%v" (ternary "tls" "nats" .Values.nats.tls.enabled) (include "trellis.nats.fullname" .) .Values.nats.port }}
+{{- $scheme := ternary "tls" "nats" .Values.nats.tls.enabled }}
+{{- if include "trellis.nats.clustered" . }}
+{{- /* Every server of the cluster, so a client whose server goes connects to another. */}}
+{{- $urls := list }}
+{{- range splitList "," (include "trellis.nats.podHosts" .) }}
+{{- $urls = append $urls (printf "%s://%s:4222" $scheme .) }}
+{{- end }}
+{{- join "," $urls }}
+{{- else if .Values.nats.enabled }}
+{{- printf "%s://%s:%v" $scheme (include "trellis.nats.fullname" .) .Values.nats.port }}
 {{- else }}
 {{- .Values.nats.external.url }}
 {{- end }}
@@ -138,6 +172,7 @@ Checks of combinations of values; each failure says what to change.
 {{- if and .Values.nats.tls.secretName (not .Values.nats.tls.enabled) }}
 {{- fail "nats.tls.secretName is set but nats.tls.enabled is false: set nats.tls.enabled=true to serve TLS" }}
 {{- end }}
+{{- include "trellis.nats.cluster.validate" . }}
 {{- if .Values.nats.auth.enabled }}
 {{- if eq (toString .Values.nats.auth.host.user) (toString .Values.nats.auth.operator.user) }}
 {{- fail "nats.auth.host.user and nats.auth.operator.user must differ (and neither be empty)" }}
@@ -196,6 +231,80 @@ Checks of combinations of values; each failure says what to change.
 {{- fail "updateStrategy.rollingUpdate: maxSurge and maxUnavailable cannot both be 0 (the defaults, 1 and 0, replace one pod at a time and drop no requests)" }}
 {{- end }}
 {{- include "trellis.apps.validate" . }}
+{{- end }}
+
+{{/*
+Checks of nats.cluster and nats.leafnode.
+*/}}
+{{- define "trellis.nats.cluster.validate" -}}
+{{- $c := .Values.nats.cluster }}
+{{- if and $c.enabled (not .Values.nats.enabled) }}
+{{- fail "nats.cluster.enabled is true but nats.enabled is false: nats.cluster is for the chart's NATS servers; an external cluster is given as a list of URLs in nats.external.url" }}
+{{- end }}
+{{- if $c.enabled }}
+{{- if not (and (regexMatch "^[0-9]+$" (toString $c.replicas)) (ge (int $c.replicas) 3)) }}
+{{- fail (printf "nats.cluster.replicas %v: a NATS cluster needs 3 servers or more (JetStream needs a majority of them up: with 3, one may go)" $c.replicas) }}
+{{- end }}
+{{- if not (has (toString $c.antiAffinity) (list "preferred" "required" "none")) }}
+{{- fail (printf "nats.cluster.antiAffinity %q: give preferred (spread over nodes where possible), required (one NATS pod per node) or none" (toString $c.antiAffinity)) }}
+{{- end }}
+{{- if not (and (regexMatch "^[0-9]+$" (toString $c.maxUnavailable)) (ge (int $c.maxUnavailable) 1) (lt (int $c.maxUnavailable) (int $c.replicas))) }}
+{{- fail (printf "nats.cluster.maxUnavailable %v: give a number of pods from 1 to replicas-1 (with more down, JetStream loses its majority)" $c.maxUnavailable) }}
+{{- end }}
+{{- end }}
+{{- with $c.routePassword }}
+{{- if not (regexMatch "^[-._~A-Za-z0-9]{16,}$" (toString .)) }}
+{{- fail "nats.cluster.routePassword: give 16 characters or more of letters, digits, '-', '.', '_' and '~' (it is written into the routes' URLs), or leave it empty and the chart makes one" }}
+{{- end }}
+{{- if not $.Values.nats.auth.enabled }}
+{{- fail "nats.cluster.routePassword is set but nats.auth.enabled is false: the routes log in only with auth on; remove it or enable auth" }}
+{{- end }}
+{{- end }}
+{{- $remotes := .Values.nats.leafnode.remotes }}
+{{- if not (or (kindIs "slice" $remotes) (kindIs "invalid" $remotes)) }}
+{{- fail "nats.leafnode.remotes must be a list of {url: URL, credentialsSecret: NAME}" }}
+{{- end }}
+{{- if $remotes }}
+{{- if not .Values.nats.enabled }}
+{{- fail "nats.leafnode.remotes is set but nats.enabled is false: the leaf node is the chart's NATS server" }}
+{{- end }}
+{{- if not .Values.nats.jetstream.domain }}
+{{- fail "nats.leafnode.remotes is set: give nats.jetstream.domain, a JetStream domain of the leaf's own (other than the hub's), so the leaf's JetStream and the hub's stay apart" }}
+{{- end }}
+{{- end }}
+{{- range $i, $r := $remotes }}
+{{- $at := printf "nats.leafnode.remotes[%d]" $i }}
+{{- if not (kindIs "map" $r) }}
+{{- fail (printf "%s is a %s: each remote is {url: URL, credentialsSecret: NAME, credentialsKey: KEY}" $at (kindOf $r)) }}
+{{- end }}
+{{- with omit $r "url" "urls" "credentialsSecret" "credentialsKey" }}
+{{- fail (printf "%s: a remote takes url (or urls), credentialsSecret and credentialsKey, not %s" $at (keys . | sortAlpha | join ", ")) }}
+{{- end }}
+{{- if eq (len (pick $r "url" "urls")) 2 }}
+{{- fail (printf "%s: give url or urls, not both" $at) }}
+{{- end }}
+{{- $urls := ternary (list $r.url) $r.urls (hasKey $r "url") }}
+{{- if not (and (kindIs "slice" $urls) $urls) }}
+{{- fail (printf "%s: give url, the hub's leaf node URL (such as tls://hub.example:7422), or urls, a list of them" $at) }}
+{{- end }}
+{{- range $urls }}
+{{- if not (regexMatch `^(nats-leaf|nats|tls|ws|wss)://[^\s/"@]+$` (toString .)) }}
+{{- fail (printf "%s: %q is not a leaf node URL: give SCHEME://HOST:PORT with scheme nats-leaf, nats, tls, ws or wss (and the credentials in credentialsSecret, not in the URL)" $at (toString .)) }}
+{{- end }}
+{{- if contains "@" (toString .) }}
+{{- fail (printf "%s: %q holds credentials: put them in a Secret and name it in credentialsSecret (a .creds file)" $at (toString .)) }}
+{{- end }}
+{{- end }}
+{{- if and (hasKey $r "credentialsSecret") (not (regexMatch "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$" (toString $r.credentialsSecret))) }}
+{{- fail (printf "%s.credentialsSecret must be the name of a Secret in the release namespace, not %v" $at $r.credentialsSecret) }}
+{{- end }}
+{{- if and (hasKey $r "credentialsKey") (not (regexMatch "^[-._a-zA-Z0-9]+$" (toString $r.credentialsKey))) }}
+{{- fail (printf "%s.credentialsKey must be a key of Secret %v, not %v" $at $r.credentialsSecret $r.credentialsKey) }}
+{{- end }}
+{{- if and (hasKey $r "credentialsKey") (not $r.credentialsSecret) }}
+{{- fail (printf "%s.credentialsKey is set without credentialsSecret, the Secret it is a key of" $at) }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -337,14 +446,22 @@ The owner of the apps the hosts put from the values (TRELLIS_APP_OWNER).
 {{- end }}
 
 {{/*
-The NATS server configuration (nats.conf). Called with (dict "root" . "auth" AUTH), AUTH being
-what "trellis.nats.auth" computed (the users' names and bcrypt hashes), or empty without auth.
+The NATS server configuration (nats.conf). Called with (dict "root" . "auth" AUTH "route" ROUTE),
+AUTH being what "trellis.nats.auth" computed (the users' names and bcrypt hashes), or empty
+without auth, and ROUTE what "trellis.nats.routeAuth" computed, or empty.
 */}}
 {{- define "trellis.nats.conf" -}}
 {{- $v := .root.Values -}}
+{{- $clustered := include "trellis.nats.clustered" .root -}}
 listen: 0.0.0.0:4222
 http: 0.0.0.0:8222
+{{- if $clustered }}
+# Each server's name is its pod's (SERVER_NAME, from the pod's name): JetStream tells its
+# servers apart by name.
+server_name: $SERVER_NAME
+{{- else }}
 server_name: {{ include "trellis.nats.fullname" .root }}
+{{- end }}
 jetstream {
   store_dir: /data
   max_memory_store: {{ $v.nats.jetstream.maxMemoryStore }}
@@ -359,6 +476,55 @@ tls {
   cert_file: /etc/nats/tls/tls.crt
   key_file: /etc/nats/tls/tls.key
   timeout: 5
+}
+{{- end }}
+{{- if $clustered }}
+# The routes between the servers of the cluster: every server dials every pod of the StatefulSet
+# through the headless Service (its own name too, which it recognizes and drops). Plain TCP inside
+# the namespace: the NetworkPolicy lets only the NATS pods reach this port{{ if .route }}, and a route
+# logs in with the route user{{ end }}. The servers do not advertise their pod IPs to clients:
+# the hosts know every server's name, and clients through a port-forward cannot reach pod IPs.
+cluster {
+  name: {{ $v.nats.cluster.name | default (include "trellis.nats.fullname" .root) | quote }}
+  listen: 0.0.0.0:6222
+  no_advertise: true
+  {{- with .route }}
+  authorization {
+    user: {{ .user | quote }}
+    password: {{ .password | quote }}
+    timeout: 5
+  }
+  {{- end }}
+  routes: [
+    {{- $route := .route }}
+    {{- range splitList "," (include "trellis.nats.podHosts" .root) }}
+    {{- if $route }}
+    {{ printf "nats://%s:%s@%s:6222" $route.user $route.password . | quote }}
+    {{- else }}
+    {{ printf "nats://%s:6222" . | quote }}
+    {{- end }}
+    {{- end }}
+  ]
+}
+{{- end }}
+{{- with $v.nats.leafnode.remotes }}
+# A leaf node of the remote hub(s) below: the lattice's subjects flow between this server and the
+# hub; JetStream stays apart, in its own domain (nats.jetstream.domain).
+leafnodes {
+  remotes: [
+    {{- range $i, $r := . }}
+    {
+      urls: [
+        {{- range (ternary (list $r.url) $r.urls (hasKey $r "url")) }}
+        {{ . | quote }}
+        {{- end }}
+      ]
+      {{- if $r.credentialsSecret }}
+      credentials: "/etc/nats/leafnode/{{ $i }}/{{ $r.credentialsKey | default "nats.creds" }}"
+      {{- end }}
+    }
+    {{- end }}
+  ]
 }
 {{- end }}
 {{- with .auth }}
@@ -460,6 +626,21 @@ templates/nats.yaml, which makes both the Secrets and the configuration from it.
 {{- $_ := set $out $who (dict "user" $cfg.user "password" $password "hash" $hash) }}
 {{- end }}
 {{- toJson $out }}
+{{- end }}
+
+{{/*
+The user the servers of a NATS cluster log in to each other's route port with (clustered, with
+nats.auth.enabled): its name, and its password (nats.cluster.routePassword, else the one Secret
+<fullname>-nats-route already holds, else 32 new letters and digits), as JSON; empty otherwise.
+The password stands in plain in the configuration, whose routes dial with it (the configuration
+is a Secret mounted only in the NATS pods).
+*/}}
+{{- define "trellis.nats.routeAuth" -}}
+{{- if and (include "trellis.nats.clustered" .) .Values.nats.auth.enabled }}
+{{- $kept := (lookup "v1" "Secret" .Release.Namespace (printf "%s-nats-route" (include "trellis.fullname" .))).data | default dict }}
+{{- $password := .Values.nats.cluster.routePassword | default (get $kept "password" | b64dec) | default (randAlphaNum 32) }}
+{{- toJson (dict "user" "trellis-route" "password" $password) }}
+{{- end }}
 {{- end }}
 
 {{/*
