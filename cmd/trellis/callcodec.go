@@ -153,10 +153,10 @@ func msgpackToJSON(data []byte) (any, error) {
 	dec := msgpack.NewDecoder(r)
 	v, err := decodeMsgpackValue(dec, r, 0)
 	if err != nil {
-		return nil, fmt.Errorf("response is not msgpack: %w", err)
+		return nil, fmt.Errorf("not msgpack: %w", err)
 	}
 	if r.Len() > 0 {
-		return nil, fmt.Errorf("response is not msgpack: %d bytes left after the first value", r.Len())
+		return nil, fmt.Errorf("not msgpack: %d bytes left after the first value", r.Len())
 	}
 	return v, nil
 }
