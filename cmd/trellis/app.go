@@ -39,7 +39,7 @@ Connects like ` + "`trellis ctl`" + `: --nats-url (default nats://127.0.0.1:4222
 	_ = cmd.PersistentFlags().MarkHidden("cluster-seed")
 	cmd.AddCommand(newAppPutCmd(f), newAppDeployCmd(f), newAppUndeployCmd(f), newAppDelCmd(f),
 		newAppListCmd(f), newAppGetCmd(f), newAppHistoryCmd(f), newAppStatusCmd(f))
-	return cmd
+	return withWashFlagNames(cmd)
 }
 
 // appSession is a ctl session with JetStream, for the apps store.
@@ -54,7 +54,12 @@ func (f *ctlFlags) connectApps(cmd *cobra.Command) (*appSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(s.nc, jetstream.WithDefaultTimeout(time.Duration(f.timeout)))
+	var js jetstream.JetStream
+	if f.jsDomain != "" {
+		js, err = jetstream.NewWithDomain(s.nc, f.jsDomain, jetstream.WithDefaultTimeout(time.Duration(f.timeout)))
+	} else {
+		js, err = jetstream.New(s.nc, jetstream.WithDefaultTimeout(time.Duration(f.timeout)))
+	}
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("jetstream on %s: %w", s.url, err)

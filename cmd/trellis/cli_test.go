@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"testing"
 )
 
@@ -19,6 +20,9 @@ func useTempKeys(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	t.Setenv("TRELLIS_KEYS_DIR", dir)
+	// Nor the contexts of the machine's user: a default context would change every ctl command.
+	t.Setenv("TRELLIS_CONTEXT_DIR", filepath.Join(t.TempDir(), "contexts"))
+	t.Setenv("WASH_CONTEXTS", filepath.Join(t.TempDir(), "wash-contexts"))
 	t.Setenv("USER", "tester")
 	return dir
 }

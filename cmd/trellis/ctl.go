@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,17 +26,122 @@ type ctlFlags struct {
 	lattice     string
 	timeout     millis
 	clusterSeed string
+	jsDomain    string
+	// wash's connection flags: the server as host and port, a user JWT and its seed.
+	ctlHost, ctlPort string
+	ctlJWT, ctlSeed  string
 }
 
 func (f *ctlFlags) register(fs *pflag.FlagSet) {
-	f.nats.register(fs, [][2]string{ctlHostPort}, []string{"WASMCLOUD_CTL_CREDSFILE"}, []string{"WASMCLOUD_CTL_TLS"})
-	fs.StringVarP(&f.lattice, "lattice", "x", lattice.DefaultLattice, "lattice prefix")
+	f.nats.register(fs, [][2]string{ctlHostPort}, []string{"WASMCLOUD_CTL_CREDSFILE", "WASH_CTL_CREDS"}, []string{"WASMCLOUD_CTL_TLS"})
+	fs.StringVarP(&f.lattice, "lattice", "x", lattice.DefaultLattice, "lattice prefix (wash's --lattice-prefix is accepted too)")
 	withEnv(fs, "lattice", "WASMCLOUD_LATTICE_PREFIX")
 	f.timeout = millis(2 * time.Second)
-	fs.Var(&f.timeout, "ctl-timeout", "how long to wait for the answer to a request: the hosts', or JetStream's for trellis app (duration or milliseconds)")
+	fs.VarP(&f.timeout, "ctl-timeout", "t", "how long to wait for the answer to a request: the hosts', or JetStream's for trellis app (duration or milliseconds; wash's --timeout-ms is accepted too)")
 	withEnvNames(fs, "ctl-timeout", "TRELLIS_CTL_TIMEOUT", "WASMCLOUD_CTL_TIMEOUT_MS")
 	fs.StringVar(&f.clusterSeed, "cluster-seed", "", "cluster seed (SC…, or a PEM ed25519 key) or a file holding it, to sign invocations (default: the keystore's <lattice>_cluster.nk)")
 	withEnv(fs, "cluster-seed")
+	fs.StringVar(&f.jsDomain, "js-domain", "", "JetStream domain of the lattice's stores (trellis app)")
+	withEnv(fs, "js-domain")
+	fs.StringVarP(&f.ctlHost, "ctl-host", "r", "", "NATS host, as wash took it (with --ctl-port; instead of --nats-url)")
+	fs.StringVarP(&f.ctlPort, "ctl-port", "p", "", "NATS port, as wash took it (with --ctl-host; instead of --nats-url)")
+	fs.StringVar(&f.ctlJWT, "ctl-jwt", "", "NATS user JWT, or a file holding it (with --ctl-seed)")
+	withEnvNames(fs, "ctl-jwt", "TRELLIS_CTL_JWT", "WASMCLOUD_CTL_JWT")
+	fs.StringVar(&f.ctlSeed, "ctl-seed", "", "NATS user nkey seed (SU…), or a file holding it (with --ctl-jwt, or alone for an nkey user)")
+	withEnvNames(fs, "ctl-seed", "TRELLIS_CTL_SEED", "WASMCLOUD_CTL_SEED")
+	registerContextFlag(fs)
+}
+
+// washFlagNames are wash 0.x's spellings of ctl's flags, accepted as the same flags (they are
+// not listed in --help; the flags' usage says so).
+var washFlagNames = map[string]string{
+	"lattice-prefix":     "lattice",
+	"timeout-ms":         "ctl-timeout",
+	"auction-timeout-ms": "auction-timeout",
+	"rpc-timeout-ms":     "rpc-timeout",
+	"ctl-credsfile":      "nats-creds",
+	"max-concurrent":     "count",
+}
+
+// withWashFlagNames makes cmd and its subcommands accept washFlagNames.
+func withWashFlagNames(cmd *cobra.Command) *cobra.Command {
+	cmd.SetGlobalNormalizationFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if n, ok := washFlagNames[name]; ok {
+			return pflag.NormalizedName(n)
+		}
+		return pflag.NormalizedName(name)
+	})
+	return cmd
+}
+
+// natsConfig is the connection of the flags: --nats-url and the others, or wash's --ctl-host and
+// --ctl-port, and --ctl-jwt / --ctl-seed.
+func (f *ctlFlags) natsConfig(cmd *cobra.Command, nf natsFlags) (lattice.NATSConfig, error) {
+	fl := cmd.Flags()
+	if fl.Changed("ctl-host") || fl.Changed("ctl-port") {
+		if fl.Changed("nats-url") {
+			return lattice.NATSConfig{}, errors.New("--nats-url and --ctl-host/--ctl-port name the server twice: give one")
+		}
+		h, p := f.ctlHost, f.ctlPort
+		if h == "" {
+			h = "127.0.0.1"
+		}
+		if p == "" {
+			p = "4222"
+		}
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return lattice.NATSConfig{}, fmt.Errorf("--ctl-port %q: want a port number (1-65535)", p)
+		}
+		nf.url = "nats://" + net.JoinHostPort(h, p)
+		nf.hostPorts = nil
+		if err := fl.Set("nats-url", nf.url); err != nil { // Changed now: no variable replaces it
+			return lattice.NATSConfig{}, err
+		}
+	}
+	if f.ctlSeed == "" && f.ctlJWT != "" {
+		return lattice.NATSConfig{}, errors.New("--ctl-jwt needs its nkey seed: give --ctl-seed too (or --ctl-credsfile with both)")
+	}
+	jwt, err := valueOrFile("ctl-jwt", f.ctlJWT)
+	if err != nil {
+		return lattice.NATSConfig{}, err
+	}
+	seed, err := valueOrFile("ctl-seed", f.ctlSeed)
+	if err != nil {
+		return lattice.NATSConfig{}, err
+	}
+	if seed != "" {
+		// Checked here, with the other ways to authenticate, so the error names wash's flags.
+		c, err := nf.config(cmd, "trellis ctl")
+		if err != nil {
+			return c, err
+		}
+		if c.User != "" || c.Token != "" || c.CredsFile != "" {
+			return c, errors.New("--ctl-jwt/--ctl-seed and another way to authenticate (--nats-user, --nats-token, --nats-creds) were given: give one")
+		}
+		c.JWT, c.Seed = jwt, seed
+		if err := c.Validate(); err != nil {
+			return c, err
+		}
+		return c, nil
+	}
+	return nf.config(cmd, "trellis ctl")
+}
+
+// valueOrFile is value itself, or the trimmed content of the file it names when such a file
+// exists (as wash read --ctl-jwt and --ctl-seed).
+func valueOrFile(flag, value string) (string, error) {
+	v := strings.TrimSpace(value)
+	if v == "" {
+		return "", nil
+	}
+	if st, err := os.Stat(v); err == nil && st.Mode().IsRegular() {
+		b, err := os.ReadFile(v)
+		if err != nil {
+			return "", fmt.Errorf("--%s: %w", flag, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return v, nil
 }
 
 // ctlSession is a connected control client.
@@ -65,7 +173,7 @@ func (f *ctlFlags) connect(cmd *cobra.Command, withSeed bool) (*ctlSession, erro
 	if withSeed { // ctl call: wash's call connected with the RPC variables
 		nf.hostPorts, nf.tlsVars = [][2]string{rpcHostPort, ctlHostPort}, []string{"WASMCLOUD_RPC_TLS", "WASMCLOUD_CTL_TLS"}
 	}
-	conn, err := nf.config(cmd, "trellis ctl")
+	conn, err := f.natsConfig(cmd, nf)
 	if err != nil {
 		return nil, err
 	}
@@ -117,12 +225,17 @@ func newCtlCmd() *cobra.Command {
 		Short: "Drive a lattice: list hosts, start and stop actors, manage links, call actors",
 		Long: `Drive a lattice through its control interface over NATS. Every command connects to
 --nats-url (default nats://127.0.0.1:4222) and acts on --lattice (default "default").
-Tables by default; -o json for scripts.`,
+Tables by default; -o json for scripts.
+
+wash 0.x's forms work too: its flags (-r/--ctl-host, -p/--ctl-port, --ctl-credsfile,
+--ctl-jwt/--ctl-seed, -t/--timeout-ms, --auction-timeout-ms, --rpc-timeout-ms,
+-x/--lattice-prefix), its argument orders with the host first (stop, scale, update), and its
+top-level commands: trellis get|start|stop|scale|update|link|call run these.`,
 	}
 	f.register(cmd.PersistentFlags())
 	cmd.AddCommand(newCtlGetCmd(f), newCtlStartCmd(f), newCtlStopCmd(f), newCtlScaleCmd(f),
 		newCtlUpdateCmd(f), newCtlLinkCmd(f), newCtlCallCmd(f))
-	return cmd
+	return withWashFlagNames(cmd)
 }
 
 // chooseHost returns hostID when given; otherwise the only host of the lattice, or an error

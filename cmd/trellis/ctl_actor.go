@@ -29,6 +29,7 @@ type waitFlags struct {
 func (w *waitFlags) register(cmd *cobra.Command, what string) {
 	w.what = what
 	cmd.Flags().DurationVar(&w.timeout, "timeout", 30*time.Second, "how long to wait for the "+what+" event")
+	withEnvNames(cmd.Flags(), "timeout", "TRELLIS_WAIT_TIMEOUT")
 	cmd.Flags().BoolVar(&w.skipWait, "skip-wait", false, "return once a host accepted the command, without waiting for the "+what+" event")
 }
 
@@ -76,6 +77,28 @@ func checkCount(count int) (uint16, error) {
 		return 0, fmt.Errorf("--count %d: want 0-%d", count, math.MaxUint16)
 	}
 	return uint16(count), nil
+}
+
+// argsError says which arguments a command takes in the form args were recognised as.
+func argsError(cmd *cobra.Command, wash bool, washArgs, ours string) error {
+	if wash {
+		return fmt.Errorf("wash's form (the host first) takes %s; usage: %s (see `%s --help`)", washArgs, cmd.UseLine(), cmd.CommandPath())
+	}
+	return fmt.Errorf("takes %s; usage: %s (see `%s --help`)", ours, cmd.UseLine(), cmd.CommandPath())
+}
+
+// washForm reports whether args are in wash 0.x's form, whose first argument is the host
+// (an N… public key: no actor, provider or reference looks like one), and returns the arguments
+// after it with the host to act on. A --host-id naming another host is an error.
+func washForm(args []string, hostID *string) ([]string, bool, error) {
+	if len(args) == 0 || lattice.CheckPublicKey(lattice.PrefixServer, args[0]) != nil {
+		return args, false, nil
+	}
+	if *hostID != "" && *hostID != args[0] {
+		return nil, true, fmt.Errorf("host %s given twice: as the first argument (wash's form) and as --host-id %s", args[0], *hostID)
+	}
+	*hostID = args[0]
+	return args[1:], true, nil
 }
 
 func newCtlStartActorCmd(f *ctlFlags) *cobra.Command {
@@ -284,10 +307,19 @@ func newCtlStopActorCmd(f *ctlFlags) *cobra.Command {
 		out    outputFormat
 	)
 	cmd := &cobra.Command{
-		Use:   "actor ACTOR_ID",
+		Use:   "actor [HOST_ID] ACTOR_ID",
 		Short: "Stop instances of an actor (all of them by default)",
-		Args:  cobra.ExactArgs(1),
+		Long: `Stop instances of the actor on the host that runs it (--host-id when several do). wash's
+form, with the host first (` + "`ctl stop actor HOST_ID ACTOR_ID`" + `), is accepted too.`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, wash, err := washForm(args, &hostID)
+			if err != nil {
+				return err
+			}
+			if len(args) != 1 {
+				return argsError(cmd, wash, "HOST_ID ACTOR_ID", "ACTOR_ID")
+			}
 			actor := args[0]
 			if err := lattice.CheckPublicKey(lattice.PrefixModule, actor); err != nil {
 				return fmt.Errorf("actor id: %w", err)
@@ -334,18 +366,27 @@ func newCtlStopActorCmd(f *ctlFlags) *cobra.Command {
 
 func newCtlScaleActorCmd(f *ctlFlags) *cobra.Command {
 	var (
-		hostID string
-		count  int
-		out    outputFormat
+		hostID         string
+		count          int
+		annotationArgs []string
+		out            outputFormat
 	)
 	cmd := &cobra.Command{
-		Use:   "actor ACTOR_ID [REF]",
+		Use:   "actor [HOST_ID] ACTOR_ID [REF]",
 		Short: "Run exactly --count instances of an actor on a host",
 		Long: `Ask a host to run exactly --count instances of the actor. REF defaults to the image
 reference the host's inventory shows for the actor. The host's events report the instances it
-starts or stops.`,
-		Args: cobra.RangeArgs(1, 2),
+starts or stops. wash's form, with the host first (` + "`ctl scale actor HOST_ID ACTOR_ID REF --count N`" + `),
+is accepted too; -a KEY=VALUE adds annotations to the command.`,
+		Args: cobra.RangeArgs(1, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, wash, err := washForm(args, &hostID)
+			if err != nil {
+				return err
+			}
+			if len(args) < 1 || len(args) > 2 {
+				return argsError(cmd, wash, "HOST_ID ACTOR_ID REF", "ACTOR_ID [REF]")
+			}
 			actor := args[0]
 			if err := lattice.CheckPublicKey(lattice.PrefixModule, actor); err != nil {
 				return fmt.Errorf("actor id: %w", err)
@@ -354,6 +395,10 @@ starts or stops.`,
 				return errors.New("--count is required")
 			}
 			n, err := checkCount(count)
+			if err != nil {
+				return err
+			}
+			annotations, err := parseKeyValues("annotation", cleanList(annotationArgs))
 			if err != nil {
 				return err
 			}
@@ -386,7 +431,11 @@ starts or stops.`,
 					return fmt.Errorf("scale actor %s: host %s does not run it, so give its REF", actor, hostID)
 				}
 			}
-			err = s.ScaleActor(ctx, lattice.ScaleActorCommand{ActorID: actor, ActorRef: ref, Count: n, HostID: hostID})
+			cmdAnnotations := annotations
+			if len(cmdAnnotations) == 0 {
+				cmdAnnotations = nil
+			}
+			err = s.ScaleActor(ctx, lattice.ScaleActorCommand{ActorID: actor, ActorRef: ref, Count: n, HostID: hostID, Annotations: cmdAnnotations})
 			if err != nil {
 				return err
 			}
@@ -397,7 +446,8 @@ starts or stops.`,
 		},
 	}
 	cmd.Flags().StringVar(&hostID, "host-id", "", "host to scale on (default: the only host running it)")
-	cmd.Flags().IntVar(&count, "count", 1, "number of instances to run (required)")
+	cmd.Flags().IntVar(&count, "count", 1, "number of instances to run (required; wash's --max-concurrent is accepted too)")
+	cmd.Flags().StringSliceVarP(&annotationArgs, "annotations", "a", nil, "KEY=VALUE annotations of the scale command (repeatable)")
 	addOutputFlag(cmd.Flags(), &out)
 	return cmd
 }
@@ -434,7 +484,7 @@ func newCtlUpdateActorCmd(f *ctlFlags) *cobra.Command {
 		out    outputFormat
 	)
 	cmd := &cobra.Command{
-		Use:   "actor ACTOR_ID NEW_REF",
+		Use:   "actor [HOST_ID] ACTOR_ID NEW_REF",
 		Short: "Replace an actor's module with the one at NEW_REF, on every host running it",
 		Long: `Replace the module of a running actor with the one at NEW_REF (upd), as wash ctl update
 actor does. wasmCloud's rule applies: NEW_REF must hold the same actor (key) signed with a higher
@@ -444,10 +494,18 @@ revision and new ones go to the new one: none fails.
 Without --host-id every host whose inventory runs the actor is updated, one after the other, each
 waited for through its actor_updated (or actor_update_failed) event for up to --timeout. The first
 failure ends the command: the hosts after it are left as they were (update them with --host-id).
-A NEW_REF naming an existing local file is sent as an absolute path.`,
-		Example: "  trellis ctl update actor MB2… registry.example:5000/echo:0.2.0\n  trellis ctl update actor MB2… build/actors/echo_s.wasm --host-id NC3…",
-		Args:    cobra.ExactArgs(2),
+A NEW_REF naming an existing local file is sent as an absolute path. wash's form, with the host
+first (` + "`ctl update actor HOST_ID ACTOR_ID NEW_REF`" + `), is accepted too.`,
+		Example: "  trellis ctl update actor MB2… registry.example:5000/echo:0.2.0\n  trellis ctl update actor MB2… build/actors/echo_s.wasm --host-id NC3…\n  trellis ctl update actor NC3… MB2… registry.example:5000/echo:0.2.0   (wash's form)",
+		Args:    cobra.RangeArgs(2, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, wash, err := washForm(args, &hostID)
+			if err != nil {
+				return err
+			}
+			if len(args) != 2 {
+				return argsError(cmd, wash, "HOST_ID ACTOR_ID NEW_REF", "ACTOR_ID NEW_REF")
+			}
 			actor, ref := args[0], localRef(args[1])
 			if err := lattice.CheckPublicKey(lattice.PrefixModule, actor); err != nil {
 				return fmt.Errorf("actor id: %w", err)

@@ -21,14 +21,17 @@ import (
 type placeFlags struct {
 	hostID         string
 	constraints    []string
-	auctionTimeout time.Duration
+	auctionTimeout millis
 }
 
 func (p *placeFlags) register(cmd *cobra.Command) {
 	fs := cmd.Flags()
-	fs.StringVar(&p.hostID, "host-id", "", "host to start on (default: an auction among the hosts)")
+	// -h is wash's --host-id here, so help is --help alone.
+	fs.Bool("help", false, "help for "+cmd.Name()+" (-h is --host-id, as in wash)")
+	fs.StringVarP(&p.hostID, "host-id", "h", "", "host to start on (default: an auction among the hosts)")
 	fs.StringSliceVarP(&p.constraints, "constraint", "c", nil, "KEY=VALUE a host's labels must contain to bid in the auction (repeatable)")
-	fs.DurationVar(&p.auctionTimeout, "auction-timeout", time.Second, "how long the auction collects the hosts' bids")
+	p.auctionTimeout = millis(time.Second)
+	fs.Var(&p.auctionTimeout, "auction-timeout", "how long the auction collects the hosts' bids (duration or milliseconds; wash's --auction-timeout-ms is accepted too)")
 }
 
 // place returns the host to start ref on: --host-id; else, for a local file without
@@ -53,7 +56,7 @@ func (p *placeFlags) place(ctx context.Context, s *ctlSession, ref string, provi
 	if _, err := lattice.ParseOCIRef(ref); err != nil && !host.IsBuiltinRef(ref) && len(constraints) == 0 {
 		return chooseHost(ctx, s, "", what)
 	}
-	actx, cancel := context.WithTimeout(ctx, p.auctionTimeout)
+	actx, cancel := context.WithTimeout(ctx, time.Duration(p.auctionTimeout))
 	defer cancel()
 	var bids []string
 	if provider {
@@ -95,7 +98,7 @@ func (p *placeFlags) place(ctx context.Context, s *ctlSession, ref string, provi
 		}
 	}
 	return "", fmt.Errorf("%s: %s in the auction on lattice %s within %s; the hosts are:\n%s",
-		what, why, s.Lattice(), p.auctionTimeout, describeHosts(hosts))
+		what, why, s.Lattice(), time.Duration(p.auctionTimeout), describeHosts(hosts))
 }
 
 // pullProgress shows a host's image_pull_progress events for a start on one line of w: redrawn

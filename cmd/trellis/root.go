@@ -14,7 +14,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Version:           version,
 		SilenceUsage:      true,
 		SilenceErrors:     true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) },
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyFlagSources(cmd) },
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -23,6 +23,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	})
 	root.AddCommand(newUpCmd(), newHostCmd(), newCtlCmd(), newClaimsCmd(), newKeysCmd(), newParCmd(), newRegCmd(), newAppCmd())
 	root.AddCommand(newInspectCmd(), newSpyCmd())
+	root.AddCommand(append(washAliases(), newCtxCmd())...)
 	withUsageOnArgErrors(root)
 	return root
 }
