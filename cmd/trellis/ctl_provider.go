@@ -182,7 +182,7 @@ func configJSON(value string) (string, error) {
 
 func newCtlStopHostCmd(f *ctlFlags) *cobra.Command {
 	var (
-		grace time.Duration
+		grace millis
 		out   outputFormat
 	)
 	cmd := &cobra.Command{
@@ -195,7 +195,7 @@ func newCtlStopHostCmd(f *ctlFlags) *cobra.Command {
 				return err
 			}
 			defer s.close()
-			if err := s.StopHost(cmd.Context(), args[0], grace); err != nil {
+			if err := s.StopHost(cmd.Context(), args[0], time.Duration(grace)); err != nil {
 				return err
 			}
 			return printResult(cmd, out, commandResult{Accepted: true, HostID: args[0]}, func() string {
@@ -203,7 +203,7 @@ func newCtlStopHostCmd(f *ctlFlags) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().DurationVar(&grace, "host-timeout", 0, "time the host has to stop what it runs (0: its default)")
+	cmd.Flags().Var(&grace, "host-timeout", "time the host has to stop what it runs (duration or milliseconds, as wash took it; 0: its default)")
 	addOutputFlag(cmd.Flags(), &out)
 	return cmd
 }
