@@ -102,6 +102,9 @@ var goldenCases = []struct {
 	// A NATS cluster (three servers, routes, persistent volumes, required anti-affinity) that is
 	// also a leaf node of two hubs.
 	{name: "cluster", values: "testdata/cluster.values.yaml"},
+	// Observability: metrics on another port with a ServiceMonitor, a PodDisruptionBudget by
+	// percentage, an autoscaler on CPU and on the requests in flight.
+	{name: "observability", values: "testdata/observability.values.yaml"},
 }
 
 func TestTemplateGolden(t *testing.T) {
@@ -162,9 +165,26 @@ func TestTemplateContents(t *testing.T) {
 		"path: /api/livez", "path: /api/readyz", "containerPort: 4000",
 		"value: \"nats://demo-trellis-nats:4222\"", "automountServiceAccountToken: false",
 		"emptyDir: {}", "store_dir: /data", "enableServiceLinks: false",
+		"name: TRELLIS_METRICS_ADDR", "containerPort: 9090", "targetPort: metrics", "kind: PodDisruptionBudget",
+		"replicas: 1",
 	} {
 		require.Contains(t, def, want)
 	}
+	for _, unwanted := range []string{"kind: ServiceMonitor", "kind: HorizontalPodAutoscaler"} {
+		require.NotContains(t, def, unwanted)
+	}
+	obs, err := template(t, "-f", "testdata/observability.values.yaml")
+	require.NoError(t, err, obs)
+	for _, want := range []string{"kind: ServiceMonitor", "release: \"prometheus\"", "port: metrics", "interval: 15s",
+		"kind: HorizontalPodAutoscaler", "averageUtilization: 70", "name: trellis_httpserver_requests_in_flight",
+		"averageValue: \"20\"", "maxUnavailable: 50%", "containerPort: 9100", `value: ":9100"`} {
+		require.Contains(t, obs, want)
+	}
+	require.NotRegexp(t, `(?m)^  replicas:`, object(t, obs, "Deployment"), "the autoscaler owns the replica count")
+	noMetrics, err := template(t, "--set", "metrics.enabled=false")
+	require.NoError(t, err, noMetrics)
+	require.NotContains(t, noMetrics, "TRELLIS_METRICS_ADDR")
+	require.NotContains(t, noMetrics, "name: metrics")
 	for _, unwanted := range []string{"kind: Role", "kind: ServiceAccount", "kind: PersistentVolumeClaim", "volumeClaimTemplates", "wasmcloud.dev/route-to", "kind: ConfigMap", "no_auth_user", "TRELLIS_NATS_TLS_CA", "tls://"} {
 		require.NotContains(t, def, unwanted)
 	}
@@ -240,6 +260,11 @@ func TestTemplateRefuses(t *testing.T) {
 		want   string
 		values string
 	}{
+		{"metrics on the dashboard's port", []string{"metrics.port=4000"}, "metrics.port and dashboard.port must differ", ""},
+		{"service monitor without metrics", []string{"metrics.enabled=false", "metrics.serviceMonitor.enabled=true"}, "a ServiceMonitor needs the metrics port", ""},
+		{"autoscaler on nothing", []string{"autoscaling.enabled=true", "autoscaling.targetCPUUtilizationPercentage=0"}, "give the HPA something to scale on", ""},
+		{"autoscaler range upside down", []string{"autoscaling.enabled=true", "autoscaling.minReplicas=3", "autoscaling.maxReplicas=2"}, "autoscaling.maxReplicas must not be below", ""},
+		{"in-flight autoscaling without metrics", []string{"autoscaling.enabled=true", "autoscaling.inFlight.enabled=true", "metrics.enabled=false"}, "the in-flight metric is served on the metrics port", ""},
 		{"seed that is not a cluster seed", []string{"cluster.seed=SAAB"}, "cluster.seed must be a cluster seed (SC…, from `trellis keys gen cluster`) or a PEM ed25519 private key", ""},
 		{"issuer that is not a cluster key", []string{"cluster.seed=SCAB", "cluster.issuers={ABCD}"}, `"ABCD" is not a cluster public key`, ""},
 		{"existing secret and inline seed", []string{"cluster.existingSecret=keys", "cluster.seed=SCAB"}, "leave cluster.seed and cluster.issuers empty", ""},

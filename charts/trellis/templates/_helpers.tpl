@@ -154,6 +154,23 @@ NATS URL the hosts connect to when it is not taken from a Secret.
 Checks of combinations of values; each failure says what to change.
 */}}
 {{- define "trellis.validate" -}}
+{{- if and .Values.metrics.enabled (eq (toString .Values.metrics.port) (toString .Values.dashboard.port)) }}
+{{- fail "metrics.port and dashboard.port must differ: the metrics listener and the dashboard are two servers" }}
+{{- end }}
+{{- if and .Values.metrics.serviceMonitor.enabled (not .Values.metrics.enabled) }}
+{{- fail "metrics.serviceMonitor.enabled is true but metrics.enabled is false: a ServiceMonitor needs the metrics port" }}
+{{- end }}
+{{- if .Values.autoscaling.enabled }}
+{{- if lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas) }}
+{{- fail "autoscaling.maxReplicas must not be below autoscaling.minReplicas" }}
+{{- end }}
+{{- if and (not (int .Values.autoscaling.targetCPUUtilizationPercentage)) (not .Values.autoscaling.inFlight.enabled) }}
+{{- fail "autoscaling.enabled is true with neither a CPU target (autoscaling.targetCPUUtilizationPercentage) nor autoscaling.inFlight.enabled: give the HPA something to scale on" }}
+{{- end }}
+{{- if and .Values.autoscaling.inFlight.enabled (not .Values.metrics.enabled) }}
+{{- fail "autoscaling.inFlight.enabled is true but metrics.enabled is false: the in-flight metric is served on the metrics port" }}
+{{- end }}
+{{- end }}
 {{- if and .Values.nats.enabled (or .Values.nats.external.url .Values.nats.external.urlSecret .Values.nats.external.credentialsSecret) }}
 {{- fail "nats.external.* is set but nats.enabled is true: set nats.enabled=false to use an external NATS server" }}
 {{- end }}
