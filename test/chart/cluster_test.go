@@ -52,7 +52,7 @@ func TestNATSCluster(t *testing.T) {
 	require.Contains(t, client, "type: ClusterIP")
 	require.NotContains(t, client, "6222")
 
-	pdb := object(t, out, "PodDisruptionBudget")
+	pdb := doc(t, out, "PodDisruptionBudget", "demo-trellis-nats")
 	require.Contains(t, pdb, "name: demo-trellis-nats\n")
 	require.Contains(t, pdb, "maxUnavailable: 1\n")
 	require.Contains(t, pdb, "app.kubernetes.io/component: nats\n")
@@ -82,7 +82,8 @@ func TestNATSCluster(t *testing.T) {
 	// One server, the default: none of it.
 	def, err := template(t)
 	require.NoError(t, err, def)
-	for _, unwanted := range []string{"nats-headless", "PodDisruptionBudget", "TRELLIS_JS_REPLICAS", "cluster {", "SERVER_NAME", "podManagementPolicy", "podAntiAffinity", "nats-route", "leafnodes"} {
+	require.NotRegexp(t, `kind: PodDisruptionBudget\nmetadata:\n  name: demo-trellis-nats\n`, def, "the hosts' PodDisruptionBudget only")
+	for _, unwanted := range []string{"nats-headless", "TRELLIS_JS_REPLICAS", "cluster {", "SERVER_NAME", "podManagementPolicy", "podAntiAffinity", "nats-route", "leafnodes"} {
 		require.NotContains(t, def, unwanted)
 	}
 
