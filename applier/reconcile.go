@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -217,13 +216,7 @@ func (s *serviceApplier) watchLinks(ctx context.Context) {
 }
 
 func (s *serviceApplier) watchOnce(ctx context.Context) error {
-	var js jetstream.JetStream
-	var err error
-	if s.jsDomain != "" {
-		js, err = jetstream.NewWithDomain(s.nc, s.jsDomain)
-	} else {
-		js, err = jetstream.New(s.nc)
-	}
+	js, err := lattice.NewJetStream(s.nc, s.jsDomain)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}

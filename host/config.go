@@ -82,6 +82,15 @@ type Config struct {
 	JSDomain               string
 	Version                string
 
+	// JSReplicas is the replica count of the lattice's JetStream buckets this host creates (the
+	// lattice data and the chunk store; cmd gives the same count to the reconciler's buckets):
+	// 1 on a single NATS server, 3 on a three-server cluster. At start the host reports every
+	// bucket of the lattice that exists with fewer (a warning and a bucket_replicas_low event).
+	JSReplicas int
+	// JSRaiseReplicas makes the host raise such a bucket to JSReplicas instead (an update of its
+	// stream; JetStream copies the data). Replicas are never lowered.
+	JSRaiseReplicas bool
+
 	// ChunkLimits bound the lattice's chunk store (payloads over lattice.MaxInlinePayload) when
 	// this host creates it, or finds it without limits; zero values are the defaults.
 	ChunkLimits lattice.ChunkLimits
@@ -153,6 +162,7 @@ func DefaultConfig() Config {
 		ProviderHealthDelay:    5 * time.Second,
 		ProviderHealthInterval: 30 * time.Second,
 		Version:                "0.1.0",
+		JSReplicas:             1,
 		MaxActorMemoryPages:    DefaultMaxActorMemoryPages,
 		MaxInvocationBytes:     DefaultMaxInvocationBytes,
 		MaxControlBytes:        DefaultMaxControlBytes,
@@ -226,6 +236,9 @@ func (c *Config) Validate() error {
 	}
 	if err := c.ChunkLimits.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := lattice.CheckReplicas(c.JSReplicas); err != nil {
+		errs = append(errs, fmt.Errorf("jetstream %w", err))
 	}
 	if c.ReplayCacheSize < 0 {
 		errs = append(errs, fmt.Errorf("replay cache size %d: must not be negative", c.ReplayCacheSize))

@@ -71,8 +71,11 @@ type Host struct {
 	nc          *nats.Conn
 	js          jetstream.JetStream
 	store       *lattice.Store
-	caller      *lattice.Caller // actors' calls to providers and other actors
-	server      *lattice.Server // invocations of local actors
+	// bucketEvents are the bucket_replicas_* events of the start's replica check
+	// (replicas.go), published after host_started.
+	bucketEvents []bucketEvent
+	caller       *lattice.Caller // actors' calls to providers and other actors
+	server       *lattice.Server // invocations of local actors
 
 	rt        *runtime
 	actors    *actorTable
@@ -224,6 +227,9 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	h.publish(lattice.EventHostStarted, lattice.HostStartedData{
 		Labels: h.cfg.Labels, FriendlyName: h.friendlyName(), UptimeSeconds: 0, Version: h.cfg.Version,
 	})
+	for _, e := range h.bucketEvents {
+		h.publish(e.name, e.data)
+	}
 	h.readyOnce.Do(func() { close(h.ready) })
 	h.log.Info().Str("nats", h.NATSURL()).Str("lattice", h.cfg.Lattice).Msg("host started")
 

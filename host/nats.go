@@ -61,13 +61,7 @@ func (h *Host) connect(ctx context.Context) error {
 		return fmt.Errorf("connect to nats %s: %w", url, err)
 	}
 	h.nc = nc
-	var jsOpts []jetstream.JetStreamOpt
-	var js jetstream.JetStream
-	if h.cfg.JSDomain != "" {
-		js, err = jetstream.NewWithDomain(nc, h.cfg.JSDomain, jsOpts...)
-	} else {
-		js, err = jetstream.New(nc, jsOpts...)
-	}
+	js, err := lattice.NewJetStream(nc, h.cfg.JSDomain)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
@@ -76,14 +70,24 @@ func (h *Host) connect(ctx context.Context) error {
 	err = h.untilReady(cctx, "jetstream bucket "+h.subj.Bucket(), func() (err error) {
 		sctx, cancel := context.WithTimeout(cctx, 10*time.Second)
 		defer cancel()
-		st, err = lattice.OpenStore(sctx, js, h.cfg.Lattice, 1)
+		st, err = lattice.OpenStore(sctx, js, h.cfg.Lattice, h.cfg.JSReplicas)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("open lattice store %s (is JetStream enabled on %s?): %w", h.subj.Bucket(), url, err)
 	}
 	h.store = st
-	chunks := lattice.NewChunks(nc, h.cfg.JSDomain, h.cfg.Lattice, h.cfg.ChunkLimits, h.log)
+	limits := h.cfg.ChunkLimits
+	limits.Replicas = h.cfg.JSReplicas
+	chunks := lattice.NewChunks(nc, h.cfg.JSDomain, h.cfg.Lattice, limits, h.log)
+	// The chunk store is made now, with this host's replicas, rather than by whichever side
+	// first sends a large payload (a provider would make it with one).
+	octx, ocancel := context.WithTimeout(cctx, 10*time.Second)
+	if err := chunks.Open(octx); err != nil {
+		h.log.Warn().Err(err).Msg("chunk store not opened at start: it is tried again at the first large payload")
+	}
+	ocancel()
+	h.checkReplicas(cctx)
 	h.caller = lattice.NewCaller(nc, h.cluster, h.ID(), h.subj, chunks, h.cfg.RPCTimeout)
 	h.server = &lattice.Server{Issuers: h.issuers, Chunks: chunks, Timeout: h.cfg.RPCTimeout, ReplayCacheSize: h.cfg.ReplayCacheSize, Log: h.log}
 	return nil

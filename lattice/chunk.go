@@ -28,6 +28,9 @@ type ChunkLimits struct {
 	MaxBytes int64
 	// MaxAge is how long a payload stays (the object store's TTL): longer than any call.
 	MaxAge time.Duration
+	// Replicas is the store's replica count when this side creates it (0 or 1: one copy); an
+	// existing store keeps its own.
+	Replicas int
 }
 
 // Validate checks the limits.
@@ -40,6 +43,11 @@ func (l ChunkLimits) Validate() error {
 	}
 	if l.MaxAge > 0 && l.MaxAge < InvocationLifetime {
 		return fmt.Errorf("chunk store max age %s: must be at least an invocation's lifetime, %s", l.MaxAge, InvocationLifetime)
+	}
+	if l.Replicas != 0 {
+		if err := CheckReplicas(l.Replicas); err != nil {
+			return fmt.Errorf("chunk store: %w", err)
+		}
 	}
 	return nil
 }
@@ -85,19 +93,20 @@ func (c *Chunks) Name() string { return c.name }
 // StreamName is the name of the JetStream stream behind the object store.
 func (c *Chunks) StreamName() string { return "OBJ_" + c.name }
 
+// Open binds the store now, creating it when it does not exist, rather than on first use: a host
+// does so at start, so that the store is made with the host's limits and replicas.
+func (c *Chunks) Open(ctx context.Context) error {
+	_, _, err := c.bind(ctx)
+	return err
+}
+
 func (c *Chunks) bind(ctx context.Context) (jetstream.ObjectStore, jetstream.Stream, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.obj != nil {
 		return c.obj, c.stream, nil
 	}
-	var js jetstream.JetStream
-	var err error
-	if c.domain != "" {
-		js, err = jetstream.NewWithDomain(c.nc, c.domain)
-	} else {
-		js, err = jetstream.New(c.nc)
-	}
+	js, err := NewJetStream(c.nc, c.domain)
 	if err != nil {
 		return nil, nil, fmt.Errorf("object store %s: %w", c.name, err)
 	}
@@ -109,6 +118,7 @@ func (c *Chunks) bind(ctx context.Context) (jetstream.ObjectStore, jetstream.Str
 			TTL:         c.limits.MaxAge,
 			MaxBytes:    c.limits.MaxBytes,
 			Storage:     jetstream.FileStorage,
+			Replicas:    max(c.limits.Replicas, 1),
 		})
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			obj, err = js.ObjectStore(ctx, c.name)

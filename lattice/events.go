@@ -31,6 +31,11 @@ const (
 	EventClaimsRejected      = "claims_rejected"  // Trellis extension
 	EventRefmapSet           = "refmap_set"
 	EventInvocationFailed    = "invocation_failed" // Trellis extension
+	// EventBucketReplicasLow: a lattice bucket has fewer replicas than the host is configured
+	// for (or raising them failed). Trellis extension.
+	EventBucketReplicasLow = "bucket_replicas_low"
+	// EventBucketReplicasRaised: the host raised a lattice bucket's replicas. Trellis extension.
+	EventBucketReplicasRaised = "bucket_replicas_raised"
 )
 
 // CloudEvent is a CloudEvents 1.0 envelope in JSON form.
@@ -85,6 +90,17 @@ type HostStartedData struct {
 	FriendlyName  string            `json:"friendly_name"`
 	UptimeSeconds uint64            `json:"uptime_seconds"`
 	Version       string            `json:"version"`
+}
+
+// BucketReplicasData is the data of bucket_replicas_low and bucket_replicas_raised: a lattice
+// bucket (Subjects.Buckets), the replicas it has (had, when raised) and those the host wants.
+type BucketReplicasData struct {
+	Bucket   string `json:"bucket"`
+	Stream   string `json:"stream"`
+	Replicas int    `json:"replicas"`
+	Want     int    `json:"want"`
+	// Error is why a raise failed (bucket_replicas_low only).
+	Error string `json:"error,omitempty"`
 }
 
 // HostStoppedData is the data of host_stopped.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 )
 
@@ -427,4 +428,13 @@ func redactURL(s string) string {
 		scheme += "://"
 	}
 	return scheme + "[redacted]@" + rest[at+1:]
+}
+
+// NewJetStream is the JetStream context of a lattice on nc: in domain when one is given (a
+// lattice whose JetStream runs in another domain, as on a leaf node), else the account's own.
+func NewJetStream(nc *nats.Conn, domain string, opts ...jetstream.JetStreamOpt) (jetstream.JetStream, error) {
+	if domain != "" {
+		return jetstream.NewWithDomain(nc, domain, opts...)
+	}
+	return jetstream.New(nc, opts...)
 }

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
@@ -39,6 +38,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Replicas of the buckets it creates.
 	Replicas int
+	// JSDomain is the JetStream domain of the lattice's buckets ("" for none).
+	JSDomain string
 	// LinkAccount, an account key with its seed, signs every link the reconciler puts (PROTOCOL.md
 	// §10), so that hosts with a link-issuer list apply them. Nil puts links unsigned.
 	LinkAccount *lattice.KeyPair
@@ -71,6 +72,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Interval <= 0 || c.CommandTimeout <= 0 || c.RequestTimeout <= 0 {
 		errs = append(errs, errors.New("reconciler interval, command timeout and request timeout: must be positive"))
+	}
+	if err := lattice.CheckReplicas(c.Replicas); err != nil {
+		errs = append(errs, fmt.Errorf("reconciler bucket %w", err))
 	}
 	if c.LeaseTTL < time.Second {
 		errs = append(errs, fmt.Errorf("reconciler lease ttl %s: at least a second", c.LeaseTTL))
@@ -149,7 +153,7 @@ func (r *Reconciler) Passes() int {
 // Run takes part in the lattice's reconciliation until ctx ends: it tries for the lease, and
 // while it holds it, reconciles. On return it gives the lease up.
 func (r *Reconciler) Run(ctx context.Context) error {
-	js, err := jetstream.New(r.nc)
+	js, err := lattice.NewJetStream(r.nc, r.cfg.JSDomain)
 	if err != nil {
 		return fmt.Errorf("reconciler: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
+	"github.com/trellis-lattice/trellis/lattice"
 	"github.com/trellis-lattice/trellis/lattice/app"
 	"github.com/trellis-lattice/trellis/lattice/oam"
 )
@@ -35,6 +36,7 @@ Connects like ` + "`trellis ctl`" + `: --nats-url (default nats://127.0.0.1:4222
 "default"). Tables by default; -o json for scripts.`,
 	}
 	f.register(cmd.PersistentFlags())
+	f.registerReplicas(cmd.PersistentFlags(), "replicas of the apps bucket when an app command is the first to create it (the hosts' --js-replicas)")
 	// app commands sign nothing; the flag is shared with ctl and stays accepted, but unlisted.
 	_ = cmd.PersistentFlags().MarkHidden("cluster-seed")
 	cmd.AddCommand(newAppPutCmd(f), newAppDeployCmd(f), newAppUndeployCmd(f), newAppDelCmd(f),
@@ -46,32 +48,32 @@ Connects like ` + "`trellis ctl`" + `: --nats-url (default nats://127.0.0.1:4222
 type appSession struct {
 	*ctlSession
 	js jetstream.JetStream
+	// replicas of the apps bucket should this session create it (--js-replicas)
+	replicas int
 }
 
 // connectApps connects like ctl does; JetStream requests time out after --ctl-timeout.
 func (f *ctlFlags) connectApps(cmd *cobra.Command) (*appSession, error) {
+	if err := lattice.CheckReplicas(f.jsReplicas); err != nil {
+		return nil, fmt.Errorf("--js-replicas: %w", err)
+	}
 	s, err := f.connect(cmd, false)
 	if err != nil {
 		return nil, err
 	}
-	var js jetstream.JetStream
-	if f.jsDomain != "" {
-		js, err = jetstream.NewWithDomain(s.nc, f.jsDomain, jetstream.WithDefaultTimeout(time.Duration(f.timeout)))
-	} else {
-		js, err = jetstream.New(s.nc, jetstream.WithDefaultTimeout(time.Duration(f.timeout)))
-	}
+	js, err := lattice.NewJetStream(s.nc, f.jsDomain, jetstream.WithDefaultTimeout(time.Duration(f.timeout)))
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("jetstream on %s: %w", s.url, err)
 	}
-	return &appSession{ctlSession: s, js: js}, nil
+	return &appSession{ctlSession: s, js: js, replicas: f.jsReplicas}, nil
 }
 
 // errNoStore: the lattice has no apps bucket yet, so it has no apps.
 var errNoStore = errors.New("no apps store")
 
-// store opens the lattice's apps store. Writers create it when it does not exist (with one
-// replica: hosts started before create it with theirs); readers do not, and get errNoStore.
+// store opens the lattice's apps store. Writers create it when it does not exist (with
+// --js-replicas: hosts started before create it with theirs); readers do not, and get errNoStore.
 func (s *appSession) store(ctx context.Context, create bool) (*app.Store, error) {
 	if !create {
 		_, err := s.js.KeyValue(ctx, app.BucketName(s.Lattice()))
@@ -83,7 +85,7 @@ func (s *appSession) store(ctx context.Context, create bool) (*app.Store, error)
 			return nil, s.jsError(err)
 		}
 	}
-	st, err := app.OpenStore(ctx, s.js, s.Lattice(), 1)
+	st, err := app.OpenStore(ctx, s.js, s.Lattice(), s.replicas)
 	if err != nil {
 		return nil, s.jsError(err)
 	}

@@ -30,6 +30,7 @@ type ctlFlags struct {
 	// wash's connection flags: the server as host and port, a user JWT and its seed.
 	ctlHost, ctlPort string
 	ctlJWT, ctlSeed  string
+	jsReplicas       int // app and lattice commands only (registerReplicas)
 }
 
 func (f *ctlFlags) register(fs *pflag.FlagSet) {
@@ -41,7 +42,7 @@ func (f *ctlFlags) register(fs *pflag.FlagSet) {
 	withEnvNames(fs, "ctl-timeout", "TRELLIS_CTL_TIMEOUT", "WASMCLOUD_CTL_TIMEOUT_MS")
 	fs.StringVar(&f.clusterSeed, "cluster-seed", "", "cluster seed (SC…, or a PEM ed25519 key) or a file holding it, to sign invocations (default: the keystore's <lattice>_cluster.nk)")
 	withEnv(fs, "cluster-seed")
-	fs.StringVar(&f.jsDomain, "js-domain", "", "JetStream domain of the lattice's stores (trellis app)")
+	fs.StringVar(&f.jsDomain, "js-domain", "", "JetStream domain of the lattice's stores (trellis app, trellis lattice)")
 	withEnv(fs, "js-domain")
 	fs.StringVarP(&f.ctlHost, "ctl-host", "r", "", "NATS host, as wash took it (with --ctl-port; instead of --nats-url)")
 	fs.StringVarP(&f.ctlPort, "ctl-port", "p", "", "NATS port, as wash took it (with --ctl-host; instead of --nats-url)")
@@ -142,6 +143,13 @@ func valueOrFile(flag, value string) (string, error) {
 		return strings.TrimSpace(string(b)), nil
 	}
 	return v, nil
+
+}
+
+// registerReplicas adds --js-replicas, for the commands that create buckets or compare them.
+func (f *ctlFlags) registerReplicas(fs *pflag.FlagSet, usage string) {
+	fs.IntVar(&f.jsReplicas, "js-replicas", 1, usage)
+	withEnv(fs, "js-replicas")
 }
 
 // ctlSession is a connected control client.

@@ -7,10 +7,9 @@ import (
 	"net/url"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
 	"github.com/trellis-lattice/trellis/dashboard"
+	"github.com/trellis-lattice/trellis/host"
 	"github.com/trellis-lattice/trellis/lattice"
 )
 
@@ -60,9 +59,11 @@ func (d *dashboardServer) URL() string {
 	return "http://" + net.JoinHostPort(host, fmt.Sprint(a.Port))
 }
 
-// start connects to the host's NATS server and serves the dashboard until ctx ends.
-// ready, when set, must also pass for the dashboard's readiness probe.
-func (d *dashboardServer) start(ctx context.Context, conn lattice.NATSConfig, latticeName string, ready func() error, log zerolog.Logger) error {
+// start connects to the host's NATS server and serves the dashboard until ctx ends; it takes the
+// lattice, its JetStream domain and replicas, and the logger from the host's config. ready, when
+// set, must also pass for the dashboard's readiness probe.
+func (d *dashboardServer) start(ctx context.Context, conn lattice.NATSConfig, hc host.Config, ready func() error) error {
+	latticeName, log := hc.Lattice, hc.Logger
 	nc, err := connectLattice(conn, "trellis dashboard")
 	if err != nil {
 		return err
@@ -72,13 +73,14 @@ func (d *dashboardServer) start(ctx context.Context, conn lattice.NATSConfig, la
 		nc.Close()
 		return fmt.Errorf("dashboard: %w", err)
 	}
-	js, err := jetstream.New(nc) // the apps store and the reconciler lease, for the Applications section
+	js, err := lattice.NewJetStream(nc, hc.JSDomain) // the apps store and the reconciler lease, for the Applications section
 	if err != nil {
 		nc.Close()
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	cfg := dashboard.DefaultConfig()
 	cfg.Client, cfg.NC, cfg.JetStream, cfg.Logger = client, nc, js, log
+	cfg.AppsReplicas = hc.JSReplicas
 	cfg.ReadyCheck = ready
 	cfg.Token = d.token
 	dash, err := dashboard.New(cfg)

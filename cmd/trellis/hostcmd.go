@@ -35,6 +35,8 @@ type hostFlags struct {
 	allowInsecure  []string
 	dataDir        string
 	jsDomain       string
+	jsReplicas     int
+	jsRaise        bool
 	rpcTimeout     millis
 	provShutdown   millis
 	connectTimeout millis
@@ -90,6 +92,10 @@ func (f *hostFlags) register(fs *pflag.FlagSet, up bool) {
 	withEnv(fs, "data-dir")
 	fs.StringVar(&f.jsDomain, "js-domain", "", "JetStream domain of the lattice data")
 	withEnv(fs, "js-domain")
+	fs.IntVar(&f.jsReplicas, "js-replicas", def.JSReplicas, fmt.Sprintf("replicas of the lattice's JetStream buckets this host creates (1 to %d; 3 on a three-server NATS cluster); existing buckets with fewer are reported", lattice.MaxReplicas))
+	withEnv(fs, "js-replicas")
+	fs.BoolVar(&f.jsRaise, "js-raise-replicas", false, "raise the lattice's buckets that have fewer replicas than --js-replicas (never lowers them)")
+	withEnv(fs, "js-raise-replicas")
 	f.rpcTimeout = millis(def.RPCTimeout)
 	fs.Var(&f.rpcTimeout, "rpc-timeout", "timeout of invocations (duration or milliseconds)")
 	withEnvNames(fs, "rpc-timeout", "TRELLIS_RPC_TIMEOUT", "WASMCLOUD_RPC_TIMEOUT_MS")
@@ -168,6 +174,7 @@ func (f *hostFlags) config(stderr io.Writer) (host.Config, error) {
 	cfg.RegistryCredentials = creds
 	cfg.DataDir = f.dataDir
 	cfg.JSDomain = f.jsDomain
+	cfg.JSReplicas, cfg.JSRaiseReplicas = f.jsReplicas, f.jsRaise
 	cfg.RPCTimeout = time.Duration(f.rpcTimeout)
 	cfg.ProviderShutdownDelay = time.Duration(f.provShutdown)
 	cfg.ConnectTimeout = time.Duration(f.connectTimeout)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
@@ -31,6 +30,8 @@ type appFlags struct {
 	readyWaitApps bool
 	linkAccount   string
 	linkIssuers   []string // the host's --link-issuers, set before startApps
+	jsDomain      string   // the host's --js-domain, set before startApps
+	jsReplicas    int      // the host's --js-replicas, set before startApps
 }
 
 func (f *appFlags) register(fs *pflag.FlagSet) {
@@ -82,12 +83,12 @@ func startApps(ctx context.Context, f *appFlags, manifests []*oam.Manifest, host
 	if err != nil {
 		return nil, err
 	}
-	js, err := jetstream.New(nc)
+	js, err := lattice.NewJetStream(nc, f.jsDomain)
 	if err != nil {
 		nc.Close()
 		return nil, err
 	}
-	store, err := app.OpenStore(ctx, js, latticeName, 1)
+	store, err := app.OpenStore(ctx, js, latticeName, f.jsReplicas)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -108,6 +109,7 @@ func startApps(ctx context.Context, f *appFlags, manifests []*oam.Manifest, host
 		cfg.Lattice, cfg.HostID, cfg.Logger = latticeName, hostID, log
 		cfg.Interval, cfg.LeaseTTL = time.Duration(f.interval), time.Duration(f.leaseTTL)
 		cfg.LinkIssuers = f.linkIssuers
+		cfg.JSDomain, cfg.Replicas = f.jsDomain, max(f.jsReplicas, 1)
 		if f.linkAccount != "" {
 			if cfg.LinkAccount, err = seedOrFile("link-account", f.linkAccount, lattice.PrefixAccount); err != nil {
 				nc.Close()

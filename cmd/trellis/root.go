@@ -21,7 +21,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())
 	})
-	root.AddCommand(newUpCmd(), newHostCmd(), newCtlCmd(), newClaimsCmd(), newKeysCmd(), newParCmd(), newRegCmd(), newAppCmd())
+	root.AddCommand(newUpCmd(), newHostCmd(), newCtlCmd(), newClaimsCmd(), newKeysCmd(), newParCmd(), newRegCmd(), newAppCmd(), newLatticeCmd())
 	root.AddCommand(newInspectCmd(), newSpyCmd())
 	root.AddCommand(append(washAliases(), newCtxCmd())...)
 	withUsageOnArgErrors(root)

@@ -124,6 +124,7 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 	case <-h.Ready():
 	}
 	f.apps.linkIssuers = cfg.LinkIssuers
+	f.apps.jsDomain, f.apps.jsReplicas = cfg.JSDomain, cfg.JSReplicas
 	apps, err := startApps(ctx, &f.apps, manifests, h.ID(), h.NATS(), cfg.Lattice, cfg.Logger)
 	if err != nil {
 		cancel()
@@ -132,7 +133,7 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 		return err
 	}
 	if dash != nil {
-		if err := dash.start(ctx, h.NATS(), cfg.Lattice, apps.Ready, cfg.Logger); err != nil {
+		if err := dash.start(ctx, h.NATS(), cfg, apps.Ready); err != nil {
 			cancel()
 			<-done
 			_ = apps.wait()

@@ -13,7 +13,9 @@ import (
 )
 
 // LeaseBucketName is the reconciler lease bucket of a lattice.
-func LeaseBucketName(latticeName string) string { return "TRELLIS_LEASE_" + latticeName }
+func LeaseBucketName(latticeName string) string {
+	return lattice.NewSubjects(latticeName).LeaseBucket()
+}
 
 const leaseKey = "reconciler"
 

@@ -35,7 +35,7 @@ const (
 )
 
 // BucketName is the apps bucket of a lattice.
-func BucketName(latticeName string) string { return "TRELLIS_APPS_" + latticeName }
+func BucketName(latticeName string) string { return lattice.NewSubjects(latticeName).AppsBucket() }
 
 // Store is a lattice's applications bucket. It is safe for concurrent use.
 type Store struct {
