@@ -106,6 +106,9 @@ type jsonConfig struct {
 	Resync          json.RawMessage   `json:"resync"`
 	DisableServices *bool             `json:"disable_services"`
 	FieldManager    *string           `json:"field_manager"`
+	// MetricsAddr is read by the provider SDK (providers.MetricsAddrKey), which serves the
+	// applier's metrics there.
+	MetricsAddr *string `json:"metrics_addr"`
 }
 
 // ParseConfigJSON overlays the provider's configuration string on base and validates the result.

@@ -72,6 +72,9 @@ func (p *Provider) Init(ctx context.Context, h *providers.Host) error {
 	if err != nil {
 		return err
 	}
+	if svc.metrics, err = newMetrics(h.Metrics()); err != nil {
+		return err
+	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	p.svc, p.stop, p.done = svc, stop, make(chan struct{})
 	go func() {

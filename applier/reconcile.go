@@ -54,6 +54,7 @@ type serviceApplier struct {
 	reported    map[string]string                 // Service name → problem logged last
 	informer    cache.SharedIndexInformer
 	owner       *metav1.OwnerReference // put on every Service: see serviceAccountOwner
+	metrics     *metrics               // set before Run; nil counts nothing (metrics.go)
 }
 
 func newServiceApplier(cfg Config, a *access, nc *nats.Conn, jsDomain, latticeName string, log zerolog.Logger) (*serviceApplier, error) {
@@ -156,6 +157,7 @@ func (s *serviceApplier) Run(parent context.Context) error {
 			return nil
 		}
 		s.setErr(err)
+		s.metrics.reconciled(err)
 		if err != nil {
 			s.log.Warn().Err(err).Dur("retry_in", backoff).Msg("reconcile Services")
 			retry = time.After(backoff)

@@ -30,6 +30,8 @@ type Host struct {
 	failed map[string]error                  // by actor id: why the last PutLink failed
 
 	caller *lattice.Caller
+
+	metrics *metricsServer // nil without metrics_addr (metrics.go)
 }
 
 // Data returns a copy of the HostData the provider was launched with.

@@ -58,6 +58,11 @@ func Run(ctx context.Context, hd lattice.HostData, p Provider, cfg Config) error
 		return fmt.Errorf("run provider %s: %w", cfg.name(), err)
 	}
 	defer nc.Close()
+	ms, err := serveMetrics(hd.ConfigJSON, log)
+	if err != nil {
+		return fmt.Errorf("run provider %s: %w", cfg.name(), err)
+	}
+	defer ms.stop()
 
 	subj := lattice.NewSubjects(hd.LatticeRPCPrefix)
 	h := &Host{
@@ -70,6 +75,7 @@ func Run(ctx context.Context, hd lattice.HostData, p Provider, cfg Config) error
 		timeout: time.Duration(hd.DefaultRPCTimeoutMS) * time.Millisecond,
 		links:   map[string]lattice.LinkDefinition{},
 		failed:  map[string]error{},
+		metrics: ms,
 	}
 	chunks := lattice.NewChunks(nc, hd.JSDomain, hd.LatticeRPCPrefix, lattice.ChunkLimits{}, log)
 	h.caller = lattice.NewCaller(nc, cluster, hd.HostID, subj, chunks, h.timeout)

@@ -74,6 +74,13 @@ func (p *Provider) Init(_ context.Context, h *providers.Host) error {
 	defer p.mu.Unlock()
 	p.caller = h
 	p.log = h.Logger().With().Str("component", "httpserver").Logger()
+	if reg := h.Metrics(); reg != nil {
+		m, err := NewMetrics(reg)
+		if err != nil {
+			return err
+		}
+		p.metrics = m
+	}
 	return nil
 }
 

@@ -74,6 +74,12 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigWith(t, nil)
+}
+
+// newRigWith is newRig with edit applied to the provider's HostData.
+func newRigWith(t *testing.T, edit func(*lattice.HostData)) *rig {
+	t.Helper()
 	ns := latticetest.RunNATS(t)
 	cluster := latticetest.Key(t, lattice.PrefixCluster)
 	seed, err := cluster.Seed()
@@ -89,6 +95,9 @@ func newRig(t *testing.T) *rig {
 		DefaultRPCTimeoutMS: 2000,
 		ClusterIssuers:      []string{cluster.PublicKey()},
 		InvocationSeed:      seed,
+	}
+	if edit != nil {
+		edit(&r.hd)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { r.done <- providers.Run(ctx, r.hd, r.p, httpserver.Config()) }()
