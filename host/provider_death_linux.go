@@ -126,3 +126,35 @@ func procStart(pid int) (uint64, error) {
 	}
 	return strconv.ParseUint(f[19], 10, 64)
 }
+
+// RunningProviders returns the provider processes recorded under dataDir (by any host using it)
+// that still run, with the binary each runs (from /proc/PID/exe), so that tools like `trellis
+// drain` leave those binaries alone. Records of processes that are gone are skipped, not removed.
+func RunningProviders(dataDir string) ([]ProviderProcess, error) {
+	dir := filepath.Join(dataDir, "providers", "pids")
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("provider records in %s: %w", dir, err)
+	}
+	var out []ProviderProcess
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		var pid, start, hostPID, hostStart uint64
+		if n, _ := fmt.Sscan(string(b), &pid, &start, &hostPID, &hostStart); n != 4 || pid == 0 || !sameProcess(int(pid), start) {
+			continue
+		}
+		exe, err := os.Readlink("/proc/" + strconv.FormatUint(pid, 10) + "/exe")
+		if err != nil {
+			// Another user's process: it runs, but which binary cannot be told.
+			exe = ""
+		}
+		out = append(out, ProviderProcess{PID: int(pid), HostPID: int(hostPID), Binary: strings.TrimSuffix(exe, " (deleted)")})
+	}
+	return out, nil
+}

@@ -22,7 +22,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		return fmt.Errorf("%w (see `%s --help`)", err, c.CommandPath())
 	})
 	root.AddCommand(newUpCmd(), newHostCmd(), newCtlCmd(), newClaimsCmd(), newKeysCmd(), newParCmd(), newRegCmd(), newAppCmd(), newLatticeCmd())
-	root.AddCommand(newInspectCmd(), newSpyCmd())
+	root.AddCommand(newInspectCmd(), newSpyCmd(), newDrainCmd())
 	root.AddCommand(append(washAliases(), newCtxCmd())...)
 	withUsageOnArgErrors(root)
 	return root
