@@ -73,6 +73,10 @@ func (h *Host) connect(ctx context.Context) error {
 		st, err = lattice.OpenStore(sctx, js, h.cfg.Lattice, h.cfg.JSReplicas)
 		return err
 	})
+	if err != nil && h.cfg.JSReplicas > 1 {
+		return fmt.Errorf("open lattice store %s with %d replicas (does %s run a NATS cluster of %d JetStream servers, all up?): %w",
+			h.subj.Bucket(), h.cfg.JSReplicas, url, h.cfg.JSReplicas, err)
+	}
 	if err != nil {
 		return fmt.Errorf("open lattice store %s (is JetStream enabled on %s?): %w", h.subj.Bucket(), url, err)
 	}
@@ -124,7 +128,8 @@ func permanent(err error) bool {
 			return true
 		}
 	}
-	return false
+	return lattice.ReplicasUnsupported(err) // a server not in a cluster stays so
+
 }
 
 // startEmbedded runs a nats-server with JetStream on a file store.

@@ -96,3 +96,19 @@ func TestHostCreatesBucketsWithReplicas(t *testing.T) {
 		require.ErrorContains(t, err, "jetstream replicas")
 	}
 }
+
+// TestHostReplicasOnOneServer: a host asked for three replicas on a server that is not in a
+// cluster fails at once, saying why, instead of waiting for its connect timeout.
+func TestHostReplicasOnOneServer(t *testing.T) {
+	l := hosttest.New(t)
+	cfg := l.Config()
+	cfg.JSReplicas = 3
+	cfg.ConnectTimeout = time.Minute
+	h, err := host.New(cfg)
+	require.NoError(t, err)
+	start := time.Now()
+	err = h.Run(context.Background())
+	require.ErrorContains(t, err, "open lattice store LATTICEDATA_default with 3 replicas (does "+l.NS.ClientURL()+" run a NATS cluster of 3 JetStream servers, all up?)")
+	require.ErrorContains(t, err, "replicas > 1 not supported in non-clustered mode")
+	require.Less(t, time.Since(start), cfg.ConnectTimeout, "refused at once, not after the connect timeout")
+}

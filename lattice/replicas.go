@@ -168,3 +168,14 @@ func RaiseReplicas(ctx context.Context, js jetstream.JetStream, b Bucket, want i
 	}
 	return had, nil
 }
+
+// jsReplicasNotSupported is JetStream's error code for replicas over 1 on a server that is not
+// in a cluster.
+const jsReplicasNotSupported jetstream.ErrorCode = 10074
+
+// ReplicasUnsupported reports whether err is JetStream refusing more than one replica because
+// the server is not part of a cluster: waiting does not cure it.
+func ReplicasUnsupported(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsReplicasNotSupported
+}
