@@ -141,6 +141,23 @@ type EmbeddedNATS struct {
 	TLSCertFile, TLSKeyFile, TLSCAFile string
 	// TLSFirst makes the server expect the TLS handshake before its INFO.
 	TLSFirst bool
+	// Remote, when set, makes the server a leaf node of a shared lattice's NATS: it runs no
+	// JetStream of its own, so the host's lattice data (links, claims, refmaps, chunks) is the
+	// hub's, reached through the leaf connection (with Config.JSDomain when the hub's JetStream
+	// has a domain). The host starts once the leaf connection is up.
+	Remote *LeafRemote
+}
+
+// LeafRemote is the hub an embedded server joins as a leaf node.
+type LeafRemote struct {
+	// URL of the hub's leaf node listener (nats-server's leafnodes port, 7422 by default):
+	// nats:// or tls:// (ws:// and wss:// too), user:password@ accepted.
+	URL string
+	// CredsFile is a .creds file (user JWT and nkey seed) the leaf connection authenticates with.
+	CredsFile string
+	// TLSCAFile verifies the hub's certificate (a private CA) and turns TLS on; without it a
+	// tls:// URL is verified against the system's roots.
+	TLSCAFile string
 }
 
 // DefaultConfig returns a config for a single host on the default lattice.
@@ -186,6 +203,9 @@ func (c *Config) Validate() error {
 	} else {
 		if err := e.validate(); err != nil {
 			errs = append(errs, err)
+		}
+		if e.Remote != nil && c.JSDomain == "" {
+			errs = append(errs, errors.New("embedded nats as a leaf node: needs the JetStream domain of the hub (--js-domain), as a leaf connection carries JetStream's API only under $JS.<domain>.API; give the hub's JetStream a domain if it has none"))
 		}
 		n := c.NATS
 		n.Servers = []string{"nats://127.0.0.1:4222"} // replaced by the embedded server's URL
@@ -275,6 +295,11 @@ func (e *EmbeddedNATS) validate() error {
 	}
 	if e.TLSCertFile != "" {
 		if _, err := e.tlsConfig(); err != nil {
+			return err
+		}
+	}
+	if e.Remote != nil {
+		if _, err := e.Remote.options(); err != nil {
 			return err
 		}
 	}

@@ -17,8 +17,11 @@ import (
 // connect starts the embedded server when asked, then connects and opens the lattice store.
 func (h *Host) connect(ctx context.Context) error {
 	conn := h.cfg.NATS
+	// At start the server may not be up yet: keep trying until ConnectTimeout, saying so.
+	cctx, ccancel := context.WithTimeout(ctx, h.cfg.ConnectTimeout)
+	defer ccancel()
 	if e := h.cfg.EmbeddedNATS; e != nil {
-		ns, err := startEmbedded(e, h.cfg.DataDir)
+		ns, err := h.startEmbedded(cctx, e)
 		if err != nil {
 			return err
 		}
@@ -49,9 +52,6 @@ func (h *Host) connect(ctx context.Context) error {
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { h.log.Info().Msg("nats reconnected") }),
 	)
-	// At start the server may not be up yet: keep trying until ConnectTimeout, saying so.
-	cctx, ccancel := context.WithTimeout(ctx, h.cfg.ConnectTimeout)
-	defer ccancel()
 	var nc *nats.Conn
 	err = h.untilReady(cctx, "nats "+url, func() (err error) {
 		nc, err = nats.Connect(url, opts...)
@@ -61,6 +61,11 @@ func (h *Host) connect(ctx context.Context) error {
 		return fmt.Errorf("connect to nats %s: %w", url, err)
 	}
 	h.nc = nc
+	if e := h.cfg.EmbeddedNATS; e != nil && e.Remote != nil {
+		if err := h.waitHubJetStream(cctx, nc); err != nil {
+			return err
+		}
+	}
 	js, err := lattice.NewJetStream(nc, h.cfg.JSDomain)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -132,8 +137,10 @@ func permanent(err error) bool {
 
 }
 
-// startEmbedded runs a nats-server with JetStream on a file store.
-func startEmbedded(e *EmbeddedNATS, dataDir string) (*server.Server, error) {
+// startEmbedded runs a nats-server with JetStream on a file store, or, as a leaf node of
+// e.Remote, without JetStream once its leaf connection is up (leaf.go); ctx bounds the wait.
+func (h *Host) startEmbedded(ctx context.Context, e *EmbeddedNATS) (*server.Server, error) {
+	dataDir := h.cfg.DataDir
 	host := e.Host
 	if host == "" {
 		host = "127.0.0.1"
@@ -164,14 +171,37 @@ func startEmbedded(e *EmbeddedNATS, dataDir string) (*server.Server, error) {
 		opts.TLSVerify = e.TLSCAFile != ""
 		opts.TLSHandshakeFirst = e.TLSFirst
 	}
+	var rec *leafLog
+	if e.Remote != nil {
+		ro, err := e.Remote.options()
+		if err != nil {
+			return nil, err
+		}
+		// The leaf's lattice data is the hub's (leaf.go); its name is this host's, as two
+		// laptops joining one hub must not share a server name.
+		opts.ServerName = "trellis-leaf-" + h.ID()[:12]
+		opts.JetStream = false
+		opts.LeafNode.Remotes = []*server.RemoteLeafOpts{ro}
+		rec = &leafLog{log: h.log.With().Str("component", "nats-leaf").Logger()}
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	if rec != nil {
+		ns.SetLoggerV2(rec, true, false, false)
 	}
 	ns.Start()
 	if !ns.ReadyForConnections(10 * time.Second) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded nats on %s:%d: not ready after 10s (port in use?)", host, e.Port)
+	}
+	if rec != nil {
+		if err := waitLeaf(ctx, ns, rec, redactURL(e.Remote.URL)); err != nil {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			return nil, err
+		}
 	}
 	return ns, nil
 }

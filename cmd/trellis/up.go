@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,7 @@ func newUpCmd() *cobra.Command {
 		f        hostFlags
 		natsHost string
 		natsPort int
+		remote   host.LeafRemote
 	)
 	f.dashboardAddr = "127.0.0.1:4000"
 	f.tokenURL = true
@@ -29,9 +31,16 @@ other processes and machines can join with "trellis host --nats-url …") and a 
 
 The cluster key comes from --cluster-seed, else the keystore's <lattice>_cluster.nk, which is
 generated the first time; "trellis ctl call" on this machine signs with the same key. Ctrl-C
-stops the host and the server cleanly.`,
-		Example: "  trellis up\n  trellis up --nats-port 4223 --lattice dev --label env=dev",
-		Args:    cobra.NoArgs,
+stops the host and the server cleanly.
+
+With --nats-remote-url the embedded server is a leaf node of a shared lattice (the URL of the
+hub's leaf node port, 7422 by default): it runs no JetStream, the host keeps its links, claims
+and refmaps in the hub's JetStream, reached in its domain (--js-domain, required), and actors
+here and on the hub's hosts call each other. The host starts once the leaf connection is up,
+within --connect-timeout.`,
+		Example: "  trellis up\n  trellis up --nats-port 4223 --lattice dev --label env=dev\n" +
+			"  trellis up --nats-remote-url tls://hub.example.com:7422 --nats-remote-creds laptop.creds --js-domain hub",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config(cmd.ErrOrStderr())
 			if err != nil {
@@ -50,6 +59,12 @@ stops the host and the server cleanly.`,
 				return fmt.Errorf("--nats-tls-verify: needs --nats-tls-ca (the CA of client certificates) and --nats-tls-cert/--nats-tls-key")
 			}
 			cfg.EmbeddedNATS, cfg.NATS = f.nats.embedded(natsHost, port)
+			if remote.URL != "" {
+				r := remote
+				cfg.EmbeddedNATS.Remote = &r
+			} else if remote.CredsFile != "" || remote.TLSCAFile != "" {
+				return fmt.Errorf("--nats-remote-creds and --nats-remote-tls-ca: need --nats-remote-url (the hub's leaf node URL)")
+			}
 			if f.demoDir != "" { // the demo's files are loaded from there
 				cfg.AllowFileLoad = append(cfg.AllowFileLoad, f.demoDir)
 			}
@@ -77,6 +92,12 @@ stops the host and the server cleanly.`,
 	withEnv(fs, "nats-host")
 	fs.IntVar(&natsPort, "nats-port", 4222, "port of the embedded NATS server (0 picks a free port)")
 	withEnv(fs, "nats-port")
+	fs.StringVar(&remote.URL, "nats-remote-url", "", "join a shared lattice: the embedded server becomes a leaf node of the hub at this URL (its leaf node port; nats:// or tls://, user:password@ accepted) and the lattice data is the hub's")
+	withEnv(fs, "nats-remote-url", "NATS_REMOTE_URL")
+	fs.StringVar(&remote.CredsFile, "nats-remote-creds", "", "credentials file (.creds) of the leaf connection to --nats-remote-url")
+	withEnv(fs, "nats-remote-creds", "NATS_CREDSFILE")
+	fs.StringVar(&remote.TLSCAFile, "nats-remote-tls-ca", "", "PEM file of the CA that verifies the hub's certificate (turns TLS on for --nats-remote-url)")
+	withEnv(fs, "nats-remote-tls-ca")
 	f.register(fs, true)
 	f.nats.registerServer(fs)
 	fs.StringVar(&f.demoDir, "demo", "", "deploy the echo demo from this directory (what `make actors pars` builds, e.g. build): echo actor, httpserver provider, link")
@@ -201,6 +222,13 @@ func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashbo
 	}
 	fmt.Fprintf(w, "Trellis host %s is up on lattice %q.\n", h.ID(), cfg.Lattice)
 	fmt.Fprintf(w, "  NATS:      %s\n", nc)
+	if r := cfg.EmbeddedNATS; r != nil && r.Remote != nil {
+		js := "the hub's JetStream"
+		if cfg.JSDomain != "" {
+			js += fmt.Sprintf(" (domain %q)", cfg.JSDomain)
+		}
+		fmt.Fprintf(w, "  Leaf of:   %s (lattice data in %s)\n", redactURL(r.Remote.URL), js)
+	}
 	fmt.Fprintf(w, "  Cluster:   %s (%s)\n", h.ClusterPublicKey(), clusterNote)
 	fmt.Fprintf(w, "  Providers: sign with %s (derived from the cluster key; a wasmCloud host of this lattice lists it in its cluster issuers)\n", h.ProviderClusterPublicKey())
 	fmt.Fprintf(w, "  Data:      %s\n", cfg.DataDir)
@@ -226,6 +254,14 @@ func printHostUp(cmd *cobra.Command, h *host.Host, cfg host.Config, dash *dashbo
 	}
 	fmt.Fprintf(w, "  trellis host --nats-url %s%s%s   (one more host on this machine)\n", url, hostFlags, latticeFlag(cfg.Lattice))
 	fmt.Fprintln(w, "\nPress Ctrl-C to stop.")
+}
+
+// redactURL hides a password in a URL.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
 }
 
 func latticeFlag(l string) string {
