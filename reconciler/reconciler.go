@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
@@ -49,6 +50,8 @@ type Config struct {
 	LinkIssuers []string
 	// Logger receives the reconciler's logs; disabled by default.
 	Logger zerolog.Logger
+	// Metrics, when set, receives the reconciler's Prometheus metrics (metrics.go).
+	Metrics prometheus.Registerer
 }
 
 // DefaultConfig returns the defaults.
@@ -116,6 +119,7 @@ type Reconciler struct {
 	mu      sync.Mutex
 	leading bool
 	passes  int
+	states  map[app.State]int // the apps by state at the last pass (metrics.go)
 }
 
 // New prepares a reconciler on an open NATS connection, which stays the caller's.
@@ -128,12 +132,16 @@ func New(nc *nats.Conn, cfg Config) (*Reconciler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reconciler{
+	r := &Reconciler{
 		cfg: cfg, nc: nc, client: client,
 		log:  cfg.Logger.With().Str("component", "reconciler").Logger(),
 		mem:  newInflight(cfg.CommandTimeout),
 		kick: make(chan struct{}, 1),
-	}, nil
+	}
+	if err := r.registerMetrics(cfg.Metrics); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // Leading reports whether this reconciler holds the lease now.
@@ -431,6 +439,7 @@ func (r *Reconciler) pass(ctx context.Context) {
 	}
 	r.mu.Lock()
 	r.passes++
+	r.states = countStates(out)
 	r.mu.Unlock()
 }
 

@@ -208,7 +208,8 @@ func TestMetricsAfterKnownTraffic(t *testing.T) {
 }
 
 // TestMetricsAddrFlag runs `trellis host --metrics-addr` (from TRELLIS_METRICS_ADDR) without a
-// dashboard: the probes and /metrics answer; a taken address fails the start, naming the flag.
+// dashboard: the probes and /metrics answer, with the host's and the reconciler's metrics; a
+// taken address fails the start, naming the flag.
 func TestMetricsAddrFlag(t *testing.T) {
 	useTempKeys(t)
 	l := hosttest.New(t)
@@ -241,6 +242,13 @@ func TestMetricsAddrFlag(t *testing.T) {
 	fams := scrape(t, "http://"+addr+"/metrics")
 	requireSample(t, fams, "trellis_host_nats_connected", nil, 1)
 	require.Contains(t, fams, "go_goroutines")
+	// The only host leads the reconciler, which counts the apps (none) by state.
+	require.Eventually(t, func() bool {
+		fams := scrape(t, "http://"+addr+"/metrics")
+		leader, _ := sample(fams, "trellis_reconciler_leader", nil)
+		_, apps := sample(fams, "trellis_apps", map[string]string{"state": "deployed"})
+		return leader == 1 && apps
+	}, 30*time.Second, 50*time.Millisecond, "the reconciler's metrics")
 
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

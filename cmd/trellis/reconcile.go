@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/spf13/pflag"
 
@@ -29,9 +30,10 @@ type appFlags struct {
 	leaseTTL      millis
 	readyWaitApps bool
 	linkAccount   string
-	linkIssuers   []string // the host's --link-issuers, set before startApps
-	jsDomain      string   // the host's --js-domain, set before startApps
-	jsReplicas    int      // the host's --js-replicas, set before startApps
+	linkIssuers   []string              // the host's --link-issuers, set before startApps
+	metrics       prometheus.Registerer // the host process's registry (--metrics-addr), set before startApps; nil: none
+	jsDomain      string                // the host's --js-domain, set before startApps
+	jsReplicas    int                   // the host's --js-replicas, set before startApps
 }
 
 func (f *appFlags) register(fs *pflag.FlagSet) {
@@ -109,6 +111,7 @@ func startApps(ctx context.Context, f *appFlags, manifests []*oam.Manifest, host
 		cfg.Lattice, cfg.HostID, cfg.Logger = latticeName, hostID, log
 		cfg.Interval, cfg.LeaseTTL = time.Duration(f.interval), time.Duration(f.leaseTTL)
 		cfg.LinkIssuers = f.linkIssuers
+		cfg.Metrics = f.metrics
 		cfg.JSDomain, cfg.Replicas = f.jsDomain, max(f.jsReplicas, 1)
 		if f.linkAccount != "" {
 			if cfg.LinkAccount, err = seedOrFile("link-account", f.linkAccount, lattice.PrefixAccount); err != nil {

@@ -145,6 +145,7 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 	case <-h.Ready():
 	}
 	f.apps.linkIssuers = cfg.LinkIssuers
+	f.apps.metrics = cfg.Metrics
 	f.apps.jsDomain, f.apps.jsReplicas = cfg.JSDomain, cfg.JSReplicas
 	apps, err := startApps(ctx, &f.apps, manifests, h.ID(), h.NATS(), cfg.Lattice, cfg.Logger)
 	if err != nil {
