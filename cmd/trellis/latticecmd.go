@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
@@ -169,7 +171,7 @@ that they create them with N. ` + "`trellis lattice status`" + ` shows the copie
 // jetStreamHint explains the usual reason JetStream does not answer.
 func jetStreamHint(err error, url string) error {
 	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) {
+		errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w (does the NATS server at %s run JetStream, in --js-domain if it has one?)", err, url)
 	}
 	return err

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
 
 	"github.com/trellis-lattice/trellis/lattice"
@@ -63,4 +65,49 @@ func TestLatticeStatusAndReplicas(t *testing.T) {
 	code, _, errOut = runCLI(t, ctx, append([]string{"lattice", "status", "--js-replicas", "9"}, conn...)...)
 	require.NotEqual(t, 0, code)
 	require.Contains(t, errOut, "--js-replicas: replicas 9: want 1 to 5")
+}
+
+// TestJSDomainAndReplicasFlags: the lattice and app commands reach JetStream in --js-domain (a
+// domain the server does not have is an error saying what to check); a host refuses a replica
+// count JetStream cannot take, from the flag or from TRELLIS_JS_REPLICAS.
+func TestJSDomainAndReplicasFlags(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, JetStreamDomain: "hub",
+		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	require.NoError(t, err)
+	ns.Start()
+	t.Cleanup(func() {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+	})
+	require.True(t, ns.ReadyForConnections(10*time.Second))
+	ctx := context.Background()
+	conn := []string{"--nats-url", ns.ClientURL(), "--ctl-timeout", "1s"}
+
+	code, out, errOut := runCLI(t, ctx, append([]string{"lattice", "status", "--js-domain", "hub"}, conn...)...)
+	require.Equal(t, 0, code, errOut)
+	require.Regexp(t, `LATTICEDATA_default\s+kv\s+not created`, out)
+	code, _, errOut = runCLI(t, ctx, append([]string{"lattice", "status", "--js-domain", "elsewhere"}, conn...)...)
+	require.NotEqual(t, 0, code)
+	require.Contains(t, errOut, "--js-domain")
+
+	manifest := filepath.Join("..", "..", "examples", "echo.yaml")
+	code, _, errOut = runCLI(t, ctx, append([]string{"app", "put", manifest, "--js-domain", "hub"}, conn...)...)
+	require.Equal(t, 0, code, errOut)
+	code, out, errOut = runCLI(t, ctx, append([]string{"lattice", "status", "-o", "json", "--js-domain", "hub"}, conn...)...)
+	require.Equal(t, 0, code, errOut)
+	var states []lattice.BucketState
+	require.NoError(t, json.Unmarshal([]byte(out), &states))
+	require.Equal(t, "TRELLIS_APPS_default", states[1].Name)
+	require.True(t, states[1].Exists, "app put made the apps bucket in the domain")
+	code, _, errOut = runCLI(t, ctx, append([]string{"app", "put", manifest, "--js-replicas", "0"}, conn...)...)
+	require.NotEqual(t, 0, code)
+	require.Contains(t, errOut, "--js-replicas: replicas 0: want 1 to 5")
+
+	code, _, errOut = runCLI(t, ctx, "host", "--nats-url", ns.ClientURL(), "--js-replicas", "7", "--dashboard-addr", "")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, errOut, "jetstream replicas 7: want 1 to 5")
+	t.Setenv("TRELLIS_JS_REPLICAS", "many")
+	code, _, errOut = runCLI(t, ctx, "host", "--nats-url", ns.ClientURL(), "--dashboard-addr", "")
+	require.NotEqual(t, 0, code)
+	require.Contains(t, errOut, `TRELLIS_JS_REPLICAS="many"`)
 }
