@@ -26,8 +26,8 @@ func newCtxCmd() *cobra.Command {
 		Use:   "ctx",
 		Short: "Named connections to lattices (contexts), as wash had them: list, new, edit, default, del",
 		Long: `A context names a connection to a lattice: its NATS servers, credentials, TLS files,
-lattice prefix, cluster seed, JetStream domain and timeouts. ctl and app commands (and the
-top-level get, start, stop, scale, update, link, call) use the one given with --context NAME, else
+lattice prefix, cluster seed, JetStream domain and timeouts. ctl and app commands (and spy and
+the top-level get, start, stop, scale, update, link, call) use the one given with --context NAME, else
 the default context, for every flag given neither on the command line nor by an environment
 variable.
 

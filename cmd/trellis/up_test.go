@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,7 +89,9 @@ func TestUpEndToEnd(t *testing.T) {
 		}
 		return false
 	}, 60*time.Second, 50*time.Millisecond, "up never printed its NATS URL: %s %s", upOut.String(), upErr.String())
-	require.Contains(t, upOut.String(), "trellis ctl get hosts")
+	// The banner is written line by line: the NATS line may be read before the rest.
+	require.Eventually(t, func() bool { return strings.Contains(upOut.String(), "trellis ctl get hosts") },
+		10*time.Second, 10*time.Millisecond, "up's banner names no next command: %s", upOut.String())
 
 	ctl := func(args ...string) (int, string, string) {
 		return runCLI(t, context.Background(), append(append([]string{"ctl"}, args...), "--nats-url", url)...)

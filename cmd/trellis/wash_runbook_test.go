@@ -45,8 +45,17 @@ var washRunbook = []struct {
 	{line: "wash ctl scale actor $HOST $ACTOR $ECHO_V1 --count 3 -a deployed-by=runbook -r 127.0.0.1 -p $NATS_PORT",
 		want: []string{"Host $HOST accepted to scale actor $ACTOR to 3 instances"},
 		check: func(t *testing.T, rb *runbook) {
-			rb.eventuallyInventory(t, "3 instances of the echo actor", func(inv *lattice.HostInventory) bool {
-				return len(inv.Actors) == 1 && len(inv.Actors[0].Instances) == 3
+			rb.eventuallyInventory(t, "3 instances of the echo actor, the 2 new ones annotated", func(inv *lattice.HostInventory) bool {
+				if len(inv.Actors) != 1 || len(inv.Actors[0].Instances) != 3 {
+					return false
+				}
+				annotated := 0
+				for _, in := range inv.Actors[0].Instances {
+					if in.Annotations["deployed-by"] == "runbook" {
+						annotated++
+					}
+				}
+				return annotated == 2
 			})
 			rb.curlEcho(t)
 		}},

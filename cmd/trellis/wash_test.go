@@ -259,3 +259,52 @@ func writeScript(t *testing.T, name, body string) string {
 	require.NoError(t, os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o700))
 	return p
 }
+
+func TestConfigJSON(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "redis.json")
+	require.NoError(t, os.WriteFile(good, []byte(`{"URL": "redis://127.0.0.1:6379"}`), 0o600))
+	for _, tc := range []struct{ value, want, err string }{
+		{"", "", ""},
+		{good, `{"URL": "redis://127.0.0.1:6379"}`, ""},
+		{`{"a":1}`, `{"a":1}`, ""},
+		{dir, "", "neither an existing file nor valid JSON"}, // a directory is not a file
+		{filepath.Join(dir, "missing.json"), "", "neither an existing file nor valid JSON"},
+	} {
+		got, err := configJSON(tc.value)
+		if tc.err != "" {
+			require.ErrorContains(t, err, tc.err, tc.value)
+			continue
+		}
+		require.NoError(t, err, tc.value)
+		require.Equal(t, tc.want, got)
+	}
+}
+
+// FuzzContextFile feeds context files (wash's and Trellis's) to the reader: whatever it accepts
+// turns into flag values without panicking, and saves and reads back as the same context.
+func FuzzContextFile(f *testing.F) {
+	for _, seed := range []string{
+		`{"name":"default","cluster_seed":"","ctl_host":"127.0.0.1","ctl_port":4222,"ctl_jwt":"","ctl_seed":"","ctl_credsfile":null,"ctl_timeout":2000,"lattice_prefix":"default","js_domain":null,"rpc_host":"127.0.0.1","rpc_port":4222,"rpc_jwt":"","rpc_seed":"","rpc_credsfile":null,"rpc_timeout":2000}`,
+		`{"name":"prod","nats_url":"tls://a:4222,tls://b:4222","ctl_credsfile":"/p.creds","lattice_prefix":"prod","nats_tls_first":true}`,
+		`{"ctl_port":70000}`, `{"ctl_port":"x"}`, `[]`, `null`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	dir := contextDir{dir: f.TempDir()}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), "c.json")
+		require.NoError(t, os.WriteFile(p, b, 0o600))
+		c, err := readContextFile(p)
+		if err != nil {
+			return
+		}
+		_ = c.flagValues()
+		c.Name = "fuzz"
+		saved, err := dir.save(c)
+		require.NoError(t, err)
+		back, err := readContextFile(saved)
+		require.NoError(t, err)
+		require.Equal(t, c, back)
+	})
+}
