@@ -21,13 +21,19 @@ import (
 // picked out by their origin. A reply goes to the inbox the caller named in the request's reply
 // subject, _INBOX.… for every NATS client of the lattice: the spy subscribes to _INBOX.> from the
 // start and keeps the replies to the requests it saw, so it cannot miss one by subscribing late.
-// All of it arrives on one channel in the order the server sent it. A reply subject outside the
-// inbox prefix gets its own subscription when its request is seen, which a fast reply can beat:
-// the spy then says that no reply was seen.
+// All of it arrives on one channel in the order the server sent it. On a NATS cluster a reply
+// can still overtake its request (they reach the spy's server by different routes): replies to
+// requests not seen yet are kept for a few seconds, within a byte budget, and matched when their
+// request comes. A reply subject outside the inbox prefix gets its own subscription when its
+// request is seen, which a fast reply can beat: the spy then says that no reply was seen.
 
 const (
 	spyMaxPending  = 10000 // requests whose reply is awaited at once; more are shown without it
 	spyChannelSize = 8192  // messages buffered between the connection and the printer
+	// Replies that came before their request (or are to something else) are kept this long,
+	// within this many bytes.
+	spyEarlyKeep  = 5 * time.Second
+	spyEarlyBytes = 16 << 20
 )
 
 type spyFlags struct {
@@ -64,6 +70,7 @@ subscription ends spy with the server's error.`,
 	}
 	fs := cmd.Flags()
 	f.ctl.register(fs)
+	_ = fs.MarkHidden("cluster-seed") // spy signs nothing
 	fs.StringVar(&f.inbox, "inbox-prefix", nats.InboxPrefix[:len(nats.InboxPrefix)-1], "subject prefix of the lattice's reply inboxes")
 	f.replyWait = millis(time.Minute)
 	fs.Var(&f.replyWait, "reply-wait", "how long to wait for the reply to an invocation before saying none was seen")
@@ -172,7 +179,14 @@ type spy struct {
 	replyWait time.Duration
 	subscribe func(subject string) error // a one-message subscription to another reply subject
 	pending   map[string]spiedCall       // by reply subject
+	early     map[string]earlyReply      // inbox messages of no request seen yet, by subject
+	earlySize int                        // bytes held in early
 	err       error                      // the first write error ends the spy
+}
+
+type earlyReply struct {
+	data []byte
+	at   time.Time
 }
 
 type spiedCall struct {
@@ -182,7 +196,7 @@ type spiedCall struct {
 }
 
 func newSpy(w io.Writer, out outputFormat, actor, inbox string, replyWait time.Duration) *spy {
-	return &spy{w: w, out: out, actor: actor, inbox: inbox + ".", replyWait: replyWait, pending: map[string]spiedCall{}}
+	return &spy{w: w, out: out, actor: actor, inbox: inbox + ".", replyWait: replyWait, pending: map[string]spiedCall{}, early: map[string]earlyReply{}}
 }
 
 func (sp *spy) printf(format string, args ...any) {
@@ -209,7 +223,12 @@ func (sp *spy) handle(m *nats.Msg, now time.Time) {
 		return
 	}
 	if strings.HasPrefix(m.Subject, sp.inbox) {
-		return // a reply to something else
+		// A reply to something else, or to a request still on its way.
+		if _, dup := sp.early[m.Subject]; !dup && sp.earlySize+len(m.Data) <= spyEarlyBytes {
+			sp.early[m.Subject] = earlyReply{data: m.Data, at: now}
+			sp.earlySize += len(m.Data)
+		}
+		return
 	}
 	inv, err := lattice.DecodeInvocation(m.Data)
 	if err != nil {
@@ -228,6 +247,18 @@ func (sp *spy) handle(m *nats.Msg, now time.Time) {
 	}
 	note := sp.track(m.Reply, inv, in, now)
 	sp.invocation(inv, in, note, now)
+	if e, ok := sp.early[m.Reply]; ok && note == "" {
+		sp.dropEarly(m.Reply)
+		call := sp.pending[m.Reply]
+		delete(sp.pending, m.Reply)
+		call.at = e.at // it overtook its request: no latency to tell
+		sp.reply(call, e.data, e.at)
+	}
+}
+
+func (sp *spy) dropEarly(subject string) {
+	sp.earlySize -= len(sp.early[subject].data)
+	delete(sp.early, subject)
 }
 
 // track remembers a request whose reply is to be shown; it returns why it is not, if so.
@@ -250,8 +281,14 @@ func (sp *spy) track(reply string, inv *lattice.Invocation, in bool, now time.Ti
 	return ""
 }
 
-// expire says which awaited replies did not come within the reply wait.
+// expire says which awaited replies did not come within the reply wait, and forgets the
+// replies kept for requests that did not come.
 func (sp *spy) expire(now time.Time) {
+	for subject, e := range sp.early {
+		if now.Sub(e.at) >= spyEarlyKeep {
+			sp.dropEarly(subject)
+		}
+	}
 	for subject, call := range sp.pending {
 		if now.Sub(call.at) < sp.replyWait {
 			continue

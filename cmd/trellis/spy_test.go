@@ -147,3 +147,54 @@ func FuzzSpyMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestSpyReplyOrder: a reply that overtakes its request (on a NATS cluster) is still shown with
+// it; a request without a reply is reported once the reply wait is over; others' replies and
+// invocations are not shown.
+func TestSpyReplyOrder(t *testing.T) {
+	actor := latticetest.Key(t, lattice.PrefixModule).PublicKey()
+	provider := lattice.Entity{PublicKey: latticetest.Key(t, lattice.PrefixService).PublicKey(), ContractID: contract.ContractID, LinkName: "default"}
+	request := func(id, op string, target string) []byte {
+		msg, err := lattice.Marshal(map[string]any{"method": "GET", "path": "/" + id})
+		require.NoError(t, err)
+		b, err := (&lattice.Invocation{Origin: provider, Target: lattice.Entity{PublicKey: target}, Operation: op, Msg: msg, ID: id}).Encode()
+		require.NoError(t, err)
+		return b
+	}
+	response := func(id string) []byte {
+		msg, err := lattice.Marshal(map[string]any{"statusCode": 200})
+		require.NoError(t, err)
+		b, err := (&lattice.InvocationResponse{Msg: msg, InvocationID: id}).Encode()
+		require.NoError(t, err)
+		return b
+	}
+	var buf strings.Builder
+	sp := newSpy(&buf, outputJSON, actor, "_INBOX", time.Minute)
+	sp.subscribe = func(string) error { return nil }
+	now := time.Now()
+	subject := "wasmbus.rpc.default." + actor
+	sp.handle(&nats.Msg{Subject: "_INBOX.a.1", Data: response("1")}, now) // before its request
+	sp.handle(&nats.Msg{Subject: subject, Reply: "_INBOX.a.1", Data: request("1", "HttpServer.HandleRequest", actor)}, now.Add(time.Millisecond))
+	sp.handle(&nats.Msg{Subject: subject, Reply: "_INBOX.a.2", Data: request("2", "HttpServer.HandleRequest", actor)}, now)
+	other := latticetest.Key(t, lattice.PrefixModule).PublicKey()
+	sp.handle(&nats.Msg{Subject: "wasmbus.rpc.default." + other, Reply: "_INBOX.a.3", Data: request("3", "Other.Op", other)}, now)
+	sp.handle(&nats.Msg{Subject: "_INBOX.a.3", Data: response("3")}, now)
+	sp.expire(now.Add(30 * time.Second))
+	require.NotContains(t, buf.String(), "no_reply", "not before the reply wait")
+	sp.expire(now.Add(2 * time.Minute))
+	require.NoError(t, sp.err)
+
+	var events []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var ev map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &ev), line)
+		events = append(events, ev)
+	}
+	require.Len(t, events, 4, buf.String())
+	require.Equal(t, []any{"invocation", "1"}, []any{events[0]["event"], events[0]["id"]})
+	require.Equal(t, []any{"reply", "1", float64(200)}, []any{events[1]["event"], events[1]["id"], events[1]["payload"].(map[string]any)["statusCode"]})
+	require.Equal(t, []any{"invocation", "2"}, []any{events[2]["event"], events[2]["id"]})
+	require.Equal(t, []any{"no_reply", "2"}, []any{events[3]["event"], events[3]["id"]})
+	require.Empty(t, sp.early, "kept replies are forgotten after a while")
+	require.Zero(t, sp.earlySize)
+}
