@@ -129,7 +129,7 @@ func regexpGroup(t *testing.T, re, s string) string {
 // nats.leafnode.remotes: the chart's NATS joins each hub as a leaf node, with the credentials file
 // from the named Secret mounted into the NATS pods only.
 func TestLeafNode(t *testing.T) {
-	f := writeValues(t, "nats:\n  jetstream: {domain: edge}\n  leafnode:\n    remotes:\n"+
+	f := writeValues(t, "host: {jsDomain: hub}\nnats:\n  jetstream: {domain: edge}\n  leafnode:\n    remotes:\n"+
 		"      - {url: \"tls://hub.example:7422\", credentialsSecret: hub-creds}\n"+
 		"      - {urls: [\"nats-leaf://a.example:7422\", \"nats-leaf://b.example:7422\"]}\n")
 	out, err := template(t, "-f", f)
@@ -143,7 +143,9 @@ func TestLeafNode(t *testing.T) {
 	require.Contains(t, sts, "- name: leafnode-0\n          secret:\n            secretName: hub-creds\n            defaultMode: 0440\n"+
 		"            items:\n              - key: nats.creds\n                path: nats.creds\n")
 	require.NotContains(t, sts, "leafnode-1", "a remote without credentials mounts nothing")
-	require.NotContains(t, object(t, out, "Deployment"), "hub-creds", "the hosts never see the hub's credentials")
+	deploy := object(t, out, "Deployment")
+	require.NotContains(t, deploy, "hub-creds", "the hosts never see the hub's credentials")
+	require.Contains(t, deploy, "- name: TRELLIS_JS_DOMAIN\n              value: \"hub\"\n", "the hosts keep the lattice data in the hub's JetStream")
 	lint, err := runHelm(t, "lint", "--strict", chartDir, "--namespace", namespace, "-f", f)
 	require.NoError(t, err, lint)
 }

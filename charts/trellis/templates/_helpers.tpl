@@ -288,6 +288,12 @@ Checks of nats.cluster and nats.leafnode.
 {{- if not .Values.nats.jetstream.domain }}
 {{- fail "nats.leafnode.remotes is set: give nats.jetstream.domain, a JetStream domain of the leaf's own (other than the hub's), so the leaf's JetStream and the hub's stay apart" }}
 {{- end }}
+{{- if not .Values.host.jsDomain }}
+{{- fail "nats.leafnode.remotes is set: give host.jsDomain, the hub's JetStream domain, so the hosts keep the lattice's links and claims in the hub's JetStream, shared with the hub's hosts (a leaf connection does not carry the plain $JS.API)" }}
+{{- end }}
+{{- if eq (toString .Values.host.jsDomain) (toString .Values.nats.jetstream.domain) }}
+{{- fail (printf "nats.leafnode.remotes is set: host.jsDomain %q is the leaf's own domain (nats.jetstream.domain); give it the hub's, so the hosts share the hub's lattice data" (toString .Values.host.jsDomain)) }}
+{{- end }}
 {{- end }}
 {{- range $i, $r := $remotes }}
 {{- $at := printf "nats.leafnode.remotes[%d]" $i }}
