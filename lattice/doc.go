@@ -19,6 +19,9 @@
 //     the side that answers, Chunks for payloads over MaxInlinePayload.
 //   - Links and lattice data: LinkDefinition and Store, the LATTICEDATA_{L} bucket of links,
 //     claims and refmaps, with its watch.
+//   - JetStream buckets: Subjects.Buckets lists every bucket of a lattice; BucketStateOf reads
+//     a bucket's replicas and leader, RaiseReplicas raises them (never lowers); NewJetStream is
+//     the JetStream context in a lattice's domain.
 //   - Providers: HostData, what a host hands a provider process at launch.
 //   - OCI references: ParseOCIRef and the media types of actors and provider archives.
 package lattice

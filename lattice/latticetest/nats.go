@@ -1,5 +1,6 @@
 // Package latticetest holds test helpers for code built on package lattice: an in-process NATS
-// server with JetStream, connections to it, keys, and signed actors. Everything it starts is
+// server with JetStream (or a cluster of them, RunCluster), connections to it, keys, and signed
+// actors. Everything it starts is
 // stopped in t.Cleanup.
 //
 // It may import lattice, never host, providers or any other component.
