@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // The RPC round trip (PROTOCOL.md §7), written once: Caller is the side that sends invocations
@@ -51,6 +53,7 @@ type Caller struct {
 	subj    Subjects
 	chunks  *Chunks
 	timeout time.Duration
+	tracer  trace.Tracer // nil: no spans of its own
 }
 
 // NewCaller returns a caller on nc that signs with the cluster key, names hostID as the
@@ -60,6 +63,18 @@ func NewCaller(nc *nats.Conn, cluster *KeyPair, hostID string, subj Subjects, ch
 		timeout = DefaultRPCTimeout * time.Millisecond
 	}
 	return &Caller{nc: nc, cluster: cluster, hostID: hostID, subj: subj, chunks: chunks, timeout: timeout}
+}
+
+// WithTracer returns a copy of the caller that makes a client span for each call (see
+// StartInvocationSpan) with a tracer of tp; nil tp makes none. Either way a call carries the
+// span context of its ctx in the invocation's traceContext.
+func (c *Caller) WithTracer(tp trace.TracerProvider) *Caller {
+	cc := *c
+	cc.tracer = nil
+	if tp != nil {
+		cc.tracer = tp.Tracer(TracerName)
+	}
+	return &cc
 }
 
 // Subject is where an invocation of target goes: wasmbus.rpc.{L}.{actor}, or
@@ -91,7 +106,12 @@ func callName(target Entity, op string) string {
 // caller's timeout unless ctx has a deadline, which then wins. Errors: nothing subscribed wraps
 // ErrNoResponder; no answer in time wraps context.DeadlineExceeded; an error the other side
 // answers with is a *RemoteError (wrapping ErrInvocation).
-func (c *Caller) Call(ctx context.Context, origin, target Entity, op string, msg []byte) ([]byte, error) {
+func (c *Caller) Call(ctx context.Context, origin, target Entity, op string, msg []byte) (out []byte, err error) {
+	if c.tracer != nil {
+		var span trace.Span
+		ctx, span = StartInvocationSpan(ctx, c.tracer, trace.SpanKindClient, origin, target, op, "")
+		defer func() { EndSpan(span, err) }()
+	}
 	name := callName(target, op)
 	if c.cluster == nil {
 		return nil, fmt.Errorf("%s: %w", name, ErrNoClusterSeed)
@@ -103,6 +123,10 @@ func (c *Caller) Call(ctx context.Context, origin, target Entity, op string, msg
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	if c.tracer != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("wasmbus.invocation_id", inv.ID))
+	}
+	inv.TraceContext = InjectTraceContext(ctx, inv.TraceContext)
 	msg = inv.Msg
 	size := uint64(len(msg))
 	inv.ContentLength = &size
@@ -123,7 +147,7 @@ func (c *Caller) Call(ctx context.Context, origin, target Entity, op string, msg
 		}
 		inv.Msg = []byte{}
 	}
-	out, err := c.request(ctx, name, limit, inv, target)
+	out, err = c.request(ctx, name, limit, inv, target)
 	if err != nil && chunked {
 		// The server read and deleted the payload, or never will: delete it if it is still there.
 		c.chunks.remove(ctx, chunkKey(inv.ID))
@@ -202,6 +226,10 @@ type Server struct {
 	// DefaultReplayCacheSize.
 	ReplayCacheSize int
 	Log             zerolog.Logger
+	// Tracer, when set, makes a server span for each invocation answered (StartInvocationSpan),
+	// a child of the span the invocation's traceContext names. Without it the handler's context
+	// still carries that remote span context.
+	Tracer trace.Tracer
 
 	replayOnce sync.Once
 	replays    *replayCache
@@ -251,6 +279,12 @@ func (s *Server) Answer(base context.Context, data []byte, h Handler) *Invocatio
 		return &InvocationResponse{Error: fmt.Sprintf("%s: %v", h.Name(), err)}
 	}
 	resp := &InvocationResponse{InvocationID: inv.ID}
+	base = ExtractTraceContext(base, inv.TraceContext)
+	if s.Tracer != nil {
+		var span trace.Span
+		base, span = StartInvocationSpan(base, s.Tracer, trace.SpanKindServer, inv.Origin, inv.Target, inv.Operation, inv.ID)
+		defer func() { endSpanText(span, resp.Error) }()
+	}
 	now := time.Now()
 	refuse := func(err error) *InvocationResponse {
 		s.Log.Warn().Err(err).Str("origin", inv.Origin.PublicKey).Str("operation", inv.Operation).Msg("invocation refused")

@@ -61,7 +61,9 @@ type rpcLattice struct {
 	ns      *server.Server
 }
 
-func newRPCLattice(t *testing.T, h lattice.Handler, timeout time.Duration) *rpcLattice {
+// newRPCLattice runs a server for h on an actor's subject, with the changes of opts applied to
+// it, and a caller.
+func newRPCLattice(t *testing.T, h lattice.Handler, timeout time.Duration, opts ...func(*lattice.Server)) *rpcLattice {
 	t.Helper()
 	s := latticetest.RunNATS(t)
 	cluster := latticetest.Key(t, lattice.PrefixCluster)
@@ -75,6 +77,9 @@ func newRPCLattice(t *testing.T, h lattice.Handler, timeout time.Duration) *rpcL
 		Chunks:  lattice.NewChunks(snc, "", "rpctest", lattice.ChunkLimits{}, zerolog.Nop()),
 		Timeout: timeout,
 		Log:     zerolog.Nop(),
+	}
+	for _, o := range opts {
+		o(srv)
 	}
 	sub, err := snc.QueueSubscribe(subj.Actor(actor.PublicKey), subj.Actor(actor.PublicKey), func(m *nats.Msg) {
 		go srv.Respond(context.Background(), m, h)
