@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/trellis-lattice/trellis/lattice"
 )
@@ -91,9 +92,11 @@ func (b *BuiltinHost) callLocal(ctx context.Context, a *actor, op string, msg []
 	}
 	a.load.Add(1)
 	defer a.load.Add(-1)
+	ctx, span := lattice.StartInvocationSpan(ctx, h.tracer, trace.SpanKindServer, b.origin, lattice.Entity{PublicKey: a.id}, op, "")
 	rec.running(op)
 	out, err = h.runActor(ctx, a, op, msg)
 	rec.done(err)
+	lattice.EndSpan(span, err)
 	if err != nil && !errors.Is(err, errStopped) {
 		h.log.Debug().Err(err).Str("actor", a.id).Str("contract", contract).Msg("built-in call failed")
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/trellis-lattice/trellis/lattice"
 	"github.com/trellis-lattice/trellis/oci"
@@ -122,6 +123,8 @@ type Config struct {
 	Logger zerolog.Logger
 	// Metrics, when set, receives the host's Prometheus metrics (metrics.go); nil counts nothing.
 	Metrics prometheus.Registerer
+	// TracerProvider makes the host's spans (tracing.go); nil, the default, makes none.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultMaxArtifactSize is the default of Config.MaxArtifactSize: room for Go actors of tens of

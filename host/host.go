@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/trellis-lattice/trellis/lattice"
 	"github.com/trellis-lattice/trellis/oci"
@@ -50,6 +51,7 @@ import (
 type Host struct {
 	cfg     Config
 	log     zerolog.Logger
+	tracer  trace.Tracer     // nil: no spans (tracing.go)
 	key     *lattice.KeyPair // N…
 	cluster *lattice.KeyPair // C…
 	issuers []string         // trusted cluster issuers, own key first
@@ -109,6 +111,7 @@ func New(cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("host key: %w", err)
 	}
 	h.log = cfg.Logger.With().Str("component", "host").Str("host_id", h.key.PublicKey()).Logger()
+	h.tracer = newTracer(cfg.TracerProvider)
 	if cfg.ClusterSeed != "" {
 		h.cluster, err = lattice.KeyPairFromSeed(cfg.ClusterSeed)
 	} else {

@@ -77,7 +77,7 @@ func (h *Host) runActor(ctx context.Context, a *actor, op string, msg []byte) ([
 		op:  []byte(op),
 		msg: msg,
 		hostCall: func(ctx context.Context, binding, ns, op string, msg []byte) ([]byte, error) {
-			return h.hostCall(ctx, a, am.claims, binding, ns, op, msg)
+			return h.tracedHostCall(ctx, a, am.claims, binding, ns, op, msg)
 		},
 		log: func(s string) { h.log.Info().Str("actor", a.id).Msg(s) },
 	}

@@ -97,8 +97,9 @@ func (h *Host) connect(ctx context.Context) error {
 	}
 	ocancel()
 	h.checkReplicas(cctx)
-	h.caller = lattice.NewCaller(nc, h.cluster, h.ID(), h.subj, chunks, h.cfg.RPCTimeout)
-	h.server = &lattice.Server{Issuers: h.issuers, Chunks: chunks, Timeout: h.cfg.RPCTimeout, ReplayCacheSize: h.cfg.ReplayCacheSize, Log: h.log}
+	h.caller = lattice.NewCaller(nc, h.cluster, h.ID(), h.subj, chunks, h.cfg.RPCTimeout).WithTracer(h.cfg.TracerProvider)
+	h.server = &lattice.Server{Issuers: h.issuers, Chunks: chunks, Timeout: h.cfg.RPCTimeout, ReplayCacheSize: h.cfg.ReplayCacheSize, Log: h.log,
+		Tracer: h.tracer}
 	return nil
 }
 

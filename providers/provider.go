@@ -38,6 +38,7 @@ import (
 	"errors"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/trellis-lattice/trellis/lattice"
 )
@@ -108,6 +109,9 @@ type Config struct {
 	// Logger receives the SDK's logs; Run uses it as given (the zero value logs nothing). Main
 	// replaces it with one configured from HostData (NewLogger).
 	Logger zerolog.Logger
+	// TracerProvider makes the SDK's spans (tracing.go) and is handed to the provider through
+	// Host.TracerProvider; nil, the default, makes none.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultConfig returns a Config for contract with a disabled logger.

@@ -78,13 +78,14 @@ func Run(ctx context.Context, hd lattice.HostData, p Provider, cfg Config) error
 		metrics: ms,
 	}
 	chunks := lattice.NewChunks(nc, hd.JSDomain, hd.LatticeRPCPrefix, lattice.ChunkLimits{}, log)
-	h.caller = lattice.NewCaller(nc, cluster, hd.HostID, subj, chunks, h.timeout)
+	h.caller = lattice.NewCaller(nc, cluster, hd.HostID, subj, chunks, h.timeout).WithTracer(cfg.TracerProvider)
 	r := &runner{h: h, p: p, log: log, stop: make(chan struct{}), closed: closed}
 	r.server = &lattice.Server{
 		Issuers: hd.ClusterIssuers,
 		Chunks:  chunks,
 		Timeout: h.timeout,
 		Log:     log,
+		Tracer:  tracer(cfg.TracerProvider),
 	}
 	return r.run(ctx)
 }

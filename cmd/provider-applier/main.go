@@ -7,7 +7,9 @@ import (
 	"os"
 
 	"github.com/trellis-lattice/trellis/applier"
-	"github.com/trellis-lattice/trellis/providers"
+	"github.com/trellis-lattice/trellis/cmd/internal/tracing"
 )
 
-func main() { os.Exit(providers.Main(applier.New(applier.DefaultConfig()), applier.ProviderConfig())) }
+func main() {
+	os.Exit(tracing.ProviderMain("trellis-provider-applier", applier.New(applier.DefaultConfig()), applier.ProviderConfig()))
+}

@@ -5,8 +5,10 @@ package main
 import (
 	"os"
 
-	"github.com/trellis-lattice/trellis/providers"
+	"github.com/trellis-lattice/trellis/cmd/internal/tracing"
 	"github.com/trellis-lattice/trellis/providers/httpserver"
 )
 
-func main() { os.Exit(providers.Main(httpserver.New(), httpserver.Config())) }
+func main() {
+	os.Exit(tracing.ProviderMain("trellis-provider-httpserver", httpserver.New(), httpserver.Config()))
+}

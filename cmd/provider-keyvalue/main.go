@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/trellis-lattice/trellis/cmd/internal/tracing"
 	"github.com/trellis-lattice/trellis/providers"
 	"github.com/trellis-lattice/trellis/providers/keyvalue"
 )
@@ -21,5 +22,5 @@ func run() int {
 	}
 	cfg := providers.DefaultConfig(keyvalue.ContractID)
 	cfg.Name = "keyvalue"
-	return providers.Main(p, cfg)
+	return tracing.ProviderMain("trellis-provider-keyvalue", p, cfg)
 }

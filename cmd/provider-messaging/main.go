@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/trellis-lattice/trellis/cmd/internal/tracing"
 	"github.com/trellis-lattice/trellis/providers"
 	"github.com/trellis-lattice/trellis/providers/messaging"
 )
@@ -20,5 +21,5 @@ func run() int {
 	}
 	cfg := providers.DefaultConfig(messaging.ContractID)
 	cfg.Name = "messaging"
-	return providers.Main(p, cfg)
+	return tracing.ProviderMain("trellis-provider-messaging", p, cfg)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/trellis-lattice/trellis/cmd/internal/tracing"
 	"github.com/trellis-lattice/trellis/host"
 	"github.com/trellis-lattice/trellis/lattice"
 )
@@ -114,6 +115,16 @@ func runHost(cmd *cobra.Command, cfg host.Config, f *hostFlags, clusterNote stri
 	if err != nil {
 		return err
 	}
+	traces, err := tracing.FromEnv(cmd.Context(), "trellis-host")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := traces.Shutdown(); err != nil {
+			cfg.Logger.Warn().Err(err).Msg("traces not all exported")
+		}
+	}()
+	cfg.TracerProvider = traces.Provider()
 	ms, err := listenMetrics(f.metricsAddr)
 	if err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/trellis-lattice/trellis/lattice"
 	contract "github.com/trellis-lattice/trellis/lattice/contracts/httpserver"
@@ -52,6 +53,7 @@ type Caller interface {
 type Provider struct {
 	mu      sync.Mutex
 	caller  Caller
+	tracer  trace.Tracer // nil: no spans (tracing.go)
 	log     zerolog.Logger
 	servers map[string]*server // by actor id
 	metrics *Metrics           // nil: no metrics (metrics.go)
@@ -65,7 +67,7 @@ func New() *Provider {
 // NewWithCaller returns a provider with no listeners whose requests go to c, ready for PutLink
 // without Init: what a host runs as its built-in HTTP server.
 func NewWithCaller(c Caller, log zerolog.Logger) *Provider {
-	return &Provider{servers: map[string]*server{}, caller: c, log: log.With().Str("component", "httpserver").Logger()}
+	return &Provider{servers: map[string]*server{}, caller: c, tracer: tracerOf(c), log: log.With().Str("component", "httpserver").Logger()}
 }
 
 // Init keeps the host handle, through which requests reach actors.
@@ -73,6 +75,7 @@ func (p *Provider) Init(_ context.Context, h *providers.Host) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.caller = h
+	p.tracer = tracerOf(h)
 	p.log = h.Logger().With().Str("component", "httpserver").Logger()
 	if reg := h.Metrics(); reg != nil {
 		m, err := NewMetrics(reg)
@@ -227,8 +230,12 @@ func (p *Provider) listen(actorID string, settings Settings) (*server, error) {
 		ln:       ln,
 		done:     make(chan struct{}),
 	}
+	var handler http.Handler = s
+	if p.tracer != nil {
+		handler = traced{tracer: p.tracer, s: s}
+	}
 	s.srv = &http.Server{
-		Handler:           p.metrics.instrument(actorID, s),
+		Handler:           p.metrics.instrument(actorID, handler),
 		ReadHeaderTimeout: settings.ReadHeaderTimeout,
 		ReadTimeout:       settings.ReadBodyTimeout,
 		IdleTimeout:       settings.IdleTimeout,
