@@ -67,7 +67,12 @@ valid UTF-8 are printed as text. -o json prints the decoded reply as JSON.`,
 				ctx, cancel = context.WithTimeout(ctx, time.Duration(timeout))
 				defer cancel()
 			}
+			ctx, end, err := traceCall(ctx, cmd.ErrOrStderr(), actor, op)
+			if err != nil {
+				return err
+			}
 			reply, err := s.Call(ctx, actor, op, msg)
+			end(err)
 			if err != nil {
 				return err
 			}
