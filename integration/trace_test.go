@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"io"
 	"net/http"
@@ -176,8 +177,11 @@ func TestOneTraceFromHTTPToKeyvalue(t *testing.T) {
 				return err == nil && status == 200
 			}, 15*time.Second, 20*time.Millisecond, "kvcounter never answered 200")
 
-			// A request that carries a client's trace: the whole request joins it.
-			const clientTrace, clientSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+			// A request that carries a client's trace: the whole request joins it. Each case has a
+			// trace of its own (the receiver is shared).
+			ids := make([]byte, 24)
+			_, _ = rand.Read(ids)
+			clientTrace, clientSpan := hex.EncodeToString(ids[:16]), hex.EncodeToString(ids[16:])
 			req, err := http.NewRequest(http.MethodGet, url(port, "/hits/of/a/page?amount=2"), nil)
 			require.NoError(t, err)
 			req.Header.Set("traceparent", "00-"+clientTrace+"-"+clientSpan+"-01")
