@@ -459,6 +459,18 @@ func TestNotes(t *testing.T) {
 		require.NotContains(t, out, unwanted)
 	}
 
+	require.NotContains(t, out, "NATS is a cluster")
+	out = notes(t, "-f", "testdata/cluster.values.yaml")
+	for _, want := range []string{
+		"NATS is a cluster of 3 servers (StatefulSet demo-trellis-nats); the hosts know every",
+		"server and keep the lattice's buckets on all 3:",
+		"kubectl -n app rollout status statefulset/demo-trellis-nats\n",
+		"The chart's NATS is a leaf node of tls://hub.example:7422, nats-leaf://a.hub.example:7422 or nats-leaf://b.hub.example:7422;",
+		"the hosts keep the lattice data in the hub's JetStream domain hub.",
+	} {
+		require.Contains(t, out, want)
+	}
+
 	out = notes(t, "--set", "nats.enabled=false", "--set", "nats.external.url=nats://nats.nats:4222")
 	require.NotContains(t, out, "port-forward svc/demo-trellis-nats")
 	require.Contains(t, out, "kubectl -n app port-forward deployment/demo-trellis 8080")
