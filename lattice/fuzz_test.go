@@ -1,10 +1,13 @@
 package lattice
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // FuzzDecodeControlJSON feeds arbitrary bytes to every JSON shape of the control interface, the
@@ -92,12 +95,17 @@ func FuzzDecodeInvocation(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	inv.TraceContext = map[string]string{"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": "a=b"}
+	traced, err := inv.Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
 	resp := &InvocationResponse{Msg: []byte("ok"), InvocationID: inv.ID, Error: "boom"}
 	respEnc, err := resp.Encode()
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, seed := range [][]byte{enc, respEnc, {}, {0x80}, {0xc0}, {0xdf, 0xff, 0xff, 0xff, 0xff}, []byte("garbage"), []byte("\x81\xa3msg\xc6\xf0\x00\x00\x00"), []byte("\x94\xc6\xf0\x00\x00\x00")} {
+	for _, seed := range [][]byte{enc, traced, respEnc, {}, {0x80}, {0xc0}, {0xdf, 0xff, 0xff, 0xff, 0xff}, []byte("garbage"), []byte("\x81\xa3msg\xc6\xf0\x00\x00\x00"), []byte("\x94\xc6\xf0\x00\x00\x00")} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -111,6 +119,10 @@ func FuzzDecodeInvocation(f *testing.F) {
 			return
 		}
 		_ = inv.Validate([]string{cluster.PublicKey()}, time.Now())
+		// Whatever traceContext holds, reading it yields a valid remote span context or none.
+		if sc := trace.SpanContextFromContext(ExtractTraceContext(context.Background(), inv.TraceContext)); sc.IsValid() && !sc.IsRemote() {
+			t.Fatalf("trace context %v read as a local span context", inv.TraceContext)
+		}
 		_ = inv.TargetURL()
 		_ = inv.Origin.URL()
 		once := roundTrip(t, inv)
