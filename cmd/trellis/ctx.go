@@ -181,6 +181,7 @@ func newCtxNewCmd() *cobra.Command {
 					return err
 				}
 			}
+			absFiles(c)
 			if err := checkContextValues(c); err != nil {
 				return err
 			}
@@ -202,6 +203,21 @@ func newCtxNewCmd() *cobra.Command {
 	fs.BoolVarP(&interactive, "interactive", "i", false, "ask for each value on the terminal (Enter keeps the value shown)")
 	fs.BoolVar(&force, "force", false, "replace an existing context of that name")
 	return withWashFlagNames(cmd)
+}
+
+// absFiles makes the context's values that name existing files absolute paths, so the context
+// works from any directory.
+func absFiles(c *connContext) {
+	for _, v := range []*string{&c.CtlCredsFile, &c.TLSCA, &c.TLSCert, &c.TLSKey, &c.CtlJWT, &c.CtlSeed, &c.ClusterSeed} {
+		if *v == "" || filepath.IsAbs(*v) {
+			continue
+		}
+		if st, err := os.Stat(*v); err == nil && st.Mode().IsRegular() {
+			if abs, err := filepath.Abs(*v); err == nil {
+				*v = abs
+			}
+		}
+	}
 }
 
 // checkContextValues refuses a context the commands could not use, by the checks they make

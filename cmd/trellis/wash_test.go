@@ -155,6 +155,20 @@ func TestContexts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
 
+	// Files given relative to the working directory are saved as absolute paths.
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	tls := latticetest.WriteTLS(t)
+	t.Chdir(filepath.Dir(tls.CA))
+	code, _, errOut = cli("ctx", "new", "tls", "--nats-url", "tls://127.0.0.1:4222", "--nats-tls-ca", filepath.Base(tls.CA))
+	require.Equal(t, 0, code, errOut)
+	t.Chdir(wd)
+	b, err := os.ReadFile(filepath.Join(ctxDir, "tls.json"))
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"nats_tls_ca": "`+tls.CA+`"`)
+	code, _, errOut = cli("ctx", "del", "tls")
+	require.Equal(t, 0, code, errOut)
+
 	// A wash context, as wash 0.x wrote it (WashContext, with its nulls and empty strings).
 	require.NoError(t, os.MkdirAll(washDir, 0o700))
 	washCtx := `{"name":"beta","cluster_seed":"","ctl_host":"127.0.0.1","ctl_port":` + betaPort + `,"ctl_jwt":"","ctl_seed":"",` +
