@@ -181,7 +181,9 @@ func (d contextDir) names() ([]string, error) {
 	var names []string
 	for _, e := range entries {
 		n := e.Name()
-		if e.Type().IsRegular() && strings.HasSuffix(n, ".json") && n != contextIndex {
+		// Hidden files are not contexts: `ctx edit` leaves its copy as .NAME.edit.json when the
+		// edit did not read as a context.
+		if e.Type().IsRegular() && strings.HasSuffix(n, ".json") && n != contextIndex && !strings.HasPrefix(n, ".") {
 			names = append(names, strings.TrimSuffix(n, ".json"))
 		}
 	}

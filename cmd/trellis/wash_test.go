@@ -241,6 +241,9 @@ func TestContexts(t *testing.T) {
 	after, err := os.ReadFile(filepath.Join(ctxDir, "alpha.json"))
 	require.NoError(t, err)
 	require.Equal(t, before, after)
+	code, out, errOut = cli("ctx", "list", "-o", "json")
+	require.Equal(t, 0, code, errOut)
+	require.NotContains(t, out, "edit", "the edited copy is not a context")
 	// An editor that points alpha at the beta lattice.
 	fixer := writeScript(t, "fixer", `printf '{"nats_url": "`+beta.NS.ClientURL()+`", "lattice_prefix": "beta"}' > "$1"`)
 	t.Setenv("EDITOR", fixer)
