@@ -26,7 +26,10 @@ type actor struct {
 
 	mu       sync.Mutex
 	imageRef string                  // where mod came from
-	inst     []lattice.ActorInstance // logical instances; len = pool size
+	inst     []lattice.ActorInstance // logical instances: the count
+	// minInst and maxInst bound the live wasm instances (pool.go): at least minInst stay open
+	// through the idle timeout, at most maxInst exist, 0 meaning the count.
+	minInst, maxInst int
 
 	memPages uint32 // each instance's memory limit, from the first start's annotations; 0: the host's
 
@@ -48,6 +51,24 @@ func (a *actor) ref() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.imageRef
+}
+
+// poolLimits are the size and the min of the actor's pool: maxInst, or the count when unset, and
+// minInst capped at that size.
+func (a *actor) poolLimits() (size, least int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	size = a.maxInst
+	if size == 0 {
+		size = len(a.inst)
+	}
+	return size, min(a.minInst, size)
+}
+
+// instanceStats reports the actor's live instances in a call and idle, and the most that may
+// exist: what the inventory and the metrics show. It takes only the pool's lock.
+func (a *actor) instanceStats() (inUse, idle, most int) {
+	return a.mod.Load().pool.stats()
 }
 
 func (a *actor) instances() []lattice.ActorInstance {
@@ -195,8 +216,12 @@ func (am *actorModule) close() {
 // startActor runs count more instances of the actor at ref; it returns the actor's key. When the
 // actor already runs here, ref must hold the same module (the same claims hash): more instances
 // of it are added, and their actor_started events carry ref. Other bytes under the same key are
-// refused, pointing to an update.
-func (h *Host) startActor(ctx context.Context, ref string, count int, annotations map[string]string) (string, error) {
+// refused, pointing to an update. lim sets the actor's min and max live instances.
+//
+// A new actor is compiled, subscribed and instantiated once (a module that does not instantiate
+// is refused at start); that instance, like every other, is closed after the idle timeout unless
+// the actor's min keeps it, and the next call makes one again.
+func (h *Host) startActor(ctx context.Context, ref string, count int, annotations map[string]string, lim limits) (string, error) {
 	if count <= 0 {
 		count = 1
 	}
@@ -210,7 +235,7 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 	}
 	id := v.claims.Subject
 	// Running already: no compile needed to add instances or to refuse.
-	if added, err := h.addToRunning(id, ref, v.claims, count, annotations); err != nil {
+	if added, err := h.addToRunning(ctx, id, ref, v.claims, count, annotations, lim); err != nil {
 		return "", err
 	} else if added {
 		return id, nil
@@ -230,11 +255,19 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 		if err := sameMemory(a, pages); err != nil {
 			return "", err
 		}
+		if err := a.applyLimits(lim, len(a.instances())+count); err != nil {
+			return "", err
+		}
 		h.addInstances(a, count, annotations, ref)
+		h.fitPool(ctx, a)
 		return id, nil
 	}
 	a := &actor{id: id, imageRef: ref, memPages: pages}
-	am.pool = newPool(count, h.instanceMaker(a, am))
+	if err := a.applyLimits(lim, count); err != nil {
+		_ = am.compiled.Close(ctx)
+		return "", err
+	}
+	am.pool = h.newActorPool(a, am)
 	first, err := h.rt.instantiate(ctx, am.compiled, h.guestLog(id), pages)
 	if err != nil {
 		_ = am.compiled.Close(ctx)
@@ -262,12 +295,21 @@ func (h *Host) startActor(ctx context.Context, ref string, count int, annotation
 	}
 	h.aliases.put(id, am.claims.StringMap())
 	h.addInstances(a, count, annotations, ref)
+	h.fitPool(ctx, a)
 	return id, nil
+}
+
+// newActorPool makes the pool of a module of actor a, empty, sized by a's limits; the pool of
+// a new actor is sized again once its instances are recorded.
+func (h *Host) newActorPool(a *actor, am *actorModule) *pool {
+	p := newPool(0, h.cfg.ActorIdleTimeout, h.instanceMaker(a, am))
+	p.resize(a.poolLimits())
+	return p
 }
 
 // addToRunning adds count instances to actor id when it runs here and ref holds its module;
 // added is false when the actor does not run here.
-func (h *Host) addToRunning(id, ref string, claims *lattice.ActorClaims, count int, annotations map[string]string) (added bool, err error) {
+func (h *Host) addToRunning(ctx context.Context, id, ref string, claims *lattice.ActorClaims, count int, annotations map[string]string, lim limits) (added bool, err error) {
 	h.lifecycle.Lock()
 	defer h.lifecycle.Unlock()
 	a, ok := h.actors.get(id)
@@ -282,7 +324,11 @@ func (h *Host) addToRunning(id, ref string, claims *lattice.ActorClaims, count i
 			return false, err
 		}
 	}
+	if err := a.applyLimits(lim, len(a.instances())+count); err != nil {
+		return false, err
+	}
 	h.addInstances(a, count, annotations, ref)
+	h.fitPool(ctx, a)
 	return true, nil
 }
 
@@ -332,9 +378,8 @@ func (h *Host) addInstances(a *actor, n int, annotations map[string]string, ref 
 		added[i] = lattice.ActorInstance{InstanceID: uuid.NewString(), Annotations: nonNil(annotations), Revision: am.claims.Actor.Rev}
 	}
 	a.inst = append(a.inst, added...)
-	size := len(a.inst)
 	a.mu.Unlock()
-	am.pool.resize(size)
+	am.pool.resize(a.poolLimits())
 	for _, in := range added {
 		h.publish(lattice.EventActorStarted, lattice.ActorStartedData{
 			PublicKey: a.id, ImageRef: ref, APIVersion: "n/a", InstanceID: in.InstanceID,
@@ -364,7 +409,7 @@ func (h *Host) stopActor(a *actor, count int, annotations map[string]string) int
 		h.quiesceActor(a)
 		am.close()
 	} else {
-		am.pool.resize(len(kept))
+		am.pool.resize(a.poolLimits())
 	}
 	for _, in := range removed {
 		h.publish(lattice.EventActorStopped, lattice.ActorStoppedData{PublicKey: a.id, InstanceID: in.InstanceID, Annotations: in.Annotations})
@@ -390,17 +435,22 @@ func (h *Host) quiesceActor(a *actor) {
 	a.inflight.Wait()
 }
 
-// scaleActor sets the number of instances of a running actor, or starts it from ref when absent.
-func (h *Host) scaleActor(ctx context.Context, id, ref string, count int, annotations map[string]string) error {
+// scaleActor sets the number of instances of a running actor, or starts it from ref when absent,
+// and the min and max live instances lim asks for. A count of 0 with limits changes only the
+// limits of a running actor (a 0.x client sends no limits, so its count 0 still stops the actor).
+func (h *Host) scaleActor(ctx context.Context, id, ref string, count int, annotations map[string]string, lim limits) error {
 	a, ok := h.actors.get(id)
 	if !ok {
 		if count == 0 {
+			if lim.set() {
+				return fmt.Errorf("actor %s is not running on this host: its instance limits need a count to start it", id)
+			}
 			return nil
 		}
 		if ref == "" {
 			return fmt.Errorf("actor %s is not running on this host and no actor_ref was given to start it", id)
 		}
-		got, err := h.startActor(ctx, ref, count, annotations)
+		got, err := h.startActor(ctx, ref, count, annotations, lim)
 		if err != nil {
 			return err
 		}
@@ -411,12 +461,26 @@ func (h *Host) scaleActor(ctx context.Context, id, ref string, count int, annota
 	}
 	h.lifecycle.Lock()
 	defer h.lifecycle.Unlock()
+	if err := h.stillRunning(a); err != nil {
+		return fmt.Errorf("actor %s: %w", id, err)
+	}
 	cur := len(a.instances())
+	if count == 0 && lim.set() {
+		count = cur
+	}
+	if count > 0 {
+		if err := a.applyLimits(lim, count); err != nil {
+			return err
+		}
+	}
 	switch {
 	case count > cur:
 		h.addInstances(a, count-cur, annotations, a.ref())
 	case count < cur:
 		h.stopActor(a, cur-count, nil)
+	}
+	if count > 0 {
+		h.fitPool(ctx, a)
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func (h *Host) updateActor(ctx context.Context, id, ref string) (rev int, err er
 	if am == nil { // cannot happen: an update in between makes the module that ran older, so refused
 		return rev, fmt.Errorf("the actor changed while this update pulled %s; try again", ref)
 	}
-	am.pool = newPool(len(a.instances()), h.instanceMaker(a, am))
+	am.pool = h.newActorPool(a, am)
 	am.pool.put(first)
 	old := a.mod.Swap(am)
 	a.mu.Lock()

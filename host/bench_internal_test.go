@@ -50,7 +50,7 @@ func newEchoBench(b *testing.B, size int) *echoBench {
 		b.Fatal(err)
 	}
 	a := &actor{id: echo.ID}
-	am.pool = newPool(size, h.instanceMaker(a, am))
+	am.pool = newPool(size, 0, h.instanceMaker(a, am))
 	a.mod.Store(am)
 	b.Cleanup(am.close)
 	msg, err := httpserver.HttpRequest{Method: "GET", Path: "/"}.Encode()

@@ -74,6 +74,11 @@ type Config struct {
 
 	RPCTimeout        time.Duration
 	HeartbeatInterval time.Duration
+	// ActorIdleTimeout is how long an actor's wasm instance may wait idle before it is closed,
+	// down to the actor's min instances (0 by default): an actor left alone sits at zero
+	// instances, compiled and subscribed, and its next call makes an instance. 0 keeps idle
+	// instances open. Default DefaultActorIdleTimeout.
+	ActorIdleTimeout time.Duration
 	// ProviderShutdownDelay is how long a provider has to exit after the shutdown request.
 	ProviderShutdownDelay time.Duration
 	// ProviderHealthDelay and ProviderHealthInterval time the provider health checks: the first
@@ -127,6 +132,11 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 }
 
+// DefaultActorIdleTimeout is the default of Config.ActorIdleTimeout: an actor that served no call
+// for this long holds no instance (a Go wasip1 instance holds a few MiB) and makes one again, in
+// milliseconds from its compiled code, on its next call.
+const DefaultActorIdleTimeout = 5 * time.Minute
+
 // DefaultMaxArtifactSize is the default of Config.MaxArtifactSize: room for Go actors of tens of
 // MiB and for provider archives with a binary for each of several platforms.
 const DefaultMaxArtifactSize = oci.DefaultMaxLayerSize
@@ -178,6 +188,7 @@ func DefaultConfig() Config {
 		RPCTimeout:             lattice.DefaultRPCTimeout * time.Millisecond,
 		ConnectTimeout:         time.Minute,
 		HeartbeatInterval:      30 * time.Second,
+		ActorIdleTimeout:       DefaultActorIdleTimeout,
 		ProviderShutdownDelay:  2 * time.Second,
 		ProviderHealthDelay:    5 * time.Second,
 		ProviderHealthInterval: 30 * time.Second,
@@ -271,6 +282,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ProviderShutdownDelay <= 0 || c.ProviderHealthDelay <= 0 || c.ProviderHealthInterval <= 0 {
 		errs = append(errs, errors.New("provider shutdown delay, health delay and health interval: must be positive"))
+	}
+	if c.ActorIdleTimeout < 0 {
+		errs = append(errs, fmt.Errorf("actor idle timeout %s: must not be negative (0 keeps idle instances)", c.ActorIdleTimeout))
 	}
 	if c.HeartbeatInterval <= 0 {
 		errs = append(errs, errors.New("heartbeat interval: must be positive"))

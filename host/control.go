@@ -115,9 +115,12 @@ func (h *Host) inventory() lattice.HostInventory {
 	inv := lattice.HostInventory{HostID: h.ID(), Issuer: h.cluster.PublicKey(), Labels: h.cfg.Labels,
 		FriendlyName: h.friendlyName(), Actors: []lattice.ActorDescription{}, Providers: h.providerInventory()}
 	for _, a := range h.actors.all() {
-		inv.Actors = append(inv.Actors, lattice.ActorDescription{
+		d := lattice.ActorDescription{
 			ID: a.id, ImageRef: a.ref(), Name: a.claims().Actor.Name, Instances: a.instances(),
-		})
+		}
+		d.InstancesInUse, d.InstancesIdle, d.MaxInstances = a.instanceStats()
+		_, d.MinInstances = a.poolLimits()
+		inv.Actors = append(inv.Actors, d)
 	}
 	return inv
 }
@@ -215,7 +218,7 @@ func (h *Host) handleCommand(m *nats.Msg) {
 		}
 		h.ack(m, nil)
 		h.background(func(ctx context.Context) {
-			if _, err := h.startActor(ctx, c.ActorRef, int(c.Count), c.Annotations); err != nil {
+			if _, err := h.startActor(ctx, c.ActorRef, int(c.Count), c.Annotations, uint16Limits(c.MinInstances, c.MaxInstances)); err != nil {
 				h.publish(lattice.EventActorStartFailed, lattice.ActorStartFailedData{ActorRef: c.ActorRef, Error: err.Error()})
 			}
 		})
@@ -248,7 +251,7 @@ func (h *Host) handleCommand(m *nats.Msg) {
 		}
 		h.ack(m, nil)
 		h.background(func(ctx context.Context) {
-			if err := h.scaleActor(ctx, c.ActorID, c.ActorRef, int(c.Count), c.Annotations); err != nil {
+			if err := h.scaleActor(ctx, c.ActorID, c.ActorRef, int(c.Count), c.Annotations, uint16Limits(c.MinInstances, c.MaxInstances)); err != nil {
 				h.publish(lattice.EventActorStartFailed, lattice.ActorStartFailedData{ActorRef: orStr(c.ActorRef, c.ActorID), Error: err.Error()})
 			}
 		})

@@ -58,7 +58,7 @@ func localActor(t testing.TB, h *Host, signed []byte, size int) (*actor, *made) 
 	a := &actor{id: v.claims.Subject}
 	m := &made{}
 	mk := h.instanceMaker(a, am)
-	am.pool = newPool(size, func(ctx context.Context) (*instance, error) {
+	am.pool = newPool(size, 0, func(ctx context.Context) (*instance, error) {
 		in, err := mk(ctx)
 		if err == nil {
 			m.mu.Lock()
@@ -103,7 +103,7 @@ func TestSpinningGuestIsStoppedAtItsDeadline(t *testing.T) {
 		done <- result{err, time.Since(start)}
 	}()
 	// While the guest spins, the actor's other instance and other actors are served.
-	require.Eventually(t, func() bool { _, busy := spinner.mod.Load().pool.stats(); return busy == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { busy, _, _ := spinner.mod.Load().pool.stats(); return busy == 1 }, 5*time.Second, time.Millisecond)
 	for range 20 {
 		out, err := callWithin(ctx, h, spinner, "Echo.Echo", []byte("same actor"), time.Second)
 		require.NoError(t, err)
@@ -139,11 +139,11 @@ func TestSpinningGuestIsStoppedAtItsDeadline(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "after", string(out))
 	}
-	live, busy := spinner.mod.Load().pool.stats()
+	busy, idle, _ := spinner.mod.Load().pool.stats()
 	require.Equal(t, 0, busy)
-	require.LessOrEqual(t, live, 2)
-	for _, in := range spinner.mod.Load().pool.idle {
-		require.False(t, in.broken(), "the pool keeps no broken instance")
+	require.LessOrEqual(t, idle, 2)
+	for _, x := range spinner.mod.Load().pool.idle {
+		require.False(t, x.in.broken(), "the pool keeps no broken instance")
 	}
 
 	// Nothing is in flight any more: the watchdog parks.
@@ -250,8 +250,8 @@ func TestWatchdogAndCallEndDecideOnce(t *testing.T) {
 	in.stopped.Store(true) // what invoke does when end says stopped
 	require.True(t, in.broken())
 	a.mod.Load().pool.release(in)
-	live, _ := a.mod.Load().pool.stats()
-	require.Zero(t, live, "release closed the stopped instance")
+	busy, idle, _ := a.mod.Load().pool.stats()
+	require.Zero(t, busy+idle, "release closed the stopped instance")
 }
 
 // __host_call sees the caller's context, its deadline and its values, not the guest's.

@@ -246,7 +246,7 @@ var (
 	descIdle = prometheus.NewDesc("wasmcloud_host_component_idle_instances",
 		"Instances of an actor made and waiting for an invocation.", []string{"component_id"}, nil)
 	descMax = prometheus.NewDesc("wasmcloud_host_component_max_instances",
-		"Most instances of an actor this host runs at once (its scale).", []string{"component_id"}, nil)
+		"Most live wasm instances of an actor this host may run at once (its max instances; by default its count).", []string{"component_id"}, nil)
 	descProviderState = prometheus.NewDesc("trellis_host_provider_state",
 		"1 for the state a provider of this host is in (starting, running, restarting, stopping), 0 for the others.",
 		[]string{"provider", "link_name", "contract", "state"}, nil)
@@ -289,10 +289,10 @@ func (c hostCollector) Collect(ch chan<- prometheus.Metric) {
 	actors := h.actors.all()
 	ch <- prometheus.MustNewConstMetric(descActors, prometheus.GaugeValue, float64(len(actors)))
 	for _, a := range actors {
-		live, busy := a.mod.Load().pool.stats()
-		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(busy), a.id)
-		ch <- prometheus.MustNewConstMetric(descIdle, prometheus.GaugeValue, float64(live-busy), a.id)
-		ch <- prometheus.MustNewConstMetric(descMax, prometheus.GaugeValue, float64(len(a.instances())), a.id)
+		inUse, idle, most := a.instanceStats()
+		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(inUse), a.id)
+		ch <- prometheus.MustNewConstMetric(descIdle, prometheus.GaugeValue, float64(idle), a.id)
+		ch <- prometheus.MustNewConstMetric(descMax, prometheus.GaugeValue, float64(most), a.id)
 	}
 	provs := h.providerInventory()
 	ch <- prometheus.MustNewConstMetric(descProviders, prometheus.GaugeValue, float64(len(provs)))

@@ -41,6 +41,14 @@ type ActorDescription struct {
 	ImageRef  string          `json:"image_ref"`
 	Name      string          `json:"name"`
 	Instances []ActorInstance `json:"instances"`
+	// InstancesInUse, InstancesIdle, MaxInstances and MinInstances are Trellis extensions
+	// (docs/compat.md) about the live wasm instances, which come and go on demand while the
+	// Instances above (the count) stay: how many are in a call, how many wait idle, the most
+	// that may exist and the fewest the idle timeout leaves open. All are 0 at zero instances.
+	InstancesInUse int `json:"instances_in_use"`
+	InstancesIdle  int `json:"instances_idle"`
+	MaxInstances   int `json:"max_instances,omitempty"`
+	MinInstances   int `json:"min_instances,omitempty"`
 }
 
 // ActorInstance is one running instance of an actor.
@@ -104,6 +112,11 @@ type StartActorCommand struct {
 	HostID      string            `json:"host_id"`
 	Count       uint16            `json:"count"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// MinInstances and MaxInstances (Trellis extensions, docs/compat.md) set the fewest live wasm
+	// instances the host's idle timeout leaves open and the most that may exist (by default the
+	// count); nil keeps what the actor has (a new actor: 0, and the count).
+	MinInstances *uint16 `json:"min_instances,omitempty"`
+	MaxInstances *uint16 `json:"max_instances,omitempty"`
 }
 
 // StopActorCommand is the sa payload; Count 0 stops all instances.
@@ -121,6 +134,10 @@ type ScaleActorCommand struct {
 	Count       uint16            `json:"count"`
 	HostID      string            `json:"host_id"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// MinInstances and MaxInstances are as in StartActorCommand. With either set, Count 0 keeps
+	// the count of a running actor and changes only these limits.
+	MinInstances *uint16 `json:"min_instances,omitempty"`
+	MaxInstances *uint16 `json:"max_instances,omitempty"`
 }
 
 // UpdateActorCommand is the upd payload.

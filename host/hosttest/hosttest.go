@@ -136,6 +136,31 @@ func (l *Lattice) StartActorWith(h *host.Host, ref string, count int, annotation
 	})
 }
 
+// StartActorCommand sends cmd (its HostID set to h's) and returns how the start ended, from its
+// first actor_started or its actor_start_failed event.
+func (l *Lattice) StartActorCommand(h *host.Host, cmd lattice.StartActorCommand) lattice.StartOutcome {
+	l.T.Helper()
+	cmd.HostID = h.ID()
+	return l.start(cmd.ActorRef, lattice.ActorStart(h.ID(), cmd.ActorRef), func(ctx context.Context) error {
+		return l.Ctl.StartActor(ctx, cmd)
+	})
+}
+
+// Actor returns actor id as h's inventory describes it, and whether h runs it.
+func (l *Lattice) Actor(h *host.Host, id string) (lattice.ActorDescription, bool) {
+	l.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	inv, err := l.Ctl.GetInventory(ctx, h.ID())
+	require.NoError(l.T, err)
+	for _, a := range inv.Actors {
+		if a.ID == id {
+			return a, true
+		}
+	}
+	return lattice.ActorDescription{}, false
+}
+
 // StartActorFails starts ref on h and returns the error of its actor_start_failed event.
 func (l *Lattice) StartActorFails(h *host.Host, ref string) string {
 	l.T.Helper()
