@@ -101,9 +101,50 @@ func washForm(args []string, hostID *string) ([]string, bool, error) {
 	return args[1:], true, nil
 }
 
+// instanceLimitFlags are the min and max live wasm instances of an actor (Trellis extensions of
+// la and scale): unset flags leave the host's current values.
+type instanceLimitFlags struct {
+	minName, maxName string
+	min, max         int
+	cmd              *cobra.Command
+}
+
+func (l *instanceLimitFlags) register(cmd *cobra.Command, minName, maxName string) {
+	l.cmd, l.minName, l.maxName = cmd, minName, maxName
+	cmd.Flags().IntVar(&l.min, minName, 0, "fewest live wasm instances the host's --actor-idle-timeout leaves open (default 0: the actor may sit at zero instances)")
+	cmd.Flags().IntVar(&l.max, maxName, 0, "most live wasm instances, i.e. concurrent calls, on the host (default: the count)")
+}
+
+func (l *instanceLimitFlags) set() bool {
+	return l.cmd.Flags().Changed(l.minName) || l.cmd.Flags().Changed(l.maxName)
+}
+
+// values returns the flags given, checked: nil for a flag not given.
+func (l *instanceLimitFlags) values() (least, most *uint16, err error) {
+	if l.cmd.Flags().Changed(l.minName) {
+		if l.min < 0 || l.min > math.MaxUint16 {
+			return nil, nil, fmt.Errorf("--%s %d: want 0-%d", l.minName, l.min, math.MaxUint16)
+		}
+		n := uint16(l.min)
+		least = &n
+	}
+	if l.cmd.Flags().Changed(l.maxName) {
+		if l.max < 1 || l.max > math.MaxUint16 {
+			return nil, nil, fmt.Errorf("--%s %d: want 1-%d", l.maxName, l.max, math.MaxUint16)
+		}
+		n := uint16(l.max)
+		most = &n
+	}
+	if least != nil && most != nil && *least > *most {
+		return nil, nil, fmt.Errorf("--%s %d is above --%s %d", l.minName, *least, l.maxName, *most)
+	}
+	return least, most, nil
+}
+
 func newCtlStartActorCmd(f *ctlFlags) *cobra.Command {
 	var (
 		place    placeFlags
+		lim      instanceLimitFlags
 		count    int
 		memPages uint32
 		wait     waitFlags
@@ -127,6 +168,10 @@ A REF naming an existing local file is sent as an absolute path.`,
 			if n == 0 {
 				return errors.New("--count 0: start at least one instance")
 			}
+			least, most, err := lim.values()
+			if err != nil {
+				return err
+			}
 			ref := localRef(args[0])
 			s, err := f.connect(cmd, false)
 			if err != nil {
@@ -143,7 +188,8 @@ A REF naming an existing local file is sent as an absolute path.`,
 			outcome := lattice.ActorStart(host, ref)
 			match := func(e lattice.CloudEvent) bool { return outcome.Match(e) || matchProgress(e, host, ref) }
 			err = runCommand(ctx, s, &wait, match, func() error {
-				return s.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: host, Count: n, Annotations: memoryAnnotation(memPages)})
+				return s.StartActor(ctx, lattice.StartActorCommand{ActorRef: ref, HostID: host, Count: n, Annotations: memoryAnnotation(memPages),
+					MinInstances: least, MaxInstances: most})
 			}, &res, func(e lattice.CloudEvent) error {
 				o, _ := outcome(e)
 				if o.Failed {
@@ -165,6 +211,7 @@ A REF naming an existing local file is sent as an absolute path.`,
 	}
 	place.register(cmd)
 	cmd.Flags().IntVar(&count, "count", 1, "number of instances")
+	lim.register(cmd, "min-instances", "max-instances")
 	cmd.Flags().Uint32Var(&memPages, "max-memory-pages", 0, "memory limit of each instance in 64 KiB wasm pages, at most the host's --max-actor-memory-pages (0: the host's); sent as the annotation "+host.MemoryPagesAnnotation)
 	wait.register(cmd, "actor_started")
 	addOutputFlag(cmd.Flags(), &out)
@@ -369,6 +416,7 @@ func newCtlScaleActorCmd(f *ctlFlags) *cobra.Command {
 		hostID         string
 		count          int
 		annotationArgs []string
+		lim            instanceLimitFlags
 		out            outputFormat
 	)
 	cmd := &cobra.Command{
@@ -377,8 +425,14 @@ func newCtlScaleActorCmd(f *ctlFlags) *cobra.Command {
 		Long: `Ask a host to run exactly --count instances of the actor. REF defaults to the image
 reference the host's inventory shows for the actor. The host's events report the instances it
 starts or stops. wash's form, with the host first (` + "`ctl scale actor HOST_ID ACTOR_ID REF --count N`" + `),
-is accepted too; -a KEY=VALUE adds annotations to the command.`,
-		Args: cobra.RangeArgs(1, 3),
+is accepted too; -a KEY=VALUE adds annotations to the command.
+
+The count is the actor's instances in the inventory (what wash and app manifests count). The
+live wasm instances come and go on demand: at most --max (default: the count) serve calls at
+once, and those idle for the host's --actor-idle-timeout are closed down to --min (default 0).
+With --min or --max and no --count, only those limits change.`,
+		Example: "  trellis ctl scale actor MB... --count 3\n  trellis ctl scale actor MB... --max 8 --min 1",
+		Args:    cobra.RangeArgs(1, 3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			args, wash, err := washForm(args, &hostID)
 			if err != nil {
@@ -391,8 +445,8 @@ is accepted too; -a KEY=VALUE adds annotations to the command.`,
 			if err := lattice.CheckPublicKey(lattice.PrefixModule, actor); err != nil {
 				return fmt.Errorf("actor id: %w", err)
 			}
-			if !cmd.Flags().Changed("count") {
-				return errors.New("--count is required")
+			if !cmd.Flags().Changed("count") && !lim.set() {
+				return errors.New("--count is required (or --min/--max to change only the instance limits)")
 			}
 			n, err := checkCount(count)
 			if err != nil {
@@ -401,6 +455,15 @@ is accepted too; -a KEY=VALUE adds annotations to the command.`,
 			annotations, err := parseKeyValues("annotation", cleanList(annotationArgs))
 			if err != nil {
 				return err
+			}
+			least, most, err := lim.values()
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("count") {
+				n = 0 // with limits: the host keeps the count
+			} else if n == 0 && lim.set() {
+				return errors.New("--count 0 stops the actor: give --min/--max without it to change only the limits")
 			}
 			s, err := f.connect(cmd, false)
 			if err != nil {
@@ -435,19 +498,25 @@ is accepted too; -a KEY=VALUE adds annotations to the command.`,
 			if len(cmdAnnotations) == 0 {
 				cmdAnnotations = nil
 			}
-			err = s.ScaleActor(ctx, lattice.ScaleActorCommand{ActorID: actor, ActorRef: ref, Count: n, HostID: hostID, Annotations: cmdAnnotations})
+			err = s.ScaleActor(ctx, lattice.ScaleActorCommand{ActorID: actor, ActorRef: ref, Count: n, HostID: hostID, Annotations: cmdAnnotations,
+				MinInstances: least, MaxInstances: most})
 			if err != nil {
 				return err
 			}
 			res := commandResult{Accepted: true, HostID: hostID, ID: actor, Ref: ref}
 			return printResult(cmd, out, res, func() string {
-				return fmt.Sprintf("Host %s accepted to scale actor %s to %d instances", hostID, actor, n)
+				msg := fmt.Sprintf("Host %s accepted to scale actor %s to %d instances", hostID, actor, n)
+				if n == 0 {
+					msg = fmt.Sprintf("Host %s accepted to set the instance limits of actor %s", hostID, actor)
+				}
+				return msg + limitsText(least, most)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&hostID, "host-id", "", "host to scale on (default: the only host running it)")
-	cmd.Flags().IntVar(&count, "count", 1, "number of instances to run (required; wash's --max-concurrent is accepted too)")
+	cmd.Flags().IntVar(&count, "count", 1, "number of instances to run (required unless --min or --max is given; wash's --max-concurrent is accepted too)")
 	cmd.Flags().StringSliceVarP(&annotationArgs, "annotations", "a", nil, "KEY=VALUE annotations of the scale command (repeatable)")
+	lim.register(cmd, "min", "max")
 	addOutputFlag(cmd.Flags(), &out)
 	return cmd
 }
@@ -613,4 +682,19 @@ func printUpdate(cmd *cobra.Command, out outputFormat, r updateReport) error {
 		}
 	}
 	return nil
+}
+
+// limitsText describes the instance limits a command sets, for its message.
+func limitsText(least, most *uint16) string {
+	var parts []string
+	if least != nil {
+		parts = append(parts, fmt.Sprintf("min %d", *least))
+	}
+	if most != nil {
+		parts = append(parts, fmt.Sprintf("max %d", *most))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (live wasm instances: " + strings.Join(parts, ", ") + ")"
 }

@@ -126,9 +126,16 @@ func writeInventory(w io.Writer, inv *lattice.HostInventory) error {
 	if len(inv.Actors) == 0 {
 		fmt.Fprintln(w, "No actors.")
 	} else {
-		t := newTable(w, "ACTOR ID", "NAME", "INSTANCES", "IMAGE REF")
+		// INSTANCES is the count; IN USE, IDLE, MIN and MAX are the live wasm instances, which a
+		// host without them (a wasmCloud one) does not report.
+		t := newTable(w, "ACTOR ID", "NAME", "INSTANCES", "IN USE", "IDLE", "MIN", "MAX", "IMAGE REF")
 		for _, a := range inv.Actors {
-			t.row(a.ID, a.Name, strconv.Itoa(len(a.Instances)), a.ImageRef)
+			inUse, idle, least, most := "-", "-", "-", "-"
+			if a.MaxInstances > 0 {
+				inUse, idle = strconv.Itoa(a.InstancesInUse), strconv.Itoa(a.InstancesIdle)
+				least, most = strconv.Itoa(a.MinInstances), strconv.Itoa(a.MaxInstances)
+			}
+			t.row(a.ID, a.Name, strconv.Itoa(len(a.Instances)), inUse, idle, least, most, a.ImageRef)
 		}
 		if err := t.flush(); err != nil {
 			return err

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -16,6 +19,7 @@ type limitFlags struct {
 	linkValueBytes  sizeFlag
 	linkBytes       sizeFlag
 	links           int
+	actorIdle       idleTimeout
 }
 
 func (f *limitFlags) register(fs *pflag.FlagSet) {
@@ -37,6 +41,10 @@ func (f *limitFlags) register(fs *pflag.FlagSet) {
 	withEnv(fs, "max-link-bytes")
 	fs.IntVar(&f.links, "max-links", def.MaxLinks, "most links in the lattice: a link put that would pass it is refused")
 	withEnv(fs, "max-links")
+	f.actorIdle = idleTimeout(def.ActorIdleTimeout)
+	fs.Var(&f.actorIdle, "actor-idle-timeout", "how long an actor's wasm instance may wait idle before it is closed, down to the actor's min instances "+
+		"(an actor left alone sits at zero instances and its next call makes one); 0 or never keeps idle instances")
+	withEnv(fs, "actor-idle-timeout")
 }
 
 func (f *limitFlags) apply(cfg *host.Config) {
@@ -46,6 +54,36 @@ func (f *limitFlags) apply(cfg *host.Config) {
 	cfg.MaxLinkValueBytes = int(f.linkValueBytes)
 	cfg.MaxLinkBytes = int(f.linkBytes)
 	cfg.MaxLinks = f.links
+	cfg.ActorIdleTimeout = time.Duration(f.actorIdle)
+}
+
+// idleTimeout is a duration flag where 0 or "never" means no timeout.
+type idleTimeout time.Duration
+
+func (d *idleTimeout) String() string {
+	if *d == 0 {
+		return "never"
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *idleTimeout) Type() string { return "duration" }
+
+func (d *idleTimeout) Set(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "0" || strings.EqualFold(s, "never") {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is neither a duration (5m, 30s) nor 0 or never", s)
+	}
+	if v < 0 {
+		return fmt.Errorf("%q: must not be negative (0 or never keeps idle instances)", s)
+	}
+	*d = idleTimeout(v)
+	return nil
 }
 
 // memoryAnnotation is the start annotation of `ctl start actor --max-memory-pages`; nil for 0.

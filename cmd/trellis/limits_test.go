@@ -1,7 +1,11 @@
 package main
 
 import (
+	"io"
 	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/stretchr/testify/require"
 
@@ -36,4 +40,26 @@ func TestLimitFlags(t *testing.T) {
 func TestMemoryAnnotation(t *testing.T) {
 	require.Nil(t, memoryAnnotation(0))
 	require.Equal(t, map[string]string{host.MemoryPagesAnnotation: "128"}, memoryAnnotation(128))
+}
+
+func TestActorIdleTimeoutFlag(t *testing.T) {
+	cfg, err := hostConfigFrom(t, false)
+	require.NoError(t, err)
+	require.Equal(t, host.DefaultActorIdleTimeout, cfg.ActorIdleTimeout)
+	for arg, want := range map[string]time.Duration{"never": 0, "Never": 0, "0": 0, "90s": 90 * time.Second, "1h": time.Hour} {
+		cfg, err := hostConfigFrom(t, false, "--actor-idle-timeout="+arg)
+		require.NoError(t, err)
+		require.Equal(t, want, cfg.ActorIdleTimeout, arg)
+		require.NoError(t, cfg.Validate())
+	}
+	for arg, want := range map[string]string{
+		"-1s":  `"-1s": must not be negative (0 or never keeps idle instances)`,
+		"soon": `"soon" is neither a duration (5m, 30s) nor 0 or never`,
+	} {
+		var f hostFlags
+		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		f.register(fs, false)
+		require.ErrorContains(t, fs.Parse([]string{"--actor-idle-timeout=" + arg}), want)
+	}
 }
