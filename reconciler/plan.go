@@ -25,10 +25,11 @@ const (
 	stopProvider
 	putLink
 	deleteLink
+	limitActor // set an actor's min and max live instances on a host (scale with count 0)
 )
 
 func (k actionKind) String() string {
-	return [...]string{"start actor", "stop actor", "update actor", "start provider", "stop provider", "put link", "delete link"}[k]
+	return [...]string{"start actor", "stop actor", "update actor", "start provider", "stop provider", "put link", "delete link", "set actor instance limits"}[k]
 }
 
 // action is one control command a pass decided on.
@@ -40,6 +41,8 @@ type action struct {
 	count   int
 	image   string // the reference to start or update to
 	actorID string
+	// starts and limits: the scaler's min_instances and max_instances (nil: not set)
+	minInst, maxInst *uint16
 	// providers
 	provider lattice.ProviderDescription // the one to stop
 	linkName string
@@ -240,7 +243,9 @@ func (p *planner) actor(appName string, c *oam.Component, acts *[]action) *compP
 		}
 		*acts = append(*acts, p.place(appName, c.Name, st, cp,
 			func(host string, n int) action {
-				return action{kind: startActor, host: host, count: n, image: image, annotations: annotations(appName, c.Name, sn)}
+				least, most := instanceLimits(c)
+				return action{kind: startActor, host: host, count: n, image: image, annotations: annotations(appName, c.Name, sn),
+					minInst: least, maxInst: most}
 			},
 			func(host string, n int) (action, bool) {
 				u, ok := stopUnit(units[host], sn, image)
@@ -260,6 +265,7 @@ func (p *planner) actor(appName string, c *oam.Component, acts *[]action) *compP
 			}
 		}
 	}
+	*acts = append(*acts, p.limits(c, units)...)
 	// Hosts on an older image: one at a time, a live update, or a replacement when the host
 	// refused the update (a revision that is not higher, another actor key).
 	wrongHosts := p.inOrder(wrong)
@@ -288,6 +294,48 @@ func (p *planner) actor(appName string, c *oam.Component, acts *[]action) *compP
 	}
 	p.finish(appName, c.Name, cp)
 	return cp
+}
+
+// instanceLimits are the component's scaler's min_instances and max_instances, nil when not set.
+func instanceLimits(c *oam.Component) (least, most *uint16) {
+	_, sc := c.EffectiveScaler()
+	if sc == nil {
+		return nil, nil
+	}
+	conv := func(p *int) *uint16 {
+		if p == nil {
+			return nil
+		}
+		n := uint16(*p) // Validate bounds it
+		return &n
+	}
+	return conv(sc.MinInstances), conv(sc.MaxInstances)
+}
+
+// limits sets the scaler's min and max instances on the hosts that run the component's actor with
+// other limits. A host that reports no max (one that does not know them) is left alone.
+func (p *planner) limits(c *oam.Component, units map[string][]actorUnit) []action {
+	least, most := instanceLimits(c)
+	if least == nil && most == nil {
+		return nil
+	}
+	var acts []action
+	for _, h := range p.w.hosts {
+		for _, u := range units[h.id] {
+			if u.image != c.Properties.Image {
+				continue
+			}
+			for _, a := range h.actors {
+				if a.ID != u.actorID || a.MaxInstances == 0 {
+					continue
+				}
+				if (least != nil && a.MinInstances != int(*least)) || (most != nil && a.MaxInstances != int(*most)) {
+					acts = append(acts, action{kind: limitActor, host: h.id, actorID: a.ID, image: u.image, minInst: least, maxInst: most})
+				}
+			}
+		}
+	}
+	return acts
 }
 
 // spreadState is one spread of a component as it stands on every host.

@@ -461,7 +461,11 @@ func (r *Reconciler) act(ctx context.Context, a action) {
 	switch a.kind {
 	case startActor:
 		r.mem.sent(a.key, a.current, a.count, a.image)
-		err = r.client.StartActor(ctx, lattice.StartActorCommand{ActorRef: a.image, HostID: a.host, Count: uint16(a.count), Annotations: a.annotations})
+		err = r.client.StartActor(ctx, lattice.StartActorCommand{ActorRef: a.image, HostID: a.host, Count: uint16(a.count), Annotations: a.annotations,
+			MinInstances: a.minInst, MaxInstances: a.maxInst})
+	case limitActor: // count 0 with limits: the host keeps the count
+		err = r.client.ScaleActor(ctx, lattice.ScaleActorCommand{ActorID: a.actorID, ActorRef: a.image, HostID: a.host,
+			MinInstances: a.minInst, MaxInstances: a.maxInst})
 	case stopActor:
 		r.mem.sent(a.key, a.current, a.count, "")
 		err = r.client.StopActor(ctx, lattice.StopActorCommand{ActorRef: a.actorID, HostID: a.host, Count: uint16(a.count), Annotations: a.annotations})

@@ -88,6 +88,11 @@ type Trait struct {
 type ScalerProperties struct {
 	Replicas int      `json:"replicas"`
 	Spread   []Spread `json:"spread,omitempty"`
+	// MinInstances and MaxInstances (Trellis extensions, for actors) are the fewest live wasm
+	// instances the host's idle timeout leaves open and the most that serve calls at once, on
+	// each host that runs the actor; nil leaves the host's defaults (0, and the count there).
+	MinInstances *int `json:"min_instances,omitempty"`
+	MaxInstances *int `json:"max_instances,omitempty"`
 }
 
 // Spread is one placement rule: the host labels it requires and its share of the replicas

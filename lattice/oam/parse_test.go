@@ -323,3 +323,55 @@ func onlyFieldError(t *testing.T, err error) FieldError {
 }
 
 func ptr(i int) *int { return &i }
+
+func TestMinMaxInstances(t *testing.T) {
+	ptr := func(n int) *int { return &n }
+	for _, tc := range []struct {
+		name, props string
+		min, max    *int
+		err         string // path: reason, when refused
+	}{
+		{name: "neither", props: "replicas: 1"},
+		{name: "both", props: "replicas: 1\n            min_instances: 0\n            max_instances: 8", min: ptr(0), max: ptr(8)},
+		{name: "max only", props: "replicas: 2\n            max_instances: 4", max: ptr(4)},
+		{name: "min above max", props: "replicas: 1\n            min_instances: 3\n            max_instances: 2",
+			err: "spec.components[0].traits[0].properties.min_instances: min_instances (3) is above max_instances (2)"},
+		{name: "max 0", props: "replicas: 1\n            max_instances: 0",
+			err: "spec.components[0].traits[0].properties.max_instances: max_instances must be 1 to 65535 (got 0)"},
+		{name: "min negative", props: "replicas: 1\n            min_instances: -1",
+			err: "spec.components[0].traits[0].properties.min_instances: min_instances must be 0 to 65535 (got -1)"},
+		{name: "a string", props: "replicas: 1\n            max_instances: many",
+			err: `spec.components[0].traits[0].properties.max_instances: must be a whole number, not the string "many"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := head + actorA + `      traits:
+        - type: spreadscaler
+          properties:
+            ` + tc.props + "\n"
+			m, err := Parse([]byte(doc))
+			if tc.err != "" {
+				fe := onlyFieldError(t, err)
+				require.Contains(t, fe.Path+": "+fe.Reason, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			_, sc := m.Spec.Components[0].Scaler()
+			require.Equal(t, tc.min, sc.MinInstances)
+			require.Equal(t, tc.max, sc.MaxInstances)
+			c, err := m.Canonical()
+			require.NoError(t, err)
+			back, err := Parse(c)
+			require.NoError(t, err)
+			_, sc2 := back.Spec.Components[0].Scaler()
+			require.Equal(t, sc, sc2, "the canonical form keeps them")
+		})
+	}
+}
+
+func TestMinMaxInstancesOnACapability(t *testing.T) {
+	_, err := Parse([]byte(head + "    - name: p\n      type: capability\n      properties:\n        image: i\n        contract: c\n" +
+		"      traits:\n        - type: spreadscaler\n          properties:\n            replicas: 1\n            max_instances: 2\n"))
+	fe := onlyFieldError(t, err)
+	require.Equal(t, "spec.components[0].traits[0].properties", fe.Path)
+	require.Contains(t, fe.Reason, "min_instances and max_instances apply to actor components only")
+}

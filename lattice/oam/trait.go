@@ -74,7 +74,7 @@ func (d *decoder) trait(n *yaml.Node, path string) Trait {
 }
 
 func (d *decoder) scaler(n *yaml.Node, path string) *ScalerProperties {
-	f := d.fields(n, path, "replicas", "instances", "spread")
+	f := d.fields(n, path, "replicas", "instances", "spread", "min_instances", "max_instances")
 	if f == nil {
 		return nil
 	}
@@ -93,6 +93,16 @@ func (d *decoder) scaler(n *yaml.Node, path string) *ScalerProperties {
 	case iok:
 		p.Replicas = i
 		d.note(rp, d.line(ip))
+	}
+	for _, lim := range []struct {
+		name string
+		dst  **int
+	}{{"min_instances", &p.MinInstances}, {"max_instances", &p.MaxInstances}} {
+		if n := f[lim.name]; !absent(n) {
+			if v, ok := d.integer(n, fieldPath(path, lim.name)); ok {
+				*lim.dst = &v
+			}
+		}
 	}
 	sp := fieldPath(path, "spread")
 	for k, item := range d.sequence(f["spread"], sp) {

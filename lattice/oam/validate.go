@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -206,6 +207,9 @@ func (c *checker) traits(m *Manifest, comp *Component, p string, capabilities []
 				continue
 			}
 			c.scaler(t.Type, t.Scaler, pp)
+			if comp.Type == TypeCapability && (t.Scaler.MinInstances != nil || t.Scaler.MaxInstances != nil) {
+				c.add(pp, "min_instances and max_instances apply to actor components only: a provider runs one process per host")
+			}
 		case t.Type == TraitLinkDef:
 			if comp.Type == TypeCapability {
 				c.add(typ, "linkdef applies to actor components only: a capability is the target of a link")
@@ -225,6 +229,15 @@ func (c *checker) traits(m *Manifest, comp *Component, p string, capabilities []
 func (c *checker) scaler(typ string, s *ScalerProperties, pp string) {
 	if s.Replicas < 0 {
 		c.add(fieldPath(pp, "replicas"), "replicas must not be negative (got %d)", s.Replicas)
+	}
+	if m := s.MinInstances; m != nil && (*m < 0 || *m > math.MaxUint16) {
+		c.add(fieldPath(pp, "min_instances"), "min_instances must be 0 to %d (got %d)", math.MaxUint16, *m)
+	}
+	if m := s.MaxInstances; m != nil && (*m < 1 || *m > math.MaxUint16) {
+		c.add(fieldPath(pp, "max_instances"), "max_instances must be 1 to %d (got %d)", math.MaxUint16, *m)
+	}
+	if s.MinInstances != nil && s.MaxInstances != nil && *s.MinInstances > *s.MaxInstances {
+		c.add(fieldPath(pp, "min_instances"), "min_instances (%d) is above max_instances (%d)", *s.MinInstances, *s.MaxInstances)
 	}
 	sp := fieldPath(pp, "spread")
 	names := map[string]int{}
