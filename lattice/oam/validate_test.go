@@ -302,7 +302,7 @@ func TestParseInvalid(t *testing.T) {
             spreads: [] ` + marker + `
 `,
 			path:   "spec.components[0].traits[0].properties.spreads",
-			reason: `unknown field "spreads" (known: replicas, instances, spread)`,
+			reason: `unknown field "spreads" (known: replicas, instances, spread, min_instances, max_instances)`,
 		},
 		{
 			name: "duplicate key",
