@@ -246,6 +246,10 @@ func TestBrowserDrivesTheLattice(t *testing.T) {
 		const tr = document.querySelector('#actors-table tr[data-actor-id=%q]');
 		return tr.querySelector('input.scale').value === '2' && !tr.querySelector('input.scale').dataset.dirty;
 	})()`, echo.ID))
+	b.waitFor("the row shows the live instances, at most the count", fmt.Sprintf(`(() => {
+		const live = document.querySelector('#actors-table tr[data-actor-id=%q] .live');
+		return /^\d+ in use · \d+ idle · max 2$/.test(live.textContent);
+	})()`, echo.ID))
 	b.waitFor("the hosts table counts them", fmt.Sprintf(
 		`document.querySelector('#hosts-table tr[data-host-id=%q]').textContent.includes('2 inst.')`, h.ID()))
 

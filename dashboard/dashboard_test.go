@@ -57,7 +57,12 @@ func TestAPIListsTheLattice(t *testing.T) {
 	a, _ := findActor(v, echo.ID)
 	require.Equal(t, "echo", a.Name)
 	require.Equal(t, []string{"wasmcloud:httpserver"}, a.Caps)
-	require.Equal(t, []dashboard.ActorPlacement{{HostID: h.ID(), ImageRef: echo.Path, Instances: 2, Revision: a.Hosts[0].Revision}}, a.Hosts)
+	require.Len(t, a.Hosts, 1)
+	live := a.Hosts[0]
+	require.Equal(t, 2, live.MaxInstances, "at most the count")
+	require.LessOrEqual(t, live.InUse+live.Idle, 2)
+	require.Equal(t, []dashboard.ActorPlacement{{HostID: h.ID(), ImageRef: echo.Path, Instances: 2, Revision: live.Revision,
+		InUse: live.InUse, Idle: live.Idle, MaxInstances: 2}}, a.Hosts)
 
 	l := v.Links[0]
 	require.Equal(t, echo.ID, l.ActorID)

@@ -397,7 +397,8 @@ func (s *state) view() View {
 				if len(a.Instances) > 0 {
 					rev = a.Instances[0].Revision
 				}
-				av.Hosts = append(av.Hosts, ActorPlacement{HostID: e.info.ID, ImageRef: a.ImageRef, Instances: len(a.Instances), Revision: rev})
+				av.Hosts = append(av.Hosts, ActorPlacement{HostID: e.info.ID, ImageRef: a.ImageRef, Instances: len(a.Instances), Revision: rev,
+					InUse: a.InstancesInUse, Idle: a.InstancesIdle, MinInstances: a.MinInstances, MaxInstances: a.MaxInstances})
 				av.Instances += len(a.Instances)
 			}
 			for _, p := range e.inv.Providers {

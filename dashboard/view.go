@@ -112,6 +112,13 @@ type ActorPlacement struct {
 	ImageRef  string `json:"image_ref"`
 	Instances int    `json:"instances"`
 	Revision  int    `json:"revision"`
+	// InUse, Idle, MinInstances and MaxInstances are the host's live wasm instances of the actor
+	// (in a call, idle, the fewest kept and the most allowed), as of its last inventory; all 0
+	// from a host that does not report them.
+	InUse        int `json:"in_use"`
+	Idle         int `json:"idle"`
+	MinInstances int `json:"min_instances"`
+	MaxInstances int `json:"max_instances"`
 }
 
 // Provider statuses, from the host's provider state and the latest health check.

@@ -61,7 +61,8 @@ function renderActors(v) {
       btn.dataset.busy = 'Stopping…';
       rowAction(btn, $('#actors-msg'), 'POST', 'api/actors/stop', { actor_id: r.a.id, host_id: r.p.host_id });
     });
-    const actions = h('div', { class: 'actions' }, input, scale, h('button', {
+    const live = h('span', { class: 'muted live', title: 'Live wasm instances on this host: in a call, idle, and the most that may exist (they come and go with the calls; the count is in the box)' });
+    const actions = h('div', { class: 'actions' }, live, input, scale, h('button', {
       type: 'button', class: 'btn small update-btn', title: 'Replace the actor with another build of it (same key) on every host running it',
       onclick: () => openUpdate(tr),
     }, 'Update'), stop);
@@ -72,6 +73,8 @@ function renderActors(v) {
     tr.dataset.imageRef = r.p.image_ref;
     const input = tr.querySelector('input.scale');
     if (document.activeElement !== input && !input.dataset.dirty) input.value = r.p.instances;
+    tr.querySelector('.live').textContent = r.p.max_instances
+      ? `${r.p.in_use} in use · ${r.p.idle} idle · max ${r.p.max_instances}${r.p.min_instances ? ` · min ${r.p.min_instances}` : ''}` : '';
     setCells(tr,
       nameCell(r.a.name, r.a.id, 'unnamed actor'),
       { cls: 'mono refcell', content: h('span', { class: 'ref', title: r.p.image_ref }, middle(r.p.image_ref) || '—') },
