@@ -28,6 +28,7 @@ func FuzzDecodeControlJSON(f *testing.F) {
 		`{"actor_id":"` + actor.PublicKey() + `","provider_id":"` + provider.PublicKey() + `","contract_id":"wasmcloud:httpserver","values":null}`,
 		`{"actor_ref":"echo:0.1","host_id":"` + host.PublicKey() + `","count":65535,"annotations":{"x":"y"}}`,
 		`{"actor_ref":"r","count":-1}`,
+		`{"actor_id":"M","count":0,"min_instances":1,"max_instances":65536}`, `{"actors":[{"id":"M","instances_in_use":1,"instances_idle":-2,"max_instances":3}]}`,
 		`{"host_id":"N","timeout":18446744073709551615}`,
 		`{"provider_ref":"p","link_name":"default","constraints":{"zone":"x"}}`,
 		`{"server":{"registryType":"oci","username":"u","password":"p"}}`,

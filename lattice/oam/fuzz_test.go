@@ -23,6 +23,7 @@ func FuzzParse(f *testing.F) {
 		"a: &x [*x]\n", "a: &a {b: *a}\n", "<<: [{a: 1}, {b: 2}]\n", "a: \"\\ud83d\"\n",
 		head + "    - name: p\n      type: capability\n      properties: {image: i, contract: c, config: {x: [.inf]}}\n",
 		head + "    - name: a\n      type: actor\n      properties: {image: i}\n      traits: [{type: spreadscaler, properties: {instances: 1, replicas: 2, spread: [{name: s, weight: 0}]}}]\n",
+		head + "    - name: a\n      type: actor\n      properties: {image: i}\n      traits: [{type: daemonscaler, properties: {replicas: 1, min_instances: 1, max_instances: 4}}]\n",
 	} {
 		f.Add([]byte(seed))
 	}
