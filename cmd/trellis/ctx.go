@@ -26,10 +26,10 @@ func newCtxCmd() *cobra.Command {
 		Use:   "ctx",
 		Short: "Named connections to lattices (contexts), as wash had them: list, new, edit, default, del",
 		Long: `A context names a connection to a lattice: its NATS servers, credentials, TLS files,
-lattice prefix, cluster seed, JetStream domain and timeouts. ctl and app commands (and spy and
-the top-level get, start, stop, scale, update, link, call) use the one given with --context NAME, else
-the default context, for every flag given neither on the command line nor by an environment
-variable.
+lattice prefix, cluster seed, JetStream domain and timeouts. ctl, app and lattice commands (and
+spy and the top-level get, start, stop, scale, update, link, call) use the one given with
+--context NAME, else the default context, for every flag given neither on the command line nor
+by an environment variable.
 
 Contexts are JSON files in $TRELLIS_CONTEXT_DIR (default ~/.trellis/contexts), in wash's format
 plus Trellis's fields; index.json names the default. wash's contexts ($WASH_CONTEXTS, default
