@@ -171,6 +171,9 @@ func drainDir(name, dir string, keepDirs bool, running []host.ProviderProcess, n
 	}
 	var dirs []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed under the walk (a host cleaning up)
+		}
 		if err != nil {
 			return err
 		}
@@ -184,6 +187,9 @@ func drainDir(name, dir string, keepDirs bool, running []host.ProviderProcess, n
 			return nil
 		}
 		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
