@@ -88,11 +88,8 @@ func runSpy(cmd *cobra.Command, arg string, f *spyFlags) error {
 		return err
 	}
 	defer s.close()
-	ctx := cmd.Context()
-	actor, name, err := resolveSpiedActor(ctx, s, arg)
-	if err != nil {
-		return err
-	}
+	// Set first: a refused subscription (the reply inbox of the claims lookup too) comes back as
+	// an asynchronous error, which would otherwise only be printed by the NATS client.
 	errs := make(chan error, 1)
 	s.nc.SetErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 		if sub != nil {
@@ -103,6 +100,16 @@ func runSpy(cmd *cobra.Command, arg string, f *spyFlags) error {
 		default:
 		}
 	})
+	ctx := cmd.Context()
+	actor, name, err := resolveSpiedActor(ctx, s, arg)
+	if err != nil {
+		select {
+		case aerr := <-errs:
+			return fmt.Errorf("%w (%v)", err, aerr)
+		default:
+			return err
+		}
+	}
 	subjects := lattice.NewSubjects(f.ctl.lattice)
 	msgs := make(chan *nats.Msg, spyChannelSize)
 	sp := newSpy(cmd.OutOrStdout(), f.out, actor, inbox, time.Duration(f.replyWait))
