@@ -21,7 +21,8 @@
 #      `helm upgrade` keeps that key, the NATS passwords and the dashboard token, and does not
 #      restart NATS;
 #   5. requests through the Service from a client pod reach both host pods (the invocations carry
-#      each pod's host id: test/e2e/rpcwatch counts them); deleting one host pod while a client
+#      each pod's host id: test/e2e/rpcwatch counts them), and a host pod's metrics port (through
+#      a port-forward) counts its echo invocations in /metrics; deleting one host pod while a client
 #      keeps calling does not break the Service (only the empty replacement may refuse connections
 #      until this script starts its providers: the gap declarative apps close, see apps.sh), and
 #      once the replacement host runs the providers and the actor (started by this script, as an
@@ -156,6 +157,17 @@ say "ctl call with the key of Secret $FULL-cluster answered the echo body; helm 
 step "requests through the Service reach both host pods"
 served_by 40
 [ "$(served "$H1")" -gt 0 ] 2>/dev/null && [ "$(served "$H2")" -gt 0 ] 2>/dev/null || fail "not served by both hosts: $SERVED"
+
+step "kubectl port-forward pod/<host 2> 9090: /metrics counts its echo invocations"
+P2=$(pod_of "$H2")
+portforward METRICS_PORT "pod/$P2" 9090
+retry 30 curl -sf -m 3 "http://127.0.0.1:$METRICS_PORT/readyz" || fail "metrics /readyz of $P2: $(curl -sS -m 3 "http://127.0.0.1:$METRICS_PORT/readyz" 2>&1)"
+curl -sf -m 5 "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/metrics.txt" || fail "GET /metrics of $P2: $(curl -sS -m 5 "http://127.0.0.1:$METRICS_PORT/metrics" 2>&1 | head -3)"
+ECHO_CALLS=$(awk -v id="$ACTOR" '$1 ~ /^wasmcloud_host_component_invocations_total\{/ && index($1, "component_id=\"" id "\"") && index($1, "operation=\"HttpServer.HandleRequest\"") {n += $2} END {print n + 0}' "$WORK/metrics.txt")
+say "$P2 /metrics: wasmcloud_host_component_invocations_total of echo = $ECHO_CALLS; $(grep -c '' "$WORK/metrics.txt") lines"
+[ "${ECHO_CALLS%.*}" -gt 0 ] 2>/dev/null || fail "no echo invocations in /metrics of $P2: $(grep -E '^(wasmcloud|trellis)_' "$WORK/metrics.txt" | head -20)"
+grep -q '^trellis_host_nats_connected 1$' "$WORK/metrics.txt" || fail "$P2 /metrics: trellis_host_nats_connected is not 1"
+grep -q "^trellis_host_provider_state{.*provider=\"$HTTP\".*state=\"running\"} 1$" "$WORK/metrics.txt" || fail "$P2 /metrics: the httpserver provider is not running: $(grep '^trellis_host_provider_state' "$WORK/metrics.txt")"
 
 step "delete one host pod while a client keeps calling the Service"
 P1=$(pod_of "$H1")
