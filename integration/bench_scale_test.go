@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +36,8 @@ const (
 type scaleLattice struct {
 	l     *hosttest.Lattice
 	hosts []*host.Host
+	// startTook is how long starting every instance took, and cpu the process's CPU meanwhile.
+	startTook, cpu time.Duration
 	// beats counts host_heartbeat events and their bytes, by host.
 	mu    sync.Mutex
 	beats map[string][2]int
@@ -59,6 +62,7 @@ func startScaleLattice(b *testing.B, n int, actors []latticetest.Actor) *scaleLa
 		s.hosts = append(s.hosts, s.l.StartHost(func(c *host.Config) { c.Logger = zerolog.Nop() }))
 	}
 	// Start every actor on every host, a few hosts at a time.
+	began, cpu0 := time.Now(), processCPU(b)
 	sem := make(chan struct{}, 4)
 	var wg sync.WaitGroup
 	errs := make(chan error, n*len(actors))
@@ -84,6 +88,7 @@ func startScaleLattice(b *testing.B, n int, actors []latticetest.Actor) *scaleLa
 		got, err := s.instances(context.Background())
 		return err == nil && got == want
 	}, 2*time.Minute, 100*time.Millisecond, "%d instance records in the inventories", want)
+	s.startTook, s.cpu = time.Since(began), processCPU(b)-cpu0
 	return s
 }
 
@@ -147,6 +152,7 @@ func BenchmarkManyHosts(b *testing.B) {
 	perOp := map[string]time.Duration{}
 	for _, n := range []int{1, scaleHosts} {
 		s := startScaleLattice(b, n, actors)
+		b.Logf("hosts=%d: %d instances started in %v, %v of CPU", n, n*scaleActors*scaleInstances, s.startTook.Round(time.Millisecond), s.cpu.Round(time.Millisecond))
 		b.Run(fmt.Sprintf("get-hosts/hosts=%d", n), func(b *testing.B) {
 			for range b.N {
 				hosts, err := s.l.Ctl.GetHosts(ctx)
@@ -259,4 +265,11 @@ func startScaleDashboard(b *testing.B, s *scaleLattice, n int) (string, time.Dur
 		return total == want
 	}, time.Minute, 20*time.Millisecond, "the dashboard never showed %d hosts and %d instances", n, want)
 	return srv.URL, time.Since(start)
+}
+
+// processCPU is the CPU time the test process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,6 +1,7 @@
 package lattice
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/base64"
@@ -237,6 +238,12 @@ func (s *Store) PutClaims(ctx context.Context, token string) error {
 	raw, err := json.Marshal(withToken(claims, strings.TrimSpace(token)))
 	if err != nil {
 		return fmt.Errorf("put claims %s: %w", subject, err)
+	}
+	// Every host that starts an actor puts its claims, and every host's watch decodes and verifies
+	// each put: on a lattice of many hosts, rewriting an unchanged entry costs hosts × starts
+	// signature checks for nothing. An entry that already says the same is left as it is.
+	if e, err := s.kv.Get(ctx, ClaimsKey(subject)); err == nil && bytes.Equal(e.Value(), raw) {
+		return nil
 	}
 	if _, err := s.kv.Put(ctx, ClaimsKey(subject), raw); err != nil {
 		return fmt.Errorf("put claims %s in %s: %w", subject, s.Bucket(), err)
