@@ -73,11 +73,9 @@ type Host struct {
 	nc          *nats.Conn
 	js          jetstream.JetStream
 	store       *lattice.Store
-	// bucketEvents are the bucket_replicas_* events of the start's replica check
-	// (replicas.go), published after host_started.
-	bucketEvents []bucketEvent
-	caller       *lattice.Caller // actors' calls to providers and other actors
-	server       *lattice.Server // invocations of local actors
+	chunks      *lattice.Chunks // the lattice's store of large payloads
+	caller      *lattice.Caller // actors' calls to providers and other actors
+	server      *lattice.Server // invocations of local actors
 
 	rt        *runtime
 	actors    *actorTable
@@ -230,11 +228,17 @@ func (h *Host) Run(ctx context.Context) (err error) {
 	h.publish(lattice.EventHostStarted, lattice.HostStartedData{
 		Labels: h.cfg.Labels, FriendlyName: h.friendlyName(), UptimeSeconds: 0, Version: h.cfg.Version,
 	})
-	for _, e := range h.bucketEvents {
-		h.publish(e.name, e.data)
-	}
 	h.readyOnce.Do(func() { close(h.ready) })
 	h.log.Info().Str("nats", h.NATSURL()).Str("lattice", h.cfg.Lattice).Msg("host started")
+	// The chunk store and the buckets' replicas are seen to beside serving: neither may hold the
+	// host back (a NATS user without rights to a bucket would make each request wait out its
+	// timeout).
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		h.openChunks(ctx)
+		h.checkReplicas(ctx)
+	}()
 
 	hb := time.NewTicker(h.cfg.HeartbeatInterval)
 	defer hb.Stop()

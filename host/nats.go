@@ -89,14 +89,7 @@ func (h *Host) connect(ctx context.Context) error {
 	limits := h.cfg.ChunkLimits
 	limits.Replicas = h.cfg.JSReplicas
 	chunks := lattice.NewChunks(nc, h.cfg.JSDomain, h.cfg.Lattice, limits, h.log)
-	// The chunk store is made now, with this host's replicas, rather than by whichever side
-	// first sends a large payload (a provider would make it with one).
-	octx, ocancel := context.WithTimeout(cctx, 10*time.Second)
-	if err := chunks.Open(octx); err != nil {
-		h.log.Warn().Err(err).Msg("chunk store not opened at start: it is tried again at the first large payload")
-	}
-	ocancel()
-	h.checkReplicas(cctx)
+	h.chunks = chunks
 	h.caller = lattice.NewCaller(nc, h.cluster, h.ID(), h.subj, chunks, h.cfg.RPCTimeout).WithTracer(h.cfg.TracerProvider)
 	h.server = &lattice.Server{Issuers: h.issuers, Chunks: chunks, Timeout: h.cfg.RPCTimeout, ReplayCacheSize: h.cfg.ReplayCacheSize, Log: h.log,
 		Tracer: h.tracer}

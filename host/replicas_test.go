@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -40,8 +41,9 @@ func TestHostReportsAndRaisesBucketReplicas(t *testing.T) {
 		}
 		return out
 	}
-	require.Equal(t, map[string]int{"LATTICEDATA_default": 1, "TRELLIS_APPS_default": 1, "default": 1}, replicas(),
-		"the lease bucket does not exist: no reconciler ran")
+	require.Eventually(t, func() bool {
+		return maps.Equal(map[string]int{"LATTICEDATA_default": 1, "TRELLIS_APPS_default": 1, "default": 1}, replicas())
+	}, 10*time.Second, 20*time.Millisecond, "the host makes the chunk store beside serving; the lease bucket does not exist: no reconciler ran")
 
 	l.StartHost(func(cfg *host.Config) { cfg.JSReplicas = 3 })
 	for _, name := range []string{"LATTICEDATA_default", "TRELLIS_APPS_default", "default"} {
@@ -76,8 +78,12 @@ func TestHostCreatesBucketsWithReplicas(t *testing.T) {
 	l := hosttest.OnWith(t, c.Servers[1], lattice.NATSConfig{Servers: strings.Split(c.URLs(), ",")})
 	l.StartHost(func(cfg *host.Config) { cfg.JSReplicas = 3 })
 	js := latticetest.JetStream(t, l.NC)
-	states, err := lattice.BucketStates(context.Background(), js, lattice.DefaultLattice)
-	require.NoError(t, err)
+	var states []lattice.BucketState
+	require.Eventually(t, func() bool {
+		var err error
+		states, err = lattice.BucketStates(context.Background(), js, lattice.DefaultLattice)
+		return err == nil && states[3].Exists
+	}, 10*time.Second, 20*time.Millisecond, "the host makes the chunk store beside serving")
 	for _, st := range states {
 		switch st.Name {
 		case "LATTICEDATA_default", "default":
