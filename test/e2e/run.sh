@@ -8,9 +8,11 @@
 #
 # then `make images push-providers push-actors` to REGISTRY, test/e2e/walkthrough.sh (the
 # imperative walkthrough: `trellis ctl` starts and links) and test/e2e/apps.sh (the declarative one:
-# the echo app in the chart's values) and test/e2e/tls.sh (the chart's NATS with TLS from a private
-# CA), one after the other on the same cluster, each in a namespace of its own. Prints how long each phase took. Environment: KUBECONFIG, REGISTRY, TAG, INSECURE,
-# KEEP_CLUSTER, E2E_PARTS (default "walkthrough apps tls": which of the three run), and what
+# the echo app in the chart's values), test/e2e/tls.sh (the chart's NATS with TLS from a private
+# CA) and test/e2e/cluster.sh (a three-server NATS cluster, one server of which is deleted under
+# load), one after the other on the same cluster, each in a namespace of its own. Prints how long
+# each phase took. Environment: KUBECONFIG, REGISTRY, TAG, INSECURE, KEEP_CLUSTER, E2E_PARTS
+# (default "walkthrough apps tls cluster": which of the four run), and what
 # walkthrough.sh and apps.sh read. E2E_PAR_PLATFORMS (default linux/<go env GOARCH>) are the platforms
 # the provider archives are built for here (the Makefile's default is amd64 and arm64).
 set -euo pipefail
@@ -70,11 +72,12 @@ MAKEVARS=(REGISTRY="$REGISTRY" INSECURE="${INSECURE:-}")
 phase "images: build and push" make --no-print-directory images "${MAKEVARS[@]}"
 phase "providers and actors: push" make --no-print-directory push-providers push-actors "${MAKEVARS[@]}" \
 	PAR_PLATFORMS="${E2E_PAR_PLATFORMS:-linux/$(go env GOARCH)}" PAR_DIR=build/e2e/providers
-for part in ${E2E_PARTS:-walkthrough apps tls}; do
+for part in ${E2E_PARTS:-walkthrough apps tls cluster}; do
 	case $part in
 	walkthrough) phase "walkthrough" test/e2e/walkthrough.sh "$KUBECONFIG" "$REGISTRY" ;;
 	apps) phase "walkthrough: apps" test/e2e/apps.sh "$KUBECONFIG" "$REGISTRY" ;;
 	tls) phase "walkthrough: TLS" test/e2e/tls.sh "$KUBECONFIG" "$REGISTRY" ;;
-	*) echo "run.sh: unknown part $part in E2E_PARTS (walkthrough, apps, tls)" >&2; exit 2 ;;
+	cluster) phase "walkthrough: NATS cluster" test/e2e/cluster.sh "$KUBECONFIG" "$REGISTRY" ;;
+	*) echo "run.sh: unknown part $part in E2E_PARTS (walkthrough, apps, tls, cluster)" >&2; exit 2 ;;
 	esac
 done
