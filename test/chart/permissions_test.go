@@ -317,7 +317,9 @@ func TestNATSPermissionsNeeded(t *testing.T) {
 		{`"_INBOX\.>"`, "publish", "operator: ping hosts"},
 		{`"\$JS\.API\.INFO"`, "publish", "host: not ready"},
 		{`\$JS\.API\.CONSUMER\.`, "publish", "host: not ready"},
-		{`\$JS\.API\.DIRECT\.GET\.`, "publish", "operator: put and get a link"},
+		// A host reads an actor's CLAIMS_ entry before it writes it (an unchanged entry is left
+		// alone), so without direct gets an actor's start is the first step to fail.
+		{`\$JS\.API\.DIRECT\.GET\.`, "publish", "operator: start actor"},
 		{`\$JS\.FC\.`, "publish", "operator: call the actor"},
 	} {
 		t.Run(tc.section+" "+tc.drop, func(t *testing.T) {
