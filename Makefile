@@ -54,8 +54,10 @@ run: actors
 # (CI=true) or with E2E=1; elsewhere make test says it left it out.
 E2E ?= $(if $(filter true,$(CI)),1,0)
 
+# The integration package runs real NATS clusters, provider processes and traces under -race: more
+# than go test's default 10 minutes on two cores.
 test:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 	@$(MAKE) --no-print-directory fuzz
 	@if [ "$(E2E)" = 1 ]; then $(MAKE) --no-print-directory e2e; \
 	else echo "make test: the Kubernetes walkthrough (make e2e) was not run: E2E=1 runs it (root, or KUBECONFIG and REGISTRY)"; fi
