@@ -16,39 +16,6 @@ import (
 	"github.com/trellis-lattice/trellis/lattice/latticetest"
 )
 
-// startUp runs `trellis up` with args until the test ends and returns its NATS URL and output.
-func startUp(t *testing.T, args ...string) (string, *latticetest.SyncBuffer) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var upOut, upErr latticetest.SyncBuffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, append([]string{"up"}, args...), &upOut, &upErr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			require.Equal(t, 0, code, upErr.String())
-		case <-time.After(2 * time.Minute):
-			t.Error("trellis up did not stop within 2m")
-		}
-	})
-	var url string
-	require.Eventually(t, func() bool {
-		select {
-		case code := <-done:
-			done <- code
-			t.Fatalf("trellis up exited with %d: %s %s", code, upOut.String(), upErr.String())
-		default:
-		}
-		if m := natsLine.FindStringSubmatch(upOut.String()); m != nil {
-			url = m[1]
-			return true
-		}
-		return false
-	}, 60*time.Second, 50*time.Millisecond, "up never printed its NATS URL: %s %s", upOut.String(), upErr.String())
-	return url, &upOut
-}
-
 // TestUpAsLeafNode: `trellis up --nats-remote-url` joins a hub lattice (a nats-server with
 // JetStream and a leaf node listener that requires a user, and a host on it) as a leaf node. An
 // actor started on the leaf's host is called from the hub's side, and one on the hub's host from
@@ -64,7 +31,7 @@ func TestUpAsLeafNode(t *testing.T) {
 	hubActor := latticetest.SignModule(t, latticetest.TinyEcho(), lattice.ActorMetadata{Name: "echo on the hub"}, lattice.SignOptions{})
 
 	dir := t.TempDir()
-	leafURL, upOut := startUp(t, "--nats-port", "0", "--dashboard-addr", "", "--data-dir", filepath.Join(dir, "data"),
+	leafURL, upOut, _ := startUp(t, natsLine, "--nats-port", "0", "--dashboard-addr", "", "--data-dir", filepath.Join(dir, "data"),
 		"--log-level", "warn", "--cluster-seed", l.Seed, "--allow-file-load="+filepath.Dir(leafActor.Path),
 		"--nats-remote-url", hub.LeafURLWith("laptop", "leaf-s3cret"), "--js-domain", "hub")
 	require.Contains(t, upOut.String(), "Leaf of:   nats://laptop:xxxxx@127.0.0.1:")

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -21,37 +20,9 @@ func TestUpRequiresItsUserAndServesTLS(t *testing.T) {
 	useTempKeys(t)
 	tf := latticetest.WriteTLS(t)
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var upOut, upErr latticetest.SyncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"up", "--nats-port", "0", "--dashboard-addr", "", "--data-dir", filepath.Join(dir, "data"),
-			"--log-level", "warn", "--nats-user", "alice", "--nats-password", "up-s3cret",
-			"--nats-tls-cert", tf.ServerCert, "--nats-tls-key", tf.ServerKey, "--nats-tls-ca", tf.CA}, &upOut, &upErr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Minute):
-			t.Error("trellis up did not stop within 2m")
-		}
-	})
-	var url string
-	require.Eventually(t, func() bool {
-		select {
-		case code := <-done:
-			done <- code
-			t.Fatalf("trellis up exited with %d: %s %s", code, upOut.String(), upErr.String())
-		default:
-		}
-		if m := tlsNATSLine.FindStringSubmatch(upOut.String()); m != nil {
-			url = m[1]
-			return true
-		}
-		return false
-	}, 60*time.Second, 50*time.Millisecond, "up never printed its NATS URL: %s %s", upOut.String(), upErr.String())
+	url, upOut, upErr := startUp(t, tlsNATSLine, "--nats-port", "0", "--dashboard-addr", "", "--data-dir", filepath.Join(dir, "data"),
+		"--log-level", "warn", "--nats-user", "alice", "--nats-password", "up-s3cret",
+		"--nats-tls-cert", tf.ServerCert, "--nats-tls-key", tf.ServerKey, "--nats-tls-ca", tf.CA)
 	require.NotContains(t, upOut.String()+upErr.String(), "up-s3cret")
 	require.Contains(t, upOut.String(), "--nats-user alice --nats-password …")
 

@@ -163,35 +163,8 @@ func TestWashRunbook(t *testing.T) {
 	v1, v2 := keys.Sign(t, module, meta, 1), keys.Sign(t, module, meta, 2)
 
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	var upOut, upErr latticetest.SyncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"up", "--nats-port", "0", "--dashboard-addr", "", "--data-dir", filepath.Join(dir, "data"),
-			"--allow-file-load=" + filepath.Dir(v1.Path) + "," + filepath.Dir(v2.Path), "--log-level", "warn"}, &upOut, &upErr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Minute):
-			t.Error("trellis up did not stop within 2m")
-		}
-	})
-	var natsURL string
-	require.Eventually(t, func() bool {
-		select {
-		case code := <-done:
-			done <- code
-			t.Fatalf("trellis up exited with %d: %s %s", code, upOut.String(), upErr.String())
-		default:
-		}
-		if m := natsLine.FindStringSubmatch(upOut.String()); m != nil {
-			natsURL = m[1]
-			return true
-		}
-		return false
-	}, 60*time.Second, 50*time.Millisecond, "up never printed its NATS URL: %s %s", upOut.String(), upErr.String())
+	natsURL, upOut, _ := startUp(t, natsLine, "--nats-port", "0", "--dashboard-addr", "", "--data-dir", filepath.Join(dir, "data"),
+		"--allow-file-load="+filepath.Dir(v1.Path)+","+filepath.Dir(v2.Path), "--log-level", "warn")
 	m := regexpHostID.FindStringSubmatch(upOut.String())
 	require.NotNil(t, m, upOut.String())
 	_, natsPort, err := net.SplitHostPort(strings.TrimPrefix(natsURL, "nats://"))
